@@ -1,0 +1,24 @@
+"""minidl: a small deep-learning framework, from scratch, on NumPy (CPU) or CuPy (GPU).
+
+The public surface follows PyTorch's names: ``minidl.tensor``, ``Tensor.backward``,
+``minidl.no_grad``, ``minidl.nn``, ``minidl.optim``, ``minidl.data``.
+"""
+from .tensor import Tensor, tensor  # first: autograd and ops need Tensor
+from . import backend
+from .autograd import Function, no_grad, enable_grad, is_grad_enabled
+from .ops import (
+    add, sub, mul, div, neg, pow, matmul, exp, log, sqrt, abs, tanh, sigmoid, relu,
+    clamp, clip, maximum, minimum, sum, mean, max, min, amax, amin, argmax, argmin,
+    reshape, transpose, permute, flatten, unsqueeze, squeeze, cat, concatenate, stack,
+    log_softmax, softmax,
+)
+from .creation import zeros, ones, full, zeros_like, ones_like, arange, rand, randn
+from .random import manual_seed
+from .gradcheck import gradcheck, GradcheckError
+
+import numpy as _numpy
+
+float16, float32, float64 = _numpy.float16, _numpy.float32, _numpy.float64
+int32, int64, bool_ = _numpy.int32, _numpy.int64, _numpy.bool_
+
+__version__ = "0.1.0"

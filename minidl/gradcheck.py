@@ -1,0 +1,82 @@
+"""Check autograd against central finite differences, in float64.
+
+For a function ``fn`` of tensors, autograd gives the vector-Jacobian product
+``J^T r`` for a fixed random ``r`` in one backward pass; central differences give
+the same quantity element by element:
+
+    d/dx_i  sum(r * fn(x))  ~=  (sum(r * fn(x + eps e_i)) - sum(r * fn(x - eps e_i))) / (2 eps)
+
+Each element must satisfy ``|analytic - numeric| <= atol + rtol * |numeric|``.
+"""
+import numpy
+
+from . import autograd, backend
+from .tensor import Tensor
+
+__all__ = ["gradcheck", "GradcheckError"]
+
+
+class GradcheckError(AssertionError):
+    """Autograd and finite differences disagree; the message names the worst element."""
+
+
+def _output(fn, inputs):
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    return out
+
+
+def _weighted_sum(out, weights):
+    return (out * Tensor(weights)).sum()
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """Compare the gradients autograd computes for ``fn(*inputs)`` with finite differences.
+
+    ``inputs``: a Tensor or a sequence of Tensors (and constants, passed through).
+    Floating-point tensors that require grad are checked; they are copied to float64
+    on the host first, so ``fn`` sees float64. Returns True, or raises
+    :class:`GradcheckError` naming the input, the worst element, both values and the
+    error (or returns False when ``raise_exception=False``).
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+    if not any(checked):
+        raise ValueError("gradcheck: no input requires grad; nothing to check")
+    inputs = [Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64),
+                     requires_grad=True) if c else x for x, c in zip(inputs, checked)]
+
+    with autograd.enable_grad():
+        out = _output(fn, inputs)
+        weights = numpy.random.default_rng(seed).standard_normal(out.shape)
+        _weighted_sum(out, weights).backward()
+
+    with autograd.no_grad():
+        for position, (x, c) in enumerate(zip(inputs, checked)):
+            if not c:
+                continue
+            analytic = numpy.zeros(x.shape) if x.grad is None else x.grad.numpy()
+            numeric = numpy.empty(x.shape)
+            flat = x.data.reshape(-1)  # a view: perturb in place
+            for i in range(flat.size):
+                original = flat[i]
+                flat[i] = original + eps
+                plus = _weighted_sum(_output(fn, inputs), weights).item()
+                flat[i] = original - eps
+                minus = _weighted_sum(_output(fn, inputs), weights).item()
+                flat[i] = original
+                numeric.flat[i] = (plus - minus) / (2 * eps)
+            excess = numpy.abs(analytic - numeric) - (atol + rtol * numpy.abs(numeric))
+            if excess.size and excess.max() > 0:
+                worst = numpy.unravel_index(int(excess.argmax()), x.shape)
+                message = (
+                    f"gradcheck failed for input {position} (shape {x.shape}) at index "
+                    f"{tuple(int(i) for i in worst)}: autograd {analytic[worst]:.10g}, "
+                    f"finite differences {numeric[worst]:.10g}, abs error "
+                    f"{abs(analytic[worst] - numeric[worst]):.3g} > atol {atol} + rtol {rtol} "
+                    f"* |numeric|")
+                if raise_exception:
+                    raise GradcheckError(message)
+                return False
+    return True

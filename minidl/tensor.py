@@ -1,0 +1,367 @@
+"""Tensor: an array (NumPy or CuPy), its gradient, and the node that produced it.
+
+A tensor is a leaf when the user made it (``_ctx is None``) and an interior node
+when an op made it (``_ctx`` is that op's :class:`~minidl.autograd.Function`
+instance). Arithmetic, indexing and the math methods are thin wrappers over the
+differentiable ops in :mod:`minidl.ops`.
+"""
+import numpy
+
+from . import backend
+
+__all__ = ["Tensor", "tensor", "resolve_dtype"]
+
+_DEFAULT_FLOAT = numpy.dtype(numpy.float32)
+
+
+def resolve_dtype(dtype):
+    """A NumPy dtype from None, a dtype, a type or a name ("float32"); None stays None."""
+    return None if dtype is None else numpy.dtype(dtype)
+
+
+def _is_array(x):
+    return isinstance(x, numpy.ndarray) or backend.array_module(x) is not numpy
+
+
+def _to_array(data, dtype=None, device=None, copy=False):
+    """Backend array from array-likes; Python floats become float32, arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    dtype = resolve_dtype(dtype)
+    if _is_array(data):
+        array = data
+        if device is not None:
+            array = backend.to_device(array, device)
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy and array is data else array
+    array = numpy.asarray(data, dtype=dtype)
+    if dtype is None and array.dtype.kind == "f" and not isinstance(data, numpy.generic):
+        array = array.astype(_DEFAULT_FLOAT)
+    elif copy and array is data:
+        array = array.copy()
+    return backend.to_device(array, device)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for autograd.
+
+    ``Tensor(data)`` wraps a backend array without copying it; ``minidl.tensor(data)``
+    always copies. ``data``: the NumPy or CuPy array. ``grad``: a Tensor of the same
+    shape once ``backward`` has reached this tensor, else None.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __array_priority__ = 1000  # ndarray + Tensor dispatches to Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        self.data = _to_array(data, dtype, device)
+        self.grad = None
+        self._ctx = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data, ctx):
+        """Fast constructor used by ops: no conversion, ``ctx`` is the producing node."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t._ctx = ctx
+        t.requires_grad = ctx is not None
+        return t
+
+    # ---- properties ---------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def T(self):
+        return ops.permute(self, tuple(reversed(range(self.ndim))))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.ndim
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # ---- conversion ---------------------------------------------------------------
+    def numpy(self):
+        """A host NumPy copy of the data."""
+        return numpy.array(backend.to_device(self.data, "cpu"), copy=True)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to a "
+                             f"Python number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self):
+        """The same data, cut from the graph (shares memory, like PyTorch)."""
+        return Tensor._make(self.data, None)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind not in "fc":
+            raise TypeError(f"only floating point tensors can require gradients, got dtype "
+                            f"{self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def to(self, device=None, dtype=None):
+        """This tensor on ``device`` ("cpu"/"gpu") and/or as ``dtype``; differentiable."""
+        out = self
+        if device is not None and backend.normalize_device(device) != self.device:
+            out = ops.to_device(out, backend.normalize_device(device))
+        if dtype is not None and resolve_dtype(dtype) != self.dtype:
+            out = ops.cast(out, resolve_dtype(dtype))
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("gpu")
+
+    def float(self):
+        return self.to(dtype=numpy.float32)
+
+    def double(self):
+        return self.to(dtype=numpy.float64)
+
+    def long(self):
+        return self.to(dtype=numpy.int64)
+
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate gradients of this tensor into ``.grad`` of the leaves of its graph."""
+        autograd.backward(self, grad, retain_graph)
+
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    def __repr__(self):
+        body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype != _DEFAULT_FLOAT and self.dtype != numpy.int64:
+            extras.append(f"dtype={self.dtype}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with shape {self.shape} is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        return int(self.item())
+
+    # ---- arithmetic -----------------------------------------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pow__(self, exponent):
+        return ops.pow(self, exponent)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # comparisons give boolean tensors outside the graph
+    def __eq__(self, other):
+        return ops.compare(self, other, "equal")
+
+    def __ne__(self, other):
+        return ops.compare(self, other, "not_equal")
+
+    def __lt__(self, other):
+        return ops.compare(self, other, "less")
+
+    def __le__(self, other):
+        return ops.compare(self, other, "less_equal")
+
+    def __gt__(self, other):
+        return ops.compare(self, other, "greater")
+
+    def __ge__(self, other):
+        return ops.compare(self, other, "greater_equal")
+
+    # ---- math methods (see minidl.ops for the math) ---------------------------------
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def relu(self):
+        return ops.relu(self)
+
+    def clamp(self, min=None, max=None):
+        return ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        return ops.minimum(self, other)
+
+    def sum(self, dim=None, keepdim=False, **numpy_names):
+        return ops.sum(self, dim, keepdim, **numpy_names)
+
+    def mean(self, dim=None, keepdim=False, **numpy_names):
+        return ops.mean(self, dim, keepdim, **numpy_names)
+
+    def max(self, dim=None, keepdim=False, **numpy_names):
+        return ops.max(self, dim, keepdim, **numpy_names)
+
+    def min(self, dim=None, keepdim=False, **numpy_names):
+        return ops.min(self, dim, keepdim, **numpy_names)
+
+    def amax(self, dim=None, keepdim=False, **numpy_names):
+        return ops.amax(self, dim, keepdim, **numpy_names)
+
+    def amin(self, dim=None, keepdim=False, **numpy_names):
+        return ops.amin(self, dim, keepdim, **numpy_names)
+
+    def argmax(self, dim=None, keepdim=False):
+        return ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return ops.argmin(self, dim, keepdim)
+
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    view = reshape
+
+    def transpose(self, dim0=0, dim1=1):
+        return ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return ops.permute(self, *dims)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim):
+        return ops.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return ops.squeeze(self, dim)
+
+    def softmax(self, dim=-1):
+        return ops.softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return ops.log_softmax(self, dim)
+
+
+def tensor(data, requires_grad=False, dtype=None, device=None):
+    """A new leaf tensor holding a copy of ``data`` (list, number, NumPy/CuPy array, Tensor).
+
+    Python floats become float32 (minidl's default); NumPy arrays keep their dtype, so
+    float64 stays float64. ``device`` defaults to the current backend's.
+    """
+    if device is None and not _is_array(data) and not isinstance(data, Tensor):
+        device = backend.default_device()
+    return Tensor(_to_array(data, dtype, device, copy=True), requires_grad=requires_grad)
+
+
+from . import autograd, ops  # noqa: E402  (both need Tensor defined first)
