@@ -22,3 +22,6 @@ float16, float32, float64 = _numpy.float16, _numpy.float32, _numpy.float64
 int32, int64, bool_ = _numpy.int32, _numpy.int64, _numpy.bool_
 
 __version__ = "0.1.0"
+
+from .serialization import save, load, CheckpointError
+from . import nn  # noqa: E402
