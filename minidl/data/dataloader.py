@@ -1,0 +1,105 @@
+"""DataLoader: mini-batches of a dataset as Tensors on a device, optionally shuffled.
+
+Indices are permuted on the host with the loader's own NumPy Generator, so a given
+``seed`` yields the same sequence of epoch orders on every run and each ``iter()``
+(each epoch) draws a fresh permutation. A dataset with ``__getitems__`` (TensorDataset,
+MNIST, Subset) hands over a whole batch by fancy indexing; any other dataset is read
+sample by sample and stacked by ``collate_fn``. Each batch is moved to the device once.
+"""
+import numbers
+
+import numpy as np
+
+from .. import backend
+from .. import random as minidl_random
+from .dataset import _as_array, default_collate
+
+__all__ = ["DataLoader"]
+
+
+def _fresh_seed():
+    """A seed for a loader given none, drawn from minidl's global generator, so that
+    ``minidl.manual_seed`` makes unseeded shuffling reproducible too."""
+    return int(minidl_random.generator().integers(2**63))
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size`` samples.
+
+    Each batch is a tuple of ``minidl.Tensor`` (requires_grad False), one per field of a
+    sample, on ``device`` ("cpu", "gpu"; None = the default backend's device at iteration
+    time). A dataset whose samples are single arrays gives single Tensors, dict samples
+    give dicts.
+
+    shuffle: reshuffle at every ``iter()``; ``seed`` fixes the sequence of orders
+        (None: drawn from minidl's global generator, see ``minidl.manual_seed``;
+        kept in ``self.seed``).
+    drop_last: drop the final batch when it is smaller than ``batch_size``.
+    collate_fn: as in PyTorch, called with the list of samples of a batch; when given,
+        samples are always fetched one by one with ``dataset[i]``. Arrays in what it
+        returns are moved to ``device`` and wrapped as Tensors like the default batches.
+    ``len(loader)`` is the number of batches per epoch.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
+                 collate_fn=None, device=None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+                or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
+        try:
+            n = len(dataset)
+        except TypeError:
+            raise TypeError(f"DataLoader needs a dataset with __len__, got "
+                            f"{type(dataset).__name__}") from None
+        if n == 0:
+            raise ValueError("DataLoader: the dataset is empty")
+        if drop_last and n < batch_size:
+            raise ValueError(f"DataLoader: drop_last=True with {n} samples and batch_size "
+                             f"{batch_size} would yield no batches")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"collate_fn should be callable, got {collate_fn!r}")
+        if device is not None:
+            device = backend.normalize_device(device)
+            if device == "gpu":
+                backend.get_cupy()  # fail now, with the reason, rather than at the first batch
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = _fresh_seed() if seed is None else seed
+        self.collate_fn = collate_fn
+        self.device = device
+        self._rng = np.random.default_rng(self.seed)
+        self._batched = collate_fn is None and hasattr(dataset, "__getitems__")
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.drop_last:
+            order = order[:n - n % self.batch_size]
+        return self._batches(order)
+
+    def _batches(self, order):
+        for start in range(0, len(order), self.batch_size):
+            yield self._place(self._fetch(order[start:start + self.batch_size]))
+
+    def _fetch(self, indices):
+        if self._batched:
+            return self.dataset.__getitems__(indices)
+        samples = [self.dataset[int(i)] for i in indices]
+        return (self.collate_fn or default_collate)(samples)
+
+    def _place(self, batch):
+        """Arrays (and Tensors) in ``batch`` become Tensors on ``self.device``."""
+        if isinstance(batch, (tuple, list)):
+            return tuple(self._place(x) for x in batch)
+        if isinstance(batch, dict):
+            return {key: self._place(x) for key, x in batch.items()}
+        from ..tensor import Tensor  # late: minidl/__init__ may import this package
+        if isinstance(batch, Tensor) or (hasattr(batch, "shape") and hasattr(batch, "dtype")):
+            return Tensor(backend.to_device(_as_array(batch), self.device))
+        return batch
