@@ -32,6 +32,13 @@ def is_grad_enabled():
 class _GradMode(contextlib.ContextDecorator):
     enabled = True
 
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self  # bare @no_grad works too
+
+    def _recreate_cm(self):
+        return type(self)()  # a fresh one per call, so recursive decorated calls nest
+
     def __enter__(self):
         global _grad_enabled
         self._previous = _grad_enabled
@@ -117,7 +124,7 @@ class Function:
                 f"{cls.__name__}: all tensors must be on the same device, got {devices}; "
                 "move them with .to('cpu') or .to('gpu') first")
         out = cls.forward(ctx, *arrays, **kwargs)
-        if not on_gpu and not isinstance(out, numpy.ndarray):
+        if not isinstance(out, numpy.ndarray) and backend.array_module(out) is numpy:
             out = numpy.asarray(out)  # NumPy reductions return scalars; keep arrays
         if _grad_enabled and True in needs_grad:
             ctx.needs_input_grad = tuple(needs_grad)
@@ -165,7 +172,10 @@ def _accumulate(leaf, grad, aliased):
     if leaf.grad is None:
         # The leaf must own its gradient: an array passed straight through (x + y hands
         # the same grad to x and y) or a view would be shared with other tensors.
-        if aliased or grad.base is not None:
+        # A gradient always has its leaf's dtype (float64 constants must not upcast it).
+        if grad.dtype != leaf.dtype:
+            grad = grad.astype(leaf.dtype)
+        elif aliased or grad.base is not None:
             grad = grad.copy()
         leaf.grad = Tensor._make(grad, None)
     else:
@@ -186,7 +196,7 @@ def backward(root, grad=None, retain_graph=False):
                 "e.g. out.backward(minidl.ones_like(out))")
         grad = xp.ones_like(root.data)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
+        grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
         if grad.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {grad.shape} but the output has "
                                f"shape {root.shape}")
@@ -212,7 +222,9 @@ def backward(root, grad=None, retain_graph=False):
                         f"{in_grad.shape} for an input of shape {tensor.data.shape}")
                 parent = tensor._ctx
                 if parent is None:
-                    _accumulate(tensor, in_grad, aliased=in_grad is out_grad)
+                    # also handed on elsewhere: the leaf must get its own copy
+                    shared = in_grad is out_grad or sum(g is in_grad for g in in_grads) > 1
+                    _accumulate(tensor, in_grad, shared)
                 elif parent in grads:
                     grads[parent] = grads[parent] + in_grad
                 else:

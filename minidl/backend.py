@@ -101,9 +101,13 @@ def default_device():
 
 def array_module(x):
     """The array module of ``x``: cupy for CuPy arrays, numpy for anything else."""
-    if isinstance(x, (numpy.ndarray, numpy.generic)) or _cupy_module is None:
+    if isinstance(x, (numpy.ndarray, numpy.generic)):
         return numpy
-    return _cupy_module if isinstance(x, _cupy_module.ndarray) else numpy
+    if _cupy_module is None and type(x).__module__.startswith("cupy"):
+        _probe_cupy()  # a CuPy array made before minidl looked for CuPy
+    if _cupy_module is not None and isinstance(x, _cupy_module.ndarray):
+        return _cupy_module
+    return numpy
 
 
 def device_of(x):
@@ -134,4 +138,7 @@ def to_device(x, device):
 
 _env_choice = os.environ.get("MINIDL_BACKEND")
 if _env_choice:
-    use(_env_choice)
+    try:
+        use(_env_choice)
+    except (ValueError, BackendError) as exc:
+        raise type(exc)(f"MINIDL_BACKEND={_env_choice!r}: {exc}") from None

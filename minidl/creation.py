@@ -19,7 +19,7 @@ def _new(array, requires_grad, device):
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
-    dtype = resolve_dtype(dtype) or numpy.float32
+    dtype = numpy.float32 if dtype is None else resolve_dtype(dtype)
     xp = numpy if backend.normalize_device(device) == "cpu" else backend.get_cupy()
     return Tensor(xp.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
@@ -33,11 +33,11 @@ def ones(*shape, dtype=None, requires_grad=False, device=None):
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
-    return full(t.shape, 0, dtype or t.dtype, requires_grad, t.device)
+    return full(t.shape, 0, t.dtype if dtype is None else dtype, requires_grad, t.device)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
-    return full(t.shape, 1, dtype or t.dtype, requires_grad, t.device)
+    return full(t.shape, 1, t.dtype if dtype is None else dtype, requires_grad, t.device)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
@@ -53,13 +53,13 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 
 def rand(*shape, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1) from minidl's seeded generator."""
-    dtype = resolve_dtype(dtype) or numpy.dtype(numpy.float32)
+    dtype = numpy.float32 if dtype is None else resolve_dtype(dtype)
     return _new(generator().random(_shape(shape), dtype=numpy.float64).astype(dtype),
                 requires_grad, device)
 
 
 def randn(*shape, dtype=None, requires_grad=False, device=None):
     """Standard normal samples from minidl's seeded generator."""
-    dtype = resolve_dtype(dtype) or numpy.dtype(numpy.float32)
+    dtype = numpy.float32 if dtype is None else resolve_dtype(dtype)
     return _new(generator().standard_normal(_shape(shape)).astype(dtype),
                 requires_grad, device)

@@ -28,7 +28,7 @@ def _output(fn, inputs):
 
 
 def _weighted_sum(out, weights):
-    return (out * Tensor(weights)).sum()
+    return (out * Tensor(weights, device=out.device)).sum()
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
@@ -68,6 +68,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                 flat[i] = original
                 numeric.flat[i] = (plus - minus) / (2 * eps)
             excess = numpy.abs(analytic - numeric) - (atol + rtol * numpy.abs(numeric))
+            excess = numpy.where(numpy.isnan(excess), numpy.inf, excess)  # NaN: a failure
             if excess.size and excess.max() > 0:
                 worst = numpy.unravel_index(int(excess.argmax()), x.shape)
                 message = (

@@ -31,6 +31,11 @@ def _shape(x):
     return x.shape if hasattr(x, "shape") else ()
 
 
+def _xp2(a, b):
+    """The array module of a binary op whose first operand may be a Python number."""
+    return xpof(b if isinstance(a, (int, float)) else a)
+
+
 # ---- elementwise arithmetic ------------------------------------------------------------
 class Add(Function):
     """out = a + b ;  da = g, db = g"""
@@ -113,6 +118,8 @@ class Pow(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         p = ctx.p
+        if p == 0:  # a ** -1 below would be inf at a = 0
+            return xpof(g).zeros_like(a), None
         return g * (p * a ** (p - 1)), None
 
 
@@ -132,13 +139,14 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         xp = xpof(g)
-        # Treat 1-D operands as a row (a) or a column (b), as matmul itself does.
+        # Treat 1-D operands as a row (a) or a column (b), as matmul itself does
+        # (b first: for 1-D @ 1-D, g is 0-d and becomes (1,) then (1, 1)).
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = xp.expand_dims(g, -2)
         if b.ndim == 1:
             g = xp.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = xp.expand_dims(g, -2)
         need_a, need_b = ctx.needs_input_grad
         da = db = None
         if need_a:
@@ -214,13 +222,15 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """out = 1 / (1 + exp(-a)), computed as (1 + tanh(a/2)) / 2, which never overflows
-    da = g * out * (1 - out)"""
+    """out = 1 / (1 + exp(-a)) ;  da = g * out * (1 - out)
+    With e = exp(-|a|), which never overflows: out = 1 / (1 + e) for a >= 0 and
+    e / (1 + e) for a < 0, so tiny outputs (a << 0) keep their relative precision."""
     @staticmethod
     def forward(ctx, a):
-        out = xpof(a).tanh(a * 0.5)
-        out += 1
-        out *= 0.5
+        xp = xpof(a)
+        e = xp.exp(-xp.abs(a))
+        out = 1 / (1 + e)
+        out = xp.where(a >= 0, out, e * out)
         ctx.save_for_backward(out)
         return out
 
@@ -268,7 +278,7 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xpof(a).maximum(a, b)
+        return _xp2(a, b).maximum(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -284,7 +294,7 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xpof(a).minimum(a, b)
+        return _xp2(a, b).minimum(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -297,10 +307,18 @@ class Minimum(Function):
 
 # ---- reductions ---------------------------------------------------------------------
 def _axes(dim, ndim):
+    """``dim`` (None, an int or a sequence, negative counts from the end) as sorted axes."""
     if dim is None:
         return tuple(range(ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return tuple(sorted(d % ndim if ndim else 0 for d in dims))
+    if ndim == 0 and all(d in (0, -1) for d in dims):
+        return ()  # like PyTorch, dim 0 / -1 of a 0-d tensor is the tensor itself
+    if not all(-ndim <= d < ndim for d in dims):
+        raise IndexError(f"dim {dim} is out of range for a tensor with {ndim} dimensions")
+    axes = sorted(d % ndim for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"dim {dim} repeats an axis")
+    return tuple(axes)
 
 
 def _expand_to(g, axes, keepdim, shape):
@@ -353,10 +371,10 @@ class Amax(Function):
     @staticmethod
     def backward(ctx, g):
         a, kept = ctx.saved_tensors
-        winners = a == kept
-        share = winners / winners.sum(axis=ctx.axes, keepdims=True)
+        share = (a == kept).astype(a.dtype)
+        share /= share.sum(axis=ctx.axes, keepdims=True)
         g = g if ctx.keepdim else xpof(g).expand_dims(g, ctx.axes)
-        return (g * share).astype(a.dtype, copy=False), None, None
+        return g * share, None, None
 
 
 class Amin(Amax):
@@ -390,7 +408,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(numpy.argsort(ctx.dims)), None
+        return g.transpose(tuple(numpy.argsort(ctx.dims).tolist())), None
 
 
 class GetItem(Function):
@@ -506,7 +524,10 @@ class Cast(Function):
 # ---- the functional interface ----------------------------------------------------
 def _operand(x, like):
     """Tensors and Python numbers pass through (a Python number keeps the tensor's dtype,
-    NumPy's NEP 50 rule); arrays and lists become constant tensors on ``like``'s device."""
+    NumPy's NEP 50 rule; NumPy scalars are treated as Python numbers so that they do not
+    upcast float32 either); arrays and lists become constant tensors on ``like``'s device."""
+    if isinstance(x, numpy.generic) and x.dtype.kind in "biuf":
+        x = x.item()
     if isinstance(x, (Tensor, int, float, bool)):
         return x
     return Tensor(x, device=like.device)
@@ -701,15 +722,21 @@ def squeeze(a, dim=None):
     return reshape(a, shape)
 
 
-def _index_array(i):
-    return i.data if isinstance(i, Tensor) else i
+def _index_array(i, device):
+    """Tensor indices as arrays; integer/boolean arrays and lists on ``device``."""
+    if isinstance(i, Tensor):
+        i = i.data
+    if device == "gpu" and isinstance(i, (list, numpy.ndarray)):
+        i = backend.to_device(numpy.asarray(i), device)
+    return i
 
 
 def getitem(a, index):
+    device = a.device
     if isinstance(index, tuple):
-        index = tuple(_index_array(i) for i in index)
+        index = tuple(_index_array(i, device) for i in index)
     else:
-        index = _index_array(index)
+        index = _index_array(index, device)
     return GetItem.apply(a, index)
 
 
@@ -743,7 +770,10 @@ def to_device(a, device):
 
 
 def cast(a, dtype):
-    return Cast.apply(a, dtype) if a.requires_grad else Tensor._make(a.data.astype(dtype), None)
+    """``a`` as ``dtype``; a cast to an integer or boolean dtype leaves the graph."""
+    if a.requires_grad and numpy.dtype(dtype).kind in "fc":
+        return Cast.apply(a, dtype)
+    return Tensor._make(a.data.astype(dtype), None)
 
 
 def compare(a, b, name):

@@ -1,0 +1,192 @@
+"""Tensor construction, dtypes, conversions, repr and the creation functions."""
+import numpy as np
+import pytest
+
+import minidl
+from minidl import Tensor
+
+
+# ---- dtypes ---------------------------------------------------------------------------
+@pytest.mark.parametrize("data, dtype", [
+    (1.5, np.float32), ([1.0, 2.0], np.float32), ([[1, 2.5]], np.float32),
+    (3, np.int64), ([1, 2], np.int64), (True, np.bool_), ([True, False], np.bool_),
+    (np.array([1.0, 2.0]), np.float64), (np.float64(2.0), np.float64),
+    (np.array([1, 2], dtype=np.int32), np.int32), (np.ones(2, np.float32), np.float32),
+])
+def test_default_dtypes(data, dtype):
+    t = minidl.tensor(data)
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.numpy(), np.asarray(data))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, "float64", np.dtype("float64"), minidl.float64])
+def test_explicit_dtype(dtype):
+    assert minidl.tensor([1, 2], dtype=dtype).dtype == np.float64
+    assert minidl.zeros(2, dtype=dtype).dtype == np.float64
+    assert minidl.ones((2, 1), dtype=dtype).dtype == np.float64
+    assert minidl.randn(3, dtype=dtype).dtype == np.float64
+    assert minidl.rand(3, dtype=dtype).dtype == np.float64
+    assert minidl.full((2,), 7, dtype=dtype).dtype == np.float64
+
+
+def test_float64_is_kept_through_ops():
+    x = minidl.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = ((x * 2.5 + 1) / 3 - x ** 2).exp().sum()
+    assert y.dtype == np.float64
+    y.backward()
+    assert x.grad.dtype == np.float64
+
+
+def test_python_and_numpy_scalars_keep_float32():
+    x = minidl.tensor([1.0, 2.0])
+    for y in (x + 1, 2 * x, x / 3.0, 1 - x, x ** 2, x * np.float64(2.0), np.float64(2.0) * x,
+              x + np.int64(1), np.float32(2) * x):
+        assert y.dtype == np.float32
+
+
+def test_requires_grad_on_integer_tensor_raises():
+    with pytest.raises(TypeError, match="floating point"):
+        minidl.tensor([1, 2], requires_grad=True)
+    with pytest.raises(TypeError, match="floating point"):
+        minidl.arange(3).requires_grad_()
+    with pytest.raises(TypeError, match="floating point"):
+        minidl.zeros(2, dtype="int64", requires_grad=True)
+
+
+# ---- construction and copies --------------------------------------------------------
+def test_tensor_copies_and_Tensor_wraps():
+    source = np.array([1.0, 2.0, 3.0])
+    copied, wrapped = minidl.tensor(source), Tensor(source)
+    source[0] = 100.0
+    assert copied.numpy()[0] == 1.0
+    assert wrapped.data is source
+    again = minidl.tensor(copied)
+    assert again.data is not copied.data and not np.shares_memory(again.data, copied.data)
+
+
+def test_attributes():
+    t = minidl.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    assert isinstance(t.data, np.ndarray)
+    assert t.shape == (2, 3) and t.ndim == 2 and t.dtype == np.float32
+    assert t.grad is None and t.requires_grad and t.is_leaf and t.grad_fn is None
+    assert t.device == "cpu" and len(t) == 2 and t.numel() == 6 and t.size(1) == 3
+    assert t.T.shape == (3, 2)
+    assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+
+
+def test_numpy_returns_an_independent_host_copy():
+    t = minidl.tensor([1.0, 2.0])
+    host = t.numpy()
+    assert isinstance(host, np.ndarray)
+    host[0] = 50.0
+    assert t.numpy()[0] == 1.0
+
+
+def test_item_and_python_conversions():
+    assert minidl.tensor(2.5).item() == 2.5 and isinstance(minidl.tensor(2.5).item(), float)
+    assert minidl.tensor([[7]]).item() == 7 and isinstance(minidl.tensor([7]).item(), int)
+    assert float(minidl.tensor([1.5])) == 1.5 and int(minidl.tensor(3)) == 3
+    with pytest.raises(ValueError, match="shape"):
+        minidl.tensor([1.0, 2.0]).item()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(minidl.tensor([1.0, 2.0]))
+    assert bool(minidl.tensor([1.0])) and not bool(minidl.tensor(0.0))
+    with pytest.raises(TypeError):
+        len(minidl.tensor(1.0))
+
+
+def test_detach_shares_data_and_leaves_the_graph():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None and d.is_leaf
+    assert d.data is y.data
+    (d * x).sum().backward()  # gradient only reaches x through the second factor
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 6.0])
+
+
+def test_requires_grad_():
+    x = minidl.tensor([1.0])
+    assert x.requires_grad_() is x and x.requires_grad
+    assert not x.requires_grad_(False).requires_grad
+    y = minidl.tensor([1.0], requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="detach"):
+        y.requires_grad_(False)
+
+
+def test_to_dtype_is_differentiable_and_integer_cast_leaves_the_graph():
+    x = minidl.tensor([1.5, 2.5], requires_grad=True)
+    y = x.double()
+    assert y.dtype == np.float64 and y.requires_grad
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 5.0])
+    z = x.long()
+    assert z.dtype == np.int64 and not z.requires_grad
+    np.testing.assert_array_equal(z.numpy(), [1, 2])
+    assert x.to(dtype="float32") is x and x.float() is x
+
+
+def test_cpu_to_cpu_is_the_same_tensor():
+    x = minidl.tensor([1.0])
+    assert x.cpu() is x and x.to("cpu") is x and x.to("numpy") is x
+
+
+def test_ndarray_on_the_left_gives_a_tensor():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([10.0, 20.0]) * x + np.ones(2)
+    assert isinstance(y, Tensor) and y.requires_grad
+    np.testing.assert_allclose(y.numpy(), [11.0, 41.0])
+
+
+# ---- repr ---------------------------------------------------------------------------
+def test_repr():
+    assert repr(minidl.tensor([1.0, 2.5])) == "tensor([1. , 2.5])"
+    leaf = minidl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert repr(leaf) == "tensor([[1., 2.],\n        [3., 4.]], requires_grad=True)"
+    assert repr(minidl.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(minidl.tensor(np.array([0.5]))) == "tensor([0.5], dtype=float64)"
+    assert repr(minidl.tensor([True])) == "tensor([ True], dtype=bool)"
+    assert repr(leaf * 2).endswith("grad_fn=<MulBackward>)")
+    assert repr(minidl.tensor(3.0)) == "tensor(3.)"
+
+
+# ---- creation -----------------------------------------------------------------------
+def test_zeros_ones_full_like():
+    for shape_args in [(2, 3), ((2, 3),), ([2, 3],)]:
+        z = minidl.zeros(*shape_args)
+        assert z.shape == (2, 3) and z.dtype == np.float32 and not z.numpy().any()
+        assert (minidl.ones(*shape_args).numpy() == 1).all()
+    assert minidl.zeros(()).shape == ()
+    np.testing.assert_array_equal(minidl.full((2,), 7.0).numpy(), [7.0, 7.0])
+    x = minidl.tensor(np.ones((2, 2)))
+    for like in (minidl.zeros_like(x), minidl.ones_like(x)):
+        assert like.shape == (2, 2) and like.dtype == np.float64
+    assert minidl.ones_like(x, dtype="float32").dtype == np.float32
+    assert minidl.ones(2, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((5,), np.arange(5)), ((2, 7, 2), np.arange(2, 7, 2)),
+    ((0.0, 1.0, 0.25), np.arange(0, 1, 0.25)),
+    ((3.0,), np.arange(3.0)),
+])
+def test_arange(args, expected):
+    t = minidl.arange(*args)
+    assert t.dtype == (np.int64 if expected.dtype.kind == "i" else np.float32)
+    np.testing.assert_allclose(t.numpy(), expected)
+
+
+def test_rand_randn_manual_seed():
+    minidl.manual_seed(123)
+    a, b = minidl.rand(4000), minidl.randn(4000)
+    minidl.manual_seed(123)
+    np.testing.assert_array_equal(minidl.rand(4000).numpy(), a.numpy())
+    np.testing.assert_array_equal(minidl.randn(4000).numpy(), b.numpy())
+    minidl.manual_seed(124)
+    assert not np.array_equal(minidl.rand(4000).numpy(), a.numpy())
+    assert a.dtype == b.dtype == np.float32 and a.shape == (4000,)
+    assert a.numpy().min() >= 0 and a.numpy().max() < 1 and abs(a.numpy().mean() - 0.5) < 0.05
+    assert abs(b.numpy().mean()) < 0.1 and abs(b.numpy().std() - 1) < 0.1
+    assert minidl.randn(2, 3).shape == (2, 3) and minidl.rand((3, 1)).shape == (3, 1)
+    assert minidl.randn(2, requires_grad=True).requires_grad
