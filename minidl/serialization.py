@@ -41,12 +41,12 @@ def _encode(obj, arrays, where):
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return {"value": obj}
-    if isinstance(obj, numpy.generic):
+    if isinstance(obj, numpy.generic):  # before float: numpy.float64 is a float too
         name = f"a{len(arrays)}"
         arrays[name] = numpy.asarray(obj)
         return {"scalar": name}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return {"value": obj}
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         array = numpy.asarray(backend.to_device(obj, "cpu"))
         if array.dtype.hasobject:
@@ -102,6 +102,9 @@ def load(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such checkpoint file: {path}")
+    if not zipfile.is_zipfile(path):  # also keeps numpy.load from reading a bare .npy
+        raise CheckpointError(f"load: {path} is not a minidl checkpoint (not an .npz/zip "
+                              "file; truncated or written by something else)")
     try:
         with numpy.load(path, allow_pickle=False) as archive:
             if _HEADER not in archive.files:
@@ -116,6 +119,9 @@ def load(path):
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-            UnicodeDecodeError) as exc:
-        raise CheckpointError(f"load: {path} is truncated or corrupt "
+            UnicodeDecodeError, NotImplementedError, TypeError, AttributeError) as exc:
+        # ValueError also covers pickled (object) members, refused by allow_pickle=False;
+        # NotImplementedError is zipfile's answer to a corrupted compression method;
+        # TypeError and AttributeError, a well-formed zip whose header tree is not ours.
+        raise CheckpointError(f"load: {path} is truncated, corrupt or holds pickled data "
                               f"({type(exc).__name__}: {exc})") from exc

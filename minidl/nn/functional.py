@@ -10,7 +10,7 @@ import numpy
 
 from .. import ops
 from ..autograd import Function
-from ..backend import array_module as xpof
+from ..backend import array_module as xpof, device_of, to_device
 from ..random import generator
 from ..tensor import Tensor
 
@@ -180,8 +180,12 @@ def _check_class_targets(input, target, name):
                          f"min {int(target.min())}, max {int(target.max())}")
 
 
-def _as_array(target):
-    return target.data if isinstance(target, Tensor) else target
+def _as_array(target, like):
+    """Class indices (Tensor, array or list) as an array on ``like``'s device."""
+    target = target.data if isinstance(target, Tensor) else target
+    if not hasattr(target, "dtype"):
+        target = numpy.asarray(target)
+    return to_device(target, device_of(like.data if isinstance(like, Tensor) else like))
 
 
 class CrossEntropy(Function):
@@ -227,7 +231,7 @@ class CrossEntropy(Function):
 
 def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
     """Cross-entropy of logits ``input`` (N, C) against class indices ``target`` (N,)."""
-    target = _as_array(target)
+    target = _as_array(target, input)
     _check_reduction(reduction)
     _check_class_targets(input, target, "cross_entropy")
     if not 0 <= label_smoothing <= 1:
@@ -237,7 +241,7 @@ def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
 
 def nll_loss(input, target, reduction="mean"):
     """Negative log-likelihood: loss_i = -input[i, target_i] for log-probabilities input."""
-    target = _as_array(target)
+    target = _as_array(target, input)
     _check_reduction(reduction)
     _check_class_targets(input, target, "nll_loss")
     picked = input[xpof(target).arange(input.shape[0]), target]

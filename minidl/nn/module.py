@@ -6,6 +6,8 @@ whole tree without the user listing anything.
 """
 from collections import OrderedDict, namedtuple
 
+import numpy
+
 from .. import backend
 from ..tensor import Tensor
 
@@ -41,12 +43,26 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called")
-        for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+        params, buffers = self._parameters, self._buffers
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            registry = params
         elif isinstance(value, Module):
-            self._modules[name] = value
+            registry = self._modules
+        elif name in params or name in buffers:
+            # Like PyTorch: a parameter slot takes a Parameter or None, a buffer slot a
+            # Tensor or None, so `self.weight = self.weight * 2` cannot silently unregister.
+            registry = params if name in params else buffers
+            if value is not None and (registry is params or not isinstance(value, Tensor)):
+                expected = "Parameter" if registry is params else "Tensor"
+                raise TypeError(f"cannot assign {type(value).__name__} to {name!r} "
+                                f"({expected} or None expected)")
+        else:
+            registry = None
+        for other in (params, buffers, self._modules):
+            if other is not registry:
+                other.pop(name, None)
+        if registry is not None:
+            registry[name] = value  # a name already there keeps its place in the order
         object.__setattr__(self, name, value)  # plain attribute access stays fast
 
     def __delattr__(self, name):
@@ -56,6 +72,8 @@ class Module:
 
     def register_buffer(self, name, tensor):
         """A non-learnable tensor that belongs to the state (saved, moved by ``to``)."""
+        for registry in (self._parameters, self._modules):
+            registry.pop(name, None)
         object.__setattr__(self, name, tensor)
         self._buffers[name] = tensor
 
@@ -109,7 +127,8 @@ class Module:
     def named_buffers(self):
         for module_name, module in self.named_modules():
             for name, buf in module._buffers.items():
-                yield (f"{module_name}.{name}" if module_name else name), buf
+                if buf is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), buf
 
     # ---- modes, gradients, devices --------------------------------------------------
     def train(self, mode=True):
@@ -185,10 +204,16 @@ class Module:
             problems.append(f"unexpected keys: {unexpected}")
         for key, target in own.items():
             if key in state_dict:
-                shape = tuple(getattr(state_dict[key], "shape", ()))
-                if shape != target.shape:
-                    problems.append(f"{key}: checkpoint has shape {shape}, "
+                value = state_dict[key]
+                value = value.data if isinstance(value, Tensor) else value
+                if not hasattr(value, "dtype"):
+                    value = numpy.asarray(value)
+                if tuple(value.shape) != target.shape:
+                    problems.append(f"{key}: checkpoint has shape {tuple(value.shape)}, "
                                     f"the model has shape {target.shape}")
+                elif value.dtype.kind not in "biuf":
+                    problems.append(f"{key}: checkpoint has dtype {value.dtype}, "
+                                    "not a numeric array")
         if problems:
             raise RuntimeError(f"Error loading state dict into {type(self).__name__}: "
                                + "; ".join(problems))
@@ -204,12 +229,13 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"({name}): " + repr(module).replace("\n", "\n  ")
-                 for name, module in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        children = [f"({name}): " + repr(module).replace("\n", "\n  ")
+                    for name, module in self._modules.items()]
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") + children if extra else children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class Sequential(Module):
@@ -231,10 +257,9 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[index]
+        if isinstance(index, slice):  # keeps the names, so state_dict keys still match
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return list(self._modules.values())[index]
 
     def __len__(self):
         return len(self._modules)

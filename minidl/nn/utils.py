@@ -15,7 +15,9 @@ def _grads(parameters):
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients by min(1, max_norm / (total_norm + 1e-6)), where total_norm is
-    the norm of all gradients together as one vector. Returns total_norm (a float)."""
+    the norm of all gradients together as one vector. Returns total_norm (a float); when
+    it is inf or nan the gradients are left as they are (or, with error_if_nonfinite,
+    an error is raised)."""
     grads = _grads(parameters)
     if not grads:
         return 0.0
@@ -28,7 +30,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise RuntimeError(f"The total norm of order {norm_type} of the gradients is "
                            f"{total}, so they cannot be clipped")
     coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    if coef < 1 and math.isfinite(total):  # inf or nan: no meaningful scale, leave them
         for g in grads:
             g *= coef
     return total
