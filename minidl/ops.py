@@ -703,7 +703,10 @@ def transpose(a, dim0=0, dim1=1):
 def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
         return reshape(a, 1)
-    start, end = start_dim % a.ndim, end_dim % a.ndim
+    (start,), (end,) = _axes(start_dim, a.ndim), _axes(end_dim, a.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+                         f"a tensor of shape {a.shape}")
     shape = a.shape[:start] + (-1,) + a.shape[end + 1:]
     return reshape(a, shape)
 

@@ -72,6 +72,15 @@ class DataLoader:
         self._rng = np.random.default_rng(self.seed)
         self._batched = collate_fn is None and hasattr(dataset, "__getitems__")
 
+    def state_dict(self):
+        """The shuffling state. Loaded into a loader over the same dataset, the next
+        ``iter()`` gives the same order this loader's next ``iter()`` would give."""
+        return {"seed": self.seed, "rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        self.seed = state["seed"]
+        self._rng.bit_generator.state = state["rng"]
+
     def __len__(self):
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
