@@ -1,0 +1,57 @@
+"""Stochastic gradient descent, with torch.optim.SGD's momentum, dampening and Nesterov."""
+from minidl.optim.optimizer import Optimizer, required
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """SGD with exactly ``torch.optim.SGD``'s semantics.
+
+    In the seed's notation (W a parameter, dW its gradient, v_dW the momentum buffer,
+    alpha = ``lr``, beta = ``momentum``, t counted from 1)::
+
+        dW = -dW                           if maximize
+        dW = dW + weight_decay * W         if weight_decay
+        v_dW = dW                          at t = 1 (the buffer starts as the gradient)
+        v_dW = beta * v_dW + (1 - dampening) * dW      at t > 1
+        W = W - alpha * (dW + beta * v_dW) if nesterov
+        W = W - alpha * v_dW               otherwise (plain SGD when momentum == 0: W - alpha * dW)
+
+    State: ``momentum_buffer`` (when momentum != 0).
+    """
+
+    def __init__(self, params, lr=required, momentum=0, dampening=0, nesterov=False,
+                 weight_decay=0, maximize=False, *, flush_denormal=True):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      nesterov=nesterov, weight_decay=weight_decay,
+                                      maximize=maximize, flush_denormal=flush_denormal))
+
+    def validate(self, group):
+        super().validate(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def initial_state(self, group):
+        return {"momentum_buffer": 0.0} if group["momentum"] else {}
+
+    def rule(self, group, step):
+        lines = [_decayed_gradient(group)]
+        if not group["momentum"]:
+            return "\n".join(lines + ["p = p - lr * g"])
+        lines.append("momentum_buffer = g" if step == 1 else
+                     "momentum_buffer = momentum * momentum_buffer + (1 - dampening) * g")
+        lines.append("p = p - lr * (g + momentum * momentum_buffer)" if group["nesterov"] else
+                     "p = p - lr * momentum_buffer")
+        return "\n".join(lines)
+
+
+def _decayed_gradient(group):
+    """The rule line (possibly empty) that applies ``maximize`` and L2 ``weight_decay`` to g."""
+    maximize, decay = group.get("maximize", False), group.get("weight_decay", 0)
+    if maximize and decay:
+        return "g = weight_decay * p - g"
+    if maximize:
+        return "g = -g"
+    if decay:
+        return "g = g + weight_decay * p"
+    return ""
