@@ -1,0 +1,174 @@
+"""Time per optimizer step on 1e6 and 1e7 float32 parameters, against the memory floor.
+
+    python benchmarks/bench_optim.py                    # 1 thread, sizes 1e6 and 1e7
+    python benchmarks/bench_optim.py --sizes 1e7 --repeat 21 --threads 1
+
+For each optimizer, interleaved repetition by repetition (medians reported):
+  floor          np.copyto of half the bytes the step must move (so read + write = all of
+                 them): Adam reads p, g, m, v and writes p, m, v, 28 B per parameter
+  minidl         minidl.optim on one flat buffer, CPU chunks, flush_denormal on (default;
+                 the rows "Adam flush/4" and "Adam no flush" show flush_denormal=4 / False)
+  torch foreach  torch.optim default (multi-tensor) implementation, when torch is installed
+  torch fused    torch.optim with fused=True, where torch has it for the CPU
+The table gives milliseconds and the ratios minidl/floor and minidl/torch.
+
+A second table shows the subnormal trap: Adam's state filled with float32 subnormals
+(what a moving average fed zero gradients decays into), zero gradients, time per step
+with flush_denormal on, every 4th step, and off (and torch, which has no such flush by
+default).
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import harness  # noqa: E402
+
+THREADS = harness.limit_threads(harness.threads_from_argv(sys.argv, default=1))
+
+import numpy as np  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl import optim  # noqa: E402
+
+torch = harness.import_torch(THREADS)
+
+# name, minidl constructor, torch constructor name and kwargs, bytes moved per float32 param
+OPTIMIZERS = [
+    ("SGD", lambda p: optim.SGD(p, lr=1e-3), "SGD", dict(lr=1e-3), 12),
+    ("SGD momentum", lambda p: optim.SGD(p, lr=1e-3, momentum=0.9), "SGD",
+     dict(lr=1e-3, momentum=0.9), 20),
+    ("Momentum (EMA)", lambda p: optim.Momentum(p, lr=1e-3, beta=0.9), "SGD",
+     dict(lr=1e-4, momentum=0.9), 20),
+    ("RMSprop", lambda p: optim.RMSprop(p, lr=1e-3), "RMSprop", dict(lr=1e-3), 20),
+    ("Adam", lambda p: optim.Adam(p, lr=1e-3), "Adam", dict(lr=1e-3), 28),
+    ("Adam flush/4", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=4), "Adam", dict(lr=1e-3), 28),
+    ("Adam no flush", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=False), "Adam", dict(lr=1e-3), 28),
+    ("AdamW", lambda p: optim.AdamW(p, lr=1e-3), "AdamW", dict(lr=1e-3), 28),
+    ("Adagrad", lambda p: optim.Adagrad(p, lr=1e-2), "Adagrad", dict(lr=1e-2), 20),
+    ("RAdam", lambda p: optim.RAdam(p, lr=1e-3), "RAdam", dict(lr=1e-3), 28),
+]
+
+
+def floor_copy(n_params, bytes_per_param):
+    """A copy that reads and writes bytes_per_param * n_params bytes in all."""
+    n = n_params * bytes_per_param // 2 // 4
+    src = np.ones(n, np.float32)
+    dst = np.empty_like(src)
+    return lambda: np.copyto(dst, src)
+
+
+def minidl_step(make, n, rng):
+    p = minidl.tensor(rng.standard_normal(n).astype(np.float32), requires_grad=True)
+    p.grad = minidl.tensor(rng.standard_normal(n).astype(np.float32))
+    opt = make([p])
+    opt.step()
+    return opt.step
+
+
+def torch_step(name, kw, n, impl):
+    if torch is None:
+        return None
+    p = torch.nn.Parameter(torch.randn(n))
+    p.grad = torch.randn(n)
+    try:
+        opt = getattr(torch.optim, name)([p], **kw, **impl)
+        opt.step()
+    except (RuntimeError, TypeError, ValueError):  # no such implementation on the CPU
+        return None
+    return opt.step
+
+
+def bench_sizes(sizes, repeat, names):
+    rows = []
+    for n in sizes:
+        floors = {}
+        for name, make, tname, tkw, nbytes in OPTIMIZERS:
+            if names and name not in names:
+                continue
+            rng = np.random.default_rng(0)
+            if nbytes not in floors:
+                floors[nbytes] = floor_copy(n, nbytes)
+            cands = {
+                "floor": floors[nbytes],
+                "minidl": minidl_step(make, n, rng),
+                "foreach": torch_step(tname, tkw, n, dict(foreach=True)),
+                "fused": torch_step(tname, tkw, n, dict(fused=True)),
+            }
+            t = harness.medians(harness.interleaved(cands, repeat=repeat, warmup=1))
+            rows.append([f"{n:.0e}", name, nbytes, harness.fmt(t["floor"]), harness.fmt(t["minidl"]),
+                         harness.ratio(t["minidl"], t["floor"]), harness.fmt(t["foreach"]),
+                         harness.fmt(t["fused"]), harness.ratio(t["minidl"], t["foreach"]),
+                         harness.ratio(t["minidl"], t["fused"])])
+            print(f"  {rows[-1][0]} {name}: {rows[-1][4]} ms, {rows[-1][5]} floor", file=sys.stderr)
+            del cands
+    harness.table(["params", "optimizer", "B/param", "floor ms", "minidl ms", "minidl/floor",
+                   "torch foreach ms", "torch fused ms", "minidl/foreach", "minidl/fused"], rows)
+
+
+def bench_subnormals(n, repeat):
+    """Adam steps on a state of subnormals with zero gradients: flush on, off, torch."""
+    tiny_state = np.float32(1e-40)  # a subnormal: below float32's tiny = 1.18e-38
+
+    def minidl_case(flush):
+        p = minidl.tensor(np.ones(n, np.float32), requires_grad=True)
+        p.grad = minidl.tensor(np.zeros(n, np.float32))
+        opt = optim.Adam([p], lr=1e-3, flush_denormal=flush)
+        opt.step()
+        st = opt.state[p]
+
+        def fill():
+            st["exp_avg"][...] = tiny_state
+            st["exp_avg_sq"][...] = tiny_state
+        return opt, fill
+
+    cases = {}
+    for flush in (True, 4, False):
+        opt, fill = minidl_case(flush)
+        fill()
+        first = harness.time_once(opt.step)  # the step that meets the subnormals
+        for _ in range(3):  # flush_denormal=4 has flushed every chunk after 4 steps
+            opt.step()
+        steady = harness.median_time(opt.step, repeat=repeat, warmup=0)  # what follows
+        cases[f"minidl flush_denormal={flush}"] = (first, steady)
+    if torch is not None:
+        for label, impl in (("torch foreach", dict(foreach=True)), ("torch fused", dict(fused=True))):
+            p = torch.nn.Parameter(torch.ones(n))
+            p.grad = torch.zeros(n)
+            opt = torch.optim.Adam([p], lr=1e-3, **impl)
+            opt.step()
+            for key in ("exp_avg", "exp_avg_sq"):
+                opt.state[p][key].fill_(float(tiny_state))
+            first = harness.time_once(opt.step)
+            cases[label] = (first, harness.median_time(opt.step, repeat=repeat, warmup=3))
+    base = cases["minidl flush_denormal=True"][1]
+    rows = [[label, harness.fmt(first), harness.fmt(steady), harness.ratio(steady, base)]
+            for label, (first, steady) in cases.items()]
+    print(f"\nSubnormal trap: Adam, {n:.0e} float32 parameters, state = 1e-40, zero gradients")
+    harness.table(["implementation", "first step ms", "steps 5+ ms (median)", "vs flush on"], rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1e6,1e7", help="comma-separated parameter counts")
+    ap.add_argument("--repeat", type=int, default=11, help="timed repetitions (median)")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/torch threads")
+    ap.add_argument("--only", default="", help="comma-separated optimizer names")
+    ap.add_argument("--subnormal-size", type=float, default=1e6)
+    ap.add_argument("--chunk", type=int, default=None, help="CPU chunk size in elements")
+    args = ap.parse_args()
+    if args.chunk:
+        optim.Optimizer.chunk_size = args.chunk
+    sizes = [int(float(s)) for s in args.sizes.split(",") if s]
+    names = {s.strip() for s in args.only.split(",") if s.strip()}
+    print(harness.machine_line(THREADS))
+    print(f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements, flush_denormal on; "
+          "floor = np.copyto moving the step's bytes (read + write)\n")
+    bench_sizes(sizes, args.repeat, names)
+    bench_subnormals(int(args.subnormal_size), max(3, args.repeat // 2))
+
+
+if __name__ == "__main__":
+    main()
