@@ -7,14 +7,14 @@ For each optimizer, interleaved repetition by repetition (medians reported):
   floor          np.copyto of half the bytes the step must move (so read + write = all of
                  them): Adam reads p, g, m, v and writes p, m, v, 28 B per parameter
   minidl         minidl.optim on one flat buffer, CPU chunks, flush_denormal on (default;
-                 the rows "Adam flush/4" and "Adam no flush" show flush_denormal=4 / False)
+                 the rows "Adam flush/1" and "Adam no flush" show flush_denormal=1 / False)
   torch foreach  torch.optim default (multi-tensor) implementation, when torch is installed
   torch fused    torch.optim with fused=True, where torch has it for the CPU
 The table gives milliseconds and the ratios minidl/floor and minidl/torch.
 
 A second table shows the subnormal trap: Adam's state filled with float32 subnormals
 (what a moving average fed zero gradients decays into), zero gradients, time per step
-with flush_denormal on, every 4th step, and off (and torch, which has no such flush by
+with flush_denormal on (every 4th step, the default), at every step, and off (and torch, which has no such flush by
 default).
 """
 import argparse
@@ -44,7 +44,7 @@ OPTIMIZERS = [
      dict(lr=1e-4, momentum=0.9), 20),
     ("RMSprop", lambda p: optim.RMSprop(p, lr=1e-3), "RMSprop", dict(lr=1e-3), 20),
     ("Adam", lambda p: optim.Adam(p, lr=1e-3), "Adam", dict(lr=1e-3), 28),
-    ("Adam flush/4", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=4), "Adam", dict(lr=1e-3), 28),
+    ("Adam flush/1", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=1), "Adam", dict(lr=1e-3), 28),
     ("Adam no flush", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=False), "Adam", dict(lr=1e-3), 28),
     ("AdamW", lambda p: optim.AdamW(p, lr=1e-3), "AdamW", dict(lr=1e-3), 28),
     ("Adagrad", lambda p: optim.Adagrad(p, lr=1e-2), "Adagrad", dict(lr=1e-2), 20),
@@ -125,11 +125,11 @@ def bench_subnormals(n, repeat):
         return opt, fill
 
     cases = {}
-    for flush in (True, 4, False):
+    for flush in (True, 1, False):
         opt, fill = minidl_case(flush)
         fill()
         first = harness.time_once(opt.step)  # the step that meets the subnormals
-        for _ in range(3):  # flush_denormal=4 has flushed every chunk after 4 steps
+        for _ in range(3):  # the default period (4) has flushed every chunk after 4 steps
             opt.step()
         steady = harness.median_time(opt.step, repeat=repeat, warmup=0)  # what follows
         cases[f"minidl flush_denormal={flush}"] = (first, steady)

@@ -18,7 +18,7 @@ pieces into a scratch chunk (the gradient has to be read once anyway).
 import numpy
 
 from minidl import backend
-from minidl.optim.kernels import flush_offset
+from minidl.optim.kernels import flush_threshold
 
 _ALIGN = 64  # bytes: start each flat CPU buffer on a cache line
 
@@ -110,7 +110,7 @@ class FlatBucket:
         step, staggered over the chunks (chunk i at the steps t with (t + i) % K == 0).
         """
         if rule.flush:
-            coefficients = [*coefficients, flush_offset(self.dtype)]
+            coefficients = [*coefficients, flush_threshold(self.dtype)]
         if self.xp is numpy:
             self._run_cpu(rule, first, last, grads, coefficients, step, max(1, int(flush_every)))
         else:

@@ -25,31 +25,25 @@ Both evaluate the same expression tree in the same order and in the parameter's 
 GPU kernel is compiled without FMA contraction), so the two paths agree to the last bit for
 ``+ - * /``, ``sqrt``, ``abs``, ``maximum`` and ``minimum``.
 
-With ``flush=True`` every state array is flushed after the update, so that it never holds
-float subnormals. A moving average fed with zero gradients (MNIST's border pixels) decays
-geometrically into the subnormal range and gets stuck there (``0.9 * the smallest
-subnormal`` rounds back to itself), and every CPU multiply with a subnormal operand takes a
-microcode assist, ~30 times slower. The flush is two exactly rounded additions per state,
-``s = (s + c) - c`` with ``c = flush_offset(dtype) = 1.5 * 2**24 * tiny`` (3.0e-31 for
-float32), which cost two cheap in-cache passes and no comparisons, masks or global FPU
-flags (additions with subnormal inputs are fast). Numerically, with tiny =
-``finfo(dtype).tiny`` (1.18e-38 for float32):
+With ``flush=True`` every state array is flushed after the update: entries whose magnitude
+is below ``flush_threshold(dtype) = 2**(mantissa bits + 1) * tiny`` (2.0e-31 for float32,
+2.0e-292 for float64; tiny = ``finfo(dtype).tiny``) become exactly 0, by three in-cache
+passes (``|s|``, ``>= threshold``, multiply) and no global FPU flags. Why: a moving average
+fed zero gradients (MNIST's border pixels) decays geometrically towards the subnormal range,
+and every CPU multiply with a subnormal operand or result takes a microcode assist, ~30 times
+slower. Flushing at the threshold rather than at tiny keeps a margin of 2**24: the state is
+never subnormal, and neither are the products of the update (``beta1 * m``, ``lr * m``, ...)
+for any coefficient above 2**-24 (6e-8) times the decay between two flushes. NaN and inf are
+kept as they are.
 
-* every value with ``|s| <= tiny`` becomes exactly 0 (the rounding grid around c is 2*tiny);
-* values with ``|s| >= 2**-77`` (6.6e-24; ``2**(2*nmant + 3) * tiny`` in general) are unchanged;
-* values in between move by at most one rounding at the scale of c (2**-100 = 7.9e-31 in
-  float32; at most tiny when ``|s| < c / 3``), and none becomes subnormal.
+Numerically only state entries below the threshold change, to 0, so a parameter moves by
+less than lr * 2.0e-31 / eps per step more or less than without the flush (2e-23 * lr at
+eps = 1e-8): far below float32 resolution; results stay equal to torch's within float32
+tolerance (torch with ``set_flush_denormal(True)`` flushes at tiny instead).
 
 (``flush_denormal=K``, an integer, makes the CPU path flush each chunk only every K-th
-step, staggered over the chunks, for 1/K of the cost; a subnormal then lives at most K - 1
-steps.) So an average ``s = beta * s`` fed only zeros now ends on the flush grid, at a few
-multiples of tiny (at most tiny / (1 - beta): 1.2e-37 for beta = 0.9, 1.2e-35 for 0.999),
-where ``beta * s`` rounds back to s, instead of ending among the smallest subnormals as it
-does without the flush; a normal number, and as harmless.
-
-The effect on a parameter of one Adam step is thus below lr * 7.9e-31 / eps (8e-23 * lr at
-eps = 1e-8), far below float32 resolution; results stay equal to torch's within float32
-tolerance.
+step, staggered over the chunks, for 1/K of the cost. Between two flushes an entry decays
+by at most beta**(K-1) below the threshold, which keeps it normal for any sensible K.)
 """
 import ast
 import hashlib
@@ -58,7 +52,7 @@ import textwrap
 
 import numpy
 
-__all__ = ["Rule", "RuleError", "compile_rule", "flush_offset"]
+__all__ = ["Rule", "RuleError", "compile_rule", "flush_threshold"]
 
 
 class RuleError(ValueError):
@@ -81,7 +75,7 @@ _FUNCTIONS = {
 }
 _HOST_GLOBALS = {"__builtins__": {}, **{name: f[3] for name, f in _FUNCTIONS.items()}}
 _C_TYPES = {numpy.dtype(numpy.float32): ("float", "f"), numpy.dtype(numpy.float64): ("double", "")}
-_RESERVED = {"n", "i", "flush_offset", "chunk", "g", "p"}  # CuPy reserves n, i and names starting with _
+_RESERVED = {"n", "i", "flush_threshold", "chunk", "g", "p"}  # CuPy reserves n, i and names starting with _
 
 
 class _Value:
@@ -197,7 +191,7 @@ class Rule:
 
     def coefficients(self, namespace):
         """The host scalars of one step, as Python floats, in kernel-argument order
-        (without the trailing ``flush_offset``)."""
+        (without the trailing ``flush_threshold``)."""
         try:
             return [float(eval(code, _HOST_GLOBALS, namespace)) for code in self._coef_code]
         except NameError as exc:
@@ -210,9 +204,10 @@ class Rule:
         lines = self._allocate(ops)
         args = ["g", *self.stored, *self.scratch_names, *self.coef_names]
         if self.flush:
-            args.append("flush_offset")
+            args.append("flush_threshold")
         namespace = {f"np_{u}": getattr(numpy, u) for u in
-                     {"copyto", "negative"} | {b[0] for b in _BINARY.values()}
+                     {"copyto", "negative", "absolute", "greater_equal", "multiply"}
+                     | {b[0] for b in _BINARY.values()}
                      | {f[1] for f in _FUNCTIONS.values()}}
 
         def define(body_lines, label):
@@ -223,7 +218,7 @@ class Rule:
 
         self.numpy_source, self.chunk_function = define(lines, "")
         # the same without the trailing flush passes, for steps that skip it (flush period > 1)
-        n_flush = 2 * len(self.state_names) if self.flush else 0
+        n_flush = 3 * len(self.state_names) if self.flush else 0
         self.chunk_function_noflush = define(lines[:len(lines) - n_flush], " (no flush)")[1]
 
     def _linearize(self):
@@ -292,9 +287,12 @@ class Rule:
 
         for i, (kind, ufunc, inputs, out) in enumerate(ops):
             in_locs = {v.loc for v in inputs if isinstance(v, _Value)}
-            if kind == "flush":
+            if kind == "flush":  # s = s * (|s| >= threshold), via a free scratch chunk
                 s = inputs[0].loc
-                lines += [f"np_add({s}, flush_offset, {s})", f"np_subtract({s}, flush_offset, {s})"]
+                t = scratch_for(i, in_locs)
+                lines += [f"np_absolute({s}, {t})",
+                          f"np_greater_equal({t}, flush_threshold, {t})",
+                          f"np_multiply({s}, {t}, {s})"]
                 continue
             if out.var in self.stored:
                 loc = out.var
@@ -362,14 +360,15 @@ class Rule:
                 lines.append(f"{ctype} {local} = {code};")
                 names[target] = local
         if self.flush:
-            lines += [f"{s} = ({s} + flush_offset) - flush_offset;" for s in self.state_names]
-        inputs = ["g", *self.coef_names] + (["flush_offset"] if self.flush else [])
+            lines += [f"if ({s} < flush_threshold && {s} > -flush_threshold) {s} = 0;"
+                      for s in self.state_names]
+        inputs = ["g", *self.coef_names] + (["flush_threshold"] if self.flush else [])
         in_params = ", ".join(f"{dname} {n}" for n in inputs)
         out_params = ", ".join(f"{dname} {n}" for n in self.stored)
         return in_params, out_params, "\n".join(lines)
 
     def cuda_kernel(self, dtype):
-        """The cupy.ElementwiseKernel; call it as kernel(g, *coefficients, [flush_offset,] p, *state)."""
+        """The cupy.ElementwiseKernel; call it as kernel(g, *coefficients, [flush_threshold,] p, *state)."""
         dtype = numpy.dtype(dtype)
         kernel = self._cuda_kernels.get(dtype)
         if kernel is None:
@@ -387,10 +386,10 @@ class Rule:
         return f"Rule({self.name!r}, state={self.state_names}, flush={self.flush})"
 
 
-def flush_offset(dtype):
-    """The offset c of the flush ``s = (s + c) - c``: 1.5 * 2**(mantissa bits + 1) * tiny."""
+def flush_threshold(dtype):
+    """State magnitudes below this become 0: 2**(mantissa bits + 1) * tiny (2.0e-31 for float32)."""
     fi = numpy.finfo(dtype)
-    return 3 * float(fi.tiny) / float(fi.eps)
+    return 2 * float(fi.tiny) / float(fi.eps)
 
 
 def _names(node):

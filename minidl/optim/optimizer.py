@@ -103,15 +103,18 @@ class Optimizer:
     ``params`` is an iterable of parameters (Tensors with ``requires_grad``) or of dicts
     (parameter groups, each with ``"params"`` and its own hyperparameters); ``defaults``
     holds the hyperparameters a group does not set. Every group also has
-    ``flush_denormal``: True (the default) flushes the state of float subnormals after each
-    update (magnitudes up to the dtype's ``tiny`` become 0, see :mod:`minidl.optim.kernels`);
-    an integer K > 1 does it only every K-th step for each CPU chunk (staggered, so each
-    step pays 1/K of the cost, and a subnormal lives at most K - 1 steps); False never.
+    ``flush_denormal``: an integer K flushes the state every K-th step for each CPU chunk
+    (staggered, so each step pays 1/K of the cost): entries below 2**24 * tiny (2e-31 in
+    float32) become 0, so the state and the update's products are never subnormal (see
+    :mod:`minidl.optim.kernels`). True (the default) means K = ``flush_period`` = 4, which
+    keeps an Adam step within 2.5x the memory floor; False never flushes. The GPU kernel
+    flushes at every step (it is fused, so free).
     """
 
     update = None         # the rule text, when it does not depend on the group's options
     state_defaults = {}   # state array name -> initial value
     chunk_size = 32768    # CPU: elements per chunk of the flat buffers (128 KiB of float32)
+    flush_period = 4      # CPU: steps between two flushes of a chunk when flush_denormal=True
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -212,6 +215,7 @@ class Optimizer:
     def _step_bucket(self, group, bucket):
         init = self.initial_state(group)
         flush = group.get("flush_denormal", True)
+        period = self.flush_period if flush is True else int(flush)
         params = bucket.params
         k = 0
         while k < len(params):  # runs of consecutive parameters with a grad and the same step
@@ -230,7 +234,7 @@ class Optimizer:
             for j in range(k, end):
                 self._param_state(bucket, j, init)["step"] = t
             bucket.run(rule, k, end, [p.grad for p in params[k:end]],
-                       rule.coefficients(self.scalars(group, t)), t, flush)
+                       rule.coefficients(self.scalars(group, t)), t, period)
             k = end
 
     def _steps_done(self, p):
