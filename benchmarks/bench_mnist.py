@@ -1,0 +1,261 @@
+"""One training epoch of an MLP 784-256-10 (ReLU, cross-entropy) on MNIST, three ways.
+
+    python benchmarks/bench_mnist.py                  # batch 64 and 128, SGD+momentum and Adam
+    python benchmarks/bench_mnist.py --epochs 7 --threads 1
+
+Candidates, all fed the same batches in the same order, interleaved epoch by epoch:
+  minidl          nn.Sequential + F.cross_entropy + optim.SGD(momentum=0.9) / optim.Adam
+  numpy-loop      benchmarks/numpy_mlp.py: forward/backward written out, in-place updates,
+                  the floor any NumPy framework can reach
+  torch           torch.optim default (foreach) and fused=True, when torch is installed
+Each row gives the median over the timed epochs of the whole epoch, of forward+backward
+(with zero_grad) and of the optimizer steps, and the ratios minidl/numpy-loop and
+minidl/torch. A second table shows the subnormal trap (below), a third the peak memory
+of a full training run.
+
+The subnormal trap. Most first-layer weights of an MNIST model see only black border
+pixels, so their gradients are exactly zero after the first steps and the optimizer's
+moving averages decay geometrically (x0.9 per step for Adam's m) into float32's
+subnormal range, where every arithmetic instruction takes a slow microcode path.
+minidl's kernels flush the state after each update (``flush_denormal=True``, the
+default): entries below 2**24 * 1.18e-38 (about 2e-31) in magnitude become exactly 0, so
+neither the state nor the update's products (lr * m, ...) are ever subnormal. Only those
+entries change, so a parameter moves by less than lr * 2e-31 / eps per step more or less
+than without the flush. The hand-written loop flushes the same way; PyTorch gets
+``torch.set_flush_denormal(True)`` in the "+ftz" rows.
+
+Profile (cProfile and pyinstrument over one epoch, batch 64, Adam, 938 steps):
+PROFILE_PLACEHOLDER
+"""
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402  (sets BLAS threads before NumPy loads)
+
+THREADS = harness.limit_threads(harness.threads_from_argv(sys.argv, default=os.cpu_count()))
+
+import numpy as np  # noqa: E402
+
+import minidl  # noqa: E402
+import minidl.nn.functional as F  # noqa: E402
+from minidl import nn, optim  # noqa: E402
+from numpy_mlp import NumpyMLP  # noqa: E402
+
+torch = harness.import_torch(THREADS)
+
+LR = {"momentum": 0.01, "adam": 1e-3}
+
+
+def load_mnist():
+    """The real MNIST training set when $MINIDL_DATA holds it, else random data of its shape."""
+    try:
+        from minidl.data import MNIST
+        train = MNIST(train=True, download=False)
+        return train.images.reshape(len(train), -1), train.targets, "MNIST"
+    except Exception as exc:  # no files: same shapes, random values
+        print(f"(real MNIST not found: {exc.__class__.__name__}; using random data)")
+        rng = np.random.default_rng(0)
+        return (rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000),
+                "random 60000x784")
+
+
+def initial_params(seed=0):
+    minidl.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    return [p.numpy() for p in model.parameters()]
+
+
+class MinidlRun:
+    name = "minidl"
+
+    def __init__(self, params, optimizer, flush=True):
+        self.model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+        for p, value in zip(self.model.parameters(), params):
+            p.data[...] = value
+        ps = self.model.parameters()
+        self.opt = (optim.SGD(ps, lr=LR["momentum"], momentum=0.9, flush_denormal=flush)
+                    if optimizer == "momentum" else
+                    optim.Adam(ps, lr=LR["adam"], flush_denormal=flush))
+
+    def train_step(self, x, y):
+        t0 = time.perf_counter()
+        loss = F.cross_entropy(self.model(minidl.Tensor(x)), y)
+        self.opt.zero_grad()
+        loss.backward()
+        t1 = time.perf_counter()
+        self.opt.step()
+        return t1 - t0, time.perf_counter() - t1
+
+    def params(self):
+        return [p.numpy() for p in self.model.parameters()]
+
+
+class NumpyRun:
+    name = "numpy-loop"
+
+    def __init__(self, params, optimizer):
+        self.net = NumpyMLP(params, optimizer, lr=LR[optimizer])
+
+    def train_step(self, x, y):
+        t0 = time.perf_counter()
+        self.net.forward_backward(x, y)
+        t1 = time.perf_counter()
+        self.net.step()
+        return t1 - t0, time.perf_counter() - t1
+
+    def params(self):
+        return [p.copy() for p in self.net.params]
+
+
+class TorchRun:
+    def __init__(self, params, optimizer, fused=False, flush=False):
+        self.name = "torch" + (" fused" if fused else "") + (" +ftz" if flush else "")
+        self.flush = flush
+        self.model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                         torch.nn.Linear(256, 10))
+        with torch.no_grad():
+            for p, value in zip(self.model.parameters(), params):
+                p.copy_(torch.from_numpy(value))
+        kind = {"fused": True} if fused else {}
+        self.opt = (torch.optim.SGD(self.model.parameters(), lr=LR["momentum"], momentum=0.9,
+                                    **kind)
+                    if optimizer == "momentum" else
+                    torch.optim.Adam(self.model.parameters(), lr=LR["adam"], **kind))
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def train_step(self, x, y):
+        torch.set_flush_denormal(self.flush)
+        t0 = time.perf_counter()
+        loss = self.loss(self.model(torch.from_numpy(x)), torch.from_numpy(y))
+        self.opt.zero_grad()
+        loss.backward()
+        t1 = time.perf_counter()
+        self.opt.step()
+        t2 = time.perf_counter()
+        torch.set_flush_denormal(False)
+        return t1 - t0, t2 - t1
+
+    def params(self):
+        return [p.detach().numpy().copy() for p in self.model.parameters()]
+
+
+def run_epoch(run, X, Y, order, batch):
+    forward_backward = step = 0.0
+    start = time.perf_counter()
+    for i in range(0, len(order), batch):
+        idx = order[i:i + batch]
+        fb, st = run.train_step(X[idx], Y[idx])
+        forward_backward += fb
+        step += st
+    return time.perf_counter() - start, forward_backward, step
+
+
+def compare(runs, X, Y, batch, epochs, seed=0):
+    """Interleave the runs epoch by epoch (one warm-up epoch each); medians per run."""
+    rng = np.random.default_rng(seed)
+    times = {run.name: [] for run in runs}
+    for epoch in range(epochs + 1):
+        order = rng.permutation(len(X))
+        for run in runs:
+            measured = run_epoch(run, X, Y, order, batch)
+            if epoch:
+                times[run.name].append(measured)
+    return {name: tuple(statistics.median(m[k] for m in ms) for k in range(3))
+            for name, ms in times.items()}
+
+
+def speed_tables(X, Y, batches, optimizers, epochs):
+    """Epoch, forward+backward and step medians for every candidate; ratios to minidl."""
+    rows, sub_rows = [], []
+    params = initial_params()
+    for optimizer in optimizers:
+        for batch in batches:
+            runs = [MinidlRun(params, optimizer), NumpyRun(params, optimizer)]
+            if torch is not None:
+                runs += [TorchRun(params, optimizer), TorchRun(params, optimizer, fused=True)]
+            result = compare(runs, X, Y, batch, epochs)
+            ours, floor = result["minidl"], result["numpy-loop"]
+            for name, (total, fb, st) in result.items():
+                rows.append([optimizer, batch, name, f"{total:.3f}", f"{fb:.3f}", f"{st:.3f}",
+                             harness.ratio(ours[0], floor[0]) if name == "minidl" else "",
+                             harness.ratio(ours[0], total) if name.startswith("torch") else ""])
+    harness.table(["optimizer", "batch", "run", "epoch s", "fwd+bwd s", "step s",
+                   "minidl/numpy-loop", "minidl/this"], rows)
+
+
+def subnormal_table(X, Y, batch, epochs):
+    """Adam with and without flushing subnormals, minidl and torch."""
+    params = initial_params()
+    runs = [MinidlRun(params, "adam", flush=True), MinidlRun(params, "adam", flush=False)]
+    runs[0].name, runs[1].name = "minidl (flush)", "minidl (no flush)"
+    if torch is not None:
+        runs += [TorchRun(params, "adam", flush=True), TorchRun(params, "adam", flush=False)]
+    result = compare(runs, X, Y, batch, epochs)
+    final = {run.name: run.params() for run in runs}
+    reference = final["minidl (flush)"]
+    rows = []
+    for name, (total, fb, st) in result.items():
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(final[name], reference))
+        rows.append([name, f"{total:.3f}", f"{st:.3f}", f"{diff:.1e}"])
+    harness.table([f"Adam, batch {batch}", "epoch s", "step s", "max |w - w(minidl flush)|"],
+                  rows)
+
+
+def child_peak_rss(kind, batch, optimizer):
+    """Run one full training epoch in a fresh process; its peak resident set in MiB."""
+    code = subprocess.run([sys.executable, __file__, "--rss-child", kind, "--batch", str(batch),
+                           "--optimizer", optimizer, "--threads", str(THREADS)],
+                          capture_output=True, text=True, check=True)
+    return float(code.stdout.strip().splitlines()[-1])
+
+
+def rss_child(kind, batch, optimizer):
+    X, Y, _ = load_mnist()
+    params = initial_params()
+    run = MinidlRun(params, optimizer) if kind == "minidl" else NumpyRun(params, optimizer)
+    run_epoch(run, X, Y, np.random.default_rng(0).permutation(len(X)), batch)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
+    p.add_argument("--batch", type=int, nargs="*", default=[64, 128])
+    p.add_argument("--optimizer", nargs="*", default=["momentum", "adam"],
+                   choices=["momentum", "adam"])
+    p.add_argument("--threads", type=int, default=THREADS)
+    p.add_argument("--rss-child", choices=["minidl", "numpy-loop"], help=argparse.SUPPRESS)
+    p.add_argument("--skip", nargs="*", default=[], choices=["speed", "subnormal", "memory"])
+    args = p.parse_args()
+    if args.rss_child:
+        return rss_child(args.rss_child, args.batch[0], args.optimizer[0])
+
+    X, Y, source = load_mnist()
+    print(f"bench_mnist: {source}, MLP 784-256-10, median of {args.epochs} epochs after one "
+          f"warm-up, runs interleaved" + ("" if torch else "; torch not installed"))
+    print(harness.machine_line(THREADS), "\n")
+    if "speed" not in args.skip:
+        speed_tables(X, Y, args.batch, args.optimizer, args.epochs)
+        print()
+    if "subnormal" not in args.skip:
+        subnormal_table(X, Y, args.batch[0], args.epochs)
+        print()
+    if "memory" not in args.skip:
+        rows = []
+        for optimizer in args.optimizer:
+            ours = child_peak_rss("minidl", 128, optimizer)
+            floor = child_peak_rss("numpy-loop", 128, optimizer)
+            rows.append([optimizer, f"{ours:.0f}", f"{floor:.0f}", harness.ratio(ours, floor)])
+        harness.table(["peak RSS, 1 epoch, batch 128", "minidl MiB", "numpy-loop MiB", "ratio"],
+                      rows)
+
+
+if __name__ == "__main__":
+    main()
