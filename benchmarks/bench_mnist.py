@@ -48,7 +48,8 @@ import minidl.nn.functional as F  # noqa: E402
 from minidl import nn, optim  # noqa: E402
 from numpy_mlp import NumpyMLP  # noqa: E402
 
-torch = harness.import_torch(THREADS)
+# the memory children run without torch, whose import alone takes hundreds of MiB
+torch = None if "--rss-child" in sys.argv else harness.import_torch(THREADS)
 
 LR = {"momentum": 0.01, "adam": 1e-3}
 
@@ -191,37 +192,71 @@ def speed_tables(X, Y, batches, optimizers, epochs):
 
 
 def subnormal_table(X, Y, batch, epochs):
-    """Adam with and without flushing subnormals, minidl and torch."""
+    """Adam with and without flushing small state values, minidl and torch."""
     params = initial_params()
     runs = [MinidlRun(params, "adam", flush=True), MinidlRun(params, "adam", flush=False)]
     runs[0].name, runs[1].name = "minidl (flush)", "minidl (no flush)"
     if torch is not None:
         runs += [TorchRun(params, "adam", flush=True), TorchRun(params, "adam", flush=False)]
     result = compare(runs, X, Y, batch, epochs)
-    final = {run.name: run.params() for run in runs}
-    reference = final["minidl (flush)"]
+    with_flush, without = runs[0].params(), runs[1].params()
+    change = max(float(np.abs(a - b).max()) for a, b in zip(with_flush, without))
+    rows = [[name, f"{total:.3f}", f"{st:.3f}"] for name, (total, fb, st) in result.items()]
+    harness.table([f"Adam, batch {batch}", "epoch s", "step s"], rows)
+    print(f"max |w(flush) - w(no flush)| after {epochs + 1} epochs: {change:.1e}")
+
+
+def torch_agreement(X, Y, batch, steps=100):
+    """Max |w(minidl) - w(torch)| after ``steps`` identical steps, per optimizer: both
+    compute the same updates in float32, so they agree to rounding (they drift apart
+    slowly over a long run, as any two float32 implementations do)."""
+    params = initial_params()
+    order = np.random.default_rng(1).permutation(len(X))[:steps * batch]
     rows = []
-    for name, (total, fb, st) in result.items():
-        diff = max(float(np.abs(a - b).max()) for a, b in zip(final[name], reference))
-        rows.append([name, f"{total:.3f}", f"{st:.3f}", f"{diff:.1e}"])
-    harness.table([f"Adam, batch {batch}", "epoch s", "step s", "max |w - w(minidl flush)|"],
-                  rows)
+    for optimizer in ("momentum", "adam"):
+        ours, theirs = MinidlRun(params, optimizer), TorchRun(params, optimizer)
+        run_epoch(ours, X, Y, order, batch)
+        run_epoch(theirs, X, Y, order, batch)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(ours.params(), theirs.params()))
+        scale = max(float(np.abs(b).max()) for b in theirs.params())
+        rows.append([optimizer, steps, f"{diff:.1e}", f"{scale:.2f}"])
+    harness.table(["minidl vs torch", "steps", "max |w - w_torch|", "max |w_torch|"], rows)
 
 
 def child_peak_rss(kind, batch, optimizer):
-    """Run one full training epoch in a fresh process; its peak resident set in MiB."""
-    code = subprocess.run([sys.executable, __file__, "--rss-child", kind, "--batch", str(batch),
-                           "--optimizer", optimizer, "--threads", str(THREADS)],
-                          capture_output=True, text=True, check=True)
-    return float(code.stdout.strip().splitlines()[-1])
+    """Run one full training epoch in a fresh process: (peak RSS, peak above the loaded data)
+    in MiB, the peak measured over the training alone where Linux lets us reset it."""
+    out = subprocess.run([sys.executable, __file__, "--rss-child", kind, "--batch", str(batch),
+                          "--optimizer", optimizer, "--threads", str(THREADS)],
+                         capture_output=True, text=True, check=True).stdout
+    peak, above = out.strip().splitlines()[-1].split()
+    return float(peak), float(above)
+
+
+def _status_mib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
 
 def rss_child(kind, batch, optimizer):
     X, Y, _ = load_mnist()
     params = initial_params()
     run = MinidlRun(params, optimizer) if kind == "minidl" else NumpyRun(params, optimizer)
+    try:  # reset the high-water mark so that it covers the training alone
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        loaded = _status_mib("VmRSS")
+    except OSError:
+        loaded = 0.0
     run_epoch(run, X, Y, np.random.default_rng(0).permutation(len(X)), batch)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    try:
+        peak = _status_mib("VmHWM")
+    except (OSError, KeyError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{peak:.1f} {peak - loaded:.1f}")
 
 
 def main():
@@ -232,7 +267,7 @@ def main():
                    choices=["momentum", "adam"])
     p.add_argument("--threads", type=int, default=THREADS)
     p.add_argument("--rss-child", choices=["minidl", "numpy-loop"], help=argparse.SUPPRESS)
-    p.add_argument("--skip", nargs="*", default=[], choices=["speed", "subnormal", "memory"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["speed", "subnormal", "agreement", "memory"])
     args = p.parse_args()
     if args.rss_child:
         return rss_child(args.rss_child, args.batch[0], args.optimizer[0])
@@ -247,14 +282,18 @@ def main():
     if "subnormal" not in args.skip:
         subnormal_table(X, Y, args.batch[0], args.epochs)
         print()
+    if torch is not None and "agreement" not in args.skip:
+        torch_agreement(X, Y, args.batch[0])
+        print()
     if "memory" not in args.skip:
         rows = []
         for optimizer in args.optimizer:
-            ours = child_peak_rss("minidl", 128, optimizer)
-            floor = child_peak_rss("numpy-loop", 128, optimizer)
-            rows.append([optimizer, f"{ours:.0f}", f"{floor:.0f}", harness.ratio(ours, floor)])
-        harness.table(["peak RSS, 1 epoch, batch 128", "minidl MiB", "numpy-loop MiB", "ratio"],
-                      rows)
+            (ours, ours_train), (floor, floor_train) = (
+                child_peak_rss(kind, 128, optimizer) for kind in ("minidl", "numpy-loop"))
+            rows.append([optimizer, f"{ours:.1f}", f"{floor:.1f}", harness.ratio(ours, floor),
+                         f"{ours_train:.1f}", f"{floor_train:.1f}"])
+        harness.table(["training epoch, batch 128", "minidl peak MiB", "numpy-loop peak MiB",
+                       "ratio", "minidl above data", "numpy-loop above data"], rows)
 
 
 if __name__ == "__main__":
