@@ -24,8 +24,22 @@ entries change, so a parameter moves by less than lr * 2e-31 / eps per step more
 than without the flush. The hand-written loop flushes the same way; PyTorch gets
 ``torch.set_flush_denormal(True)`` in the "+ftz" rows.
 
-Profile (cProfile and pyinstrument over one epoch, batch 64, Adam, 938 steps):
-PROFILE_PLACEHOLDER
+Profile (cProfile over one epoch on real MNIST, batch 64, Adam, 938 steps, 2 threads;
+1.64 s unprofiled, 2.0 s under the profiler), where the time of a step goes:
+  - GEMMs, 0.57 s (~35%): the fused Linear forward (x @ W.T + b, 0.31 s) and backward
+    (g.T @ x and g @ W, 0.26 s). The first layer's input needs no gradient, so its
+    g @ W is skipped, as the hand-written loop skips it.
+  - the optimizer's elementwise update, 0.62 s (~38%): the generated Adam chunk function,
+    ~15 in-place ufunc calls per 32768-element chunk, 7 chunks a step; one chunk in four
+    also flushes its state. Allocation: none (flat buffers, preallocated scratch).
+  - Python overhead of the framework, ~0.2 s (~12%): Function.apply (4 a step, ~8 us
+    each), the backward walk (~25 us a step), module calls. Measured alone on a 4-4-3
+    model: 133 us per forward+backward and 42 us per Adam step that are not arithmetic.
+  - cross-entropy and ReLU elementwise work, ~0.1 s; batch gathering (X[idx]), ~0.05 s.
+So a framework step costs the hand-written loop's arithmetic plus ~0.15 ms of Python;
+what was done about it: fused Linear and cross-entropy Functions (one node each), no
+input gradient for the first layer, leaves take their gradient arrays without copying,
+the optimizer's rule compiled once into a chunked in-place NumPy program.
 """
 import argparse
 import os
