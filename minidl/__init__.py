@@ -25,3 +25,4 @@ __version__ = "0.1.0"
 
 from .serialization import save, load, CheckpointError
 from . import nn  # noqa: E402
+from . import optim, data  # noqa: E402
