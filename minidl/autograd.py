@@ -223,7 +223,8 @@ def backward(root, grad=None, retain_graph=False):
                 parent = tensor._ctx
                 if parent is None:
                     # also handed on elsewhere: the leaf must get its own copy
-                    shared = in_grad is out_grad or sum(g is in_grad for g in in_grads) > 1
+                    shared = in_grad is out_grad or (
+                        len(in_grads) > 1 and sum(g is in_grad for g in in_grads) > 1)
                     _accumulate(tensor, in_grad, shared)
                 elif parent in grads:
                     grads[parent] = grads[parent] + in_grad
