@@ -188,7 +188,7 @@ def compare(runs, X, Y, batch, epochs, seed=0):
 
 def speed_tables(X, Y, batches, optimizers, epochs):
     """Epoch, forward+backward and step medians for every candidate; ratios to minidl."""
-    rows, sub_rows = [], []
+    rows = []
     params = initial_params()
     for optimizer in optimizers:
         for batch in batches:

@@ -45,13 +45,7 @@ class Adam(Optimizer):
         return dict.fromkeys(names, 0.0)
 
     def rule(self, group, step):
-        if self.decoupled:
-            lines = ["g = -g" if group["maximize"] else "",
-                     "p = (1 - lr * weight_decay) * p" if group["weight_decay"] else ""]
-        else:
-            lines = [_decayed_gradient(group)]
-        lines += ["exp_avg = beta1 * exp_avg + (1 - beta1) * g",
-                  "exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g"]
+        lines = moment_lines(group, self.decoupled)
         s = "exp_avg_sq"
         if group["amsgrad"]:
             lines.append("max_exp_avg_sq = maximum(max_exp_avg_sq, exp_avg_sq)")
@@ -59,6 +53,18 @@ class Adam(Optimizer):
         lines.append("p = p - lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step) * exp_avg"
                      f" / (sqrt({s}) + eps * sqrt(1 - beta2 ** step))")
         return "\n".join(lines)
+
+
+def moment_lines(group, decoupled):
+    """The rule lines the Adam family shares: maximize and weight decay (L2 on the gradient,
+    or decoupled: W = W * (1 - alpha * weight_decay)), then both moving averages."""
+    if decoupled:
+        lines = ["g = -g" if group["maximize"] else "",
+                 "p = (1 - lr * weight_decay) * p" if group["weight_decay"] else ""]
+    else:
+        lines = [_decayed_gradient(group)]
+    return lines + ["exp_avg = beta1 * exp_avg + (1 - beta1) * g",
+                    "exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g"]
 
 
 class AdamW(Adam):

@@ -2,7 +2,7 @@
 import math
 
 from minidl.optim.optimizer import Optimizer
-from minidl.optim.sgd import _decayed_gradient
+from minidl.optim.adam import moment_lines
 
 __all__ = ["RAdam"]
 
@@ -46,13 +46,7 @@ class RAdam(Optimizer):
         return ns
 
     def rule(self, group, step):
-        if group["decoupled_weight_decay"]:
-            lines = ["g = -g" if group["maximize"] else "",
-                     "p = (1 - lr * weight_decay) * p" if group["weight_decay"] else ""]
-        else:
-            lines = [_decayed_gradient(group)]
-        lines += ["exp_avg = beta1 * exp_avg + (1 - beta1) * g",
-                  "exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g"]
+        lines = moment_lines(group, group["decoupled_weight_decay"])
         if self._rho(group, step)[1] > 5:
             lines.append("p = p - lr * rect * sqrt(1 - beta2 ** step) / (1 - beta1 ** step)"
                          " * exp_avg / (sqrt(exp_avg_sq) + eps)")
