@@ -146,6 +146,17 @@ def test_same_seed_same_sequence_of_epochs_different_seed_differs():
     assert run(123) != run(124)
 
 
+def test_state_dict_replays_the_next_epochs_in_a_new_loader():
+    loader = DataLoader(make_dataset(40), batch_size=6, shuffle=True, seed=5)
+    epoch_order(loader)
+    saved = loader.state_dict()  # after one epoch
+    expected = [epoch_order(loader) for _ in range(2)]
+    other = DataLoader(make_dataset(40), batch_size=6, shuffle=True, seed=99)
+    other.load_state_dict(saved)
+    assert [epoch_order(other) for _ in range(2)] == expected
+    assert other.seed == 5
+
+
 def test_unseeded_loader_follows_manual_seed():
     minidl.manual_seed(7)
     a = epoch_order(DataLoader(make_dataset(30), batch_size=4, shuffle=True))
