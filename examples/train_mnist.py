@@ -186,7 +186,7 @@ def main(argv=None):
                 run_loss += float(loss.item()) * len(y)
                 run_correct += int((logits.argmax(dim=1) == y).data.sum())
                 run_count += len(y)
-                if done % 20 == 0:
+                if done % 20 == 0 or done == len(train_loader):
                     bar.set_postfix(loss=f"{run_loss / run_count:.4f}",
                                     acc=f"{run_correct / run_count:.4f}")
                 if stop.requested:
