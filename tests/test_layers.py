@@ -179,3 +179,20 @@ def test_loss_module_reprs_and_checks():
     assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
     with pytest.raises(ValueError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
+
+
+@pytest.mark.gpu
+def test_gpu_dropout_masks_follow_manual_seed():
+    if not minidl.backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    minidl.backend.use("cupy")
+    try:
+        x = minidl.ones(64, 64, device="gpu")
+        masks = []
+        for _ in range(2):
+            minidl.manual_seed(3)
+            masks.append(nn.Dropout(0.5)(x).numpy())
+        np.testing.assert_array_equal(masks[0], masks[1])
+        assert set(np.unique(masks[0])) == {0.0, 2.0}
+    finally:
+        minidl.backend.use("numpy")
