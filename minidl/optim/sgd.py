@@ -38,8 +38,12 @@ class SGD(Optimizer):
         lines = [_decayed_gradient(group)]
         if not group["momentum"]:
             return "\n".join(lines + ["p = p - lr * g"])
-        lines.append("momentum_buffer = g" if step == 1 else
-                     "momentum_buffer = momentum * momentum_buffer + (1 - dampening) * g")
+        if step == 1:
+            lines.append("momentum_buffer = g")
+        elif group["dampening"]:
+            lines.append("momentum_buffer = momentum * momentum_buffer + (1 - dampening) * g")
+        else:  # the common case, one array operation shorter
+            lines.append("momentum_buffer = momentum * momentum_buffer + g")
         lines.append("p = p - lr * (g + momentum * momentum_buffer)" if group["nesterov"] else
                      "p = p - lr * momentum_buffer")
         return "\n".join(lines)
