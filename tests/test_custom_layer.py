@@ -1,21 +1,12 @@
 """examples/custom_layer.py runs, its op passes gradcheck, and its model learns."""
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
 import minidl
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "custom_layer.py"
-
-
 @pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("custom_layer_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def example(load_example):
+    return load_example("custom_layer")
 
 
 def test_layer_norm_op_gradcheck(example):

@@ -1,21 +1,11 @@
 """examples/optimizer_paths.py draws the seed's three pictures with minidl's optimizers."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 @pytest.fixture(scope="module")
-def example():
+def example(load_example):
     pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
-    spec = importlib.util.spec_from_file_location("optimizer_paths",
-                                                  ROOT / "examples" / "optimizer_paths.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("optimizer_paths")
 
 
 def test_writes_three_pngs_that_decode(example, tmp_path, capsys):

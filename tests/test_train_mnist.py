@@ -3,7 +3,6 @@
 The files come from $MINIDL_DATA (CI points it at the shared copy); without them these
 tests are skipped, and say so.
 """
-import importlib.util
 import os
 import signal
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 
 import minidl
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = os.environ.get("MINIDL_DATA")
 MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
@@ -22,11 +20,9 @@ pytestmark = pytest.mark.skipif(
     reason="real MNIST not found: set MINIDL_DATA to a folder holding mnist/*.gz")
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("train_mnist", ROOT / "examples" / "train_mnist.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def example(load_example):
+    return load_example("train_mnist")
 
 
 QUICK = ["--data-dir", str(DATA), "--no-progress", "--train-limit", "3000",
@@ -34,8 +30,8 @@ QUICK = ["--data-dir", str(DATA), "--no-progress", "--train-limit", "3000",
          "--dropout", "0.1"]
 
 
-def test_one_short_epoch_reaches_90_percent_on_held_out_images(capsys):
-    history = load_example().main(["--data-dir", str(DATA), "--no-progress", "--epochs", "1",
+def test_one_short_epoch_reaches_90_percent_on_held_out_images(example, capsys):
+    history = example.main(["--data-dir", str(DATA), "--no-progress", "--epochs", "1",
                                    "--train-limit", "20000", "--test-limit", "2000",
                                    "--batch-size", "64"])
     assert history[-1]["test_acc"] > 0.90
@@ -53,9 +49,8 @@ def assert_same_run(a, b):
     assert a["history"] == b["history"]
 
 
-def test_resume_from_epoch_checkpoint_equals_uninterrupted_run(tmp_path):
+def test_resume_from_epoch_checkpoint_equals_uninterrupted_run(example, tmp_path):
     # a constant learning rate, so that "1 epoch, then 1 more" is the same run as "2 epochs"
-    example = load_example()
     quick = QUICK + ["--schedule", "constant"]
     straight, split = tmp_path / "straight.npz", tmp_path / "split.npz"
     example.main(quick + ["--epochs", "2", "--save", str(straight)])
@@ -64,9 +59,8 @@ def test_resume_from_epoch_checkpoint_equals_uninterrupted_run(tmp_path):
     assert_same_run(final_state(straight), final_state(split))
 
 
-def test_ctrl_c_mid_epoch_saves_and_resume_equals_uninterrupted_run(tmp_path, monkeypatch,
-                                                                      capsys):
-    example = load_example()
+def test_ctrl_c_mid_epoch_saves_and_resume_equals_uninterrupted_run(example, tmp_path,
+                                                                      monkeypatch, capsys):
     straight, interrupted = tmp_path / "straight.npz", tmp_path / "interrupted.npz"
     example.main(QUICK + ["--epochs", "2", "--save", str(straight)])
 
