@@ -100,9 +100,14 @@ def default_device():
 
 
 def array_module(x):
-    """The array module of ``x``: cupy for CuPy arrays, numpy for anything else."""
+    """The array module of ``x``: numpy for NumPy arrays, cupy for CuPy arrays, and for a
+    minidl Tensor :mod:`minidl.ops.xp` (NumPy's names as differentiable ops), so a
+    backward formula reads the same in first-order and create_graph mode."""
     if isinstance(x, (numpy.ndarray, numpy.generic)):
         return numpy
+    namespace = getattr(type(x), "_array_namespace", None)
+    if namespace is not None:
+        return namespace
     if _cupy_module is None and type(x).__module__.startswith("cupy"):
         _probe_cupy()  # a CuPy array made before minidl looked for CuPy
     if _cupy_module is not None and isinstance(x, _cupy_module.ndarray):
@@ -111,17 +116,29 @@ def array_module(x):
 
 
 def device_of(x):
-    """"gpu" for a CuPy array, "cpu" otherwise."""
+    """"gpu" for a CuPy array (or a Tensor holding one), "cpu" otherwise."""
+    x = getattr(x, "data", x) if hasattr(type(x), "_array_namespace") else x
     return "cpu" if array_module(x) is numpy else "gpu"
 
 
 def normalize_device(device):
-    """Map "cpu"/"numpy" to "cpu" and "gpu"/"cuda"/"cuda:N"/"cupy" to "gpu"."""
+    """Map "cpu"/"numpy" to "cpu" and "gpu"/"cuda"/"cupy" to "gpu"; None to the default.
+
+    minidl uses one GPU, CuPy's current device, so the only index accepted is 0
+    ("cuda:0"); any other index is refused rather than silently ignored.
+    """
     if device is None:
         return default_device()
-    key = str(device).lower().split(":")[0]
+    key, colon, index = str(device).lower().partition(":")
     if key not in _DEVICE_ALIASES:
         raise ValueError(f"Unknown device {device!r}; expected 'cpu' or 'gpu' (alias 'cuda')")
+    if colon and not index.isdigit():
+        raise ValueError(f"Device {device!r}: the index after ':' must be a number, like 'cuda:0'")
+    if colon and int(index) != 0:
+        raise ValueError(
+            f"Device {device!r}: minidl uses a single GPU, CuPy's current device, called "
+            f"'gpu', 'cuda' or 'cuda:0'. To run on GPU {int(index)}, make it the only visible "
+            f"one: CUDA_VISIBLE_DEVICES={int(index)} python ...")
     return _DEVICE_ALIASES[key]
 
 

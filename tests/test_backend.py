@@ -45,6 +45,37 @@ def test_normalize_device():
         assert backend.normalize_device(name) == "gpu"
     with pytest.raises(ValueError, match="tpu"):
         backend.normalize_device("tpu")
+    assert backend.normalize_device("cpu:0") == "cpu"
+    assert backend.normalize_device(None) == backend.default_device()
+
+
+@pytest.mark.parametrize("device", ["cuda:1", "gpu:2", "CUDA:10", "cpu:1"])
+def test_device_index_other_than_0_is_refused(device):
+    """minidl uses one GPU; "cuda:1" must not silently mean the current GPU."""
+    with pytest.raises(ValueError) as info:
+        backend.normalize_device(device)
+    message = str(info.value)
+    assert repr(device) in message and "cuda:0" in message
+    assert f"CUDA_VISIBLE_DEVICES={int(device.split(':')[1])}" in message
+
+
+@pytest.mark.parametrize("device", ["cuda:", "cuda:x", "cuda:-1", "cuda:0:1", "cuda: 0"])
+def test_malformed_device_index_is_refused(device):
+    with pytest.raises(ValueError, match="index after ':' must be a number"):
+        backend.normalize_device(device)
+
+
+def test_every_entry_point_refuses_cuda_1():
+    """The index is checked before CuPy is looked for, so the message is the same with
+    or without a GPU, from every place that takes a device."""
+    x = minidl.tensor([1.0, 2.0])
+    entry_points = (lambda: x.to("cuda:1"), lambda: minidl.zeros(2, device="cuda:1"),
+                    lambda: minidl.tensor([1.0], device="cuda:1"),
+                    lambda: minidl.nn.Linear(2, 2).to("cuda:1"),
+                    lambda: minidl.data.DataLoader(minidl.data.TensorDataset(x), device="cuda:1"))
+    for make in entry_points:
+        with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES=1"):
+            make()
 
 
 def test_use_numpy_and_unknown_backend(restore_backend):
