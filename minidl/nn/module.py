@@ -9,6 +9,7 @@ from collections import OrderedDict, namedtuple
 import numpy
 
 from .. import backend
+from ..hooks import RemovableHandle
 from ..tensor import Tensor
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
@@ -39,6 +40,9 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_hooks_with_kwargs", {})  # hook id -> True
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -84,7 +88,55 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- forward hooks (torch semantics) ---------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` runs before ``forward``; a value it returns replaces the
+        positional arguments (a non-tuple is wrapped in one). With ``with_kwargs=True`` it
+        is ``hook(module, args, kwargs)`` and may return ``(new_args, new_kwargs)``."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args, output)`` runs after ``forward`` (``args`` as the pre-hooks
+        left them); a value it returns replaces the output. With ``with_kwargs=True`` it is
+        ``hook(module, args, kwargs, output)``."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    def _add_hook(self, hooks, hook, prepend, with_kwargs):
+        handle = RemovableHandle(hooks, self._hooks_with_kwargs)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            self._hooks_with_kwargs[handle.id] = True
+        return handle
+
+    def _call_with_hooks(self, args, kwargs):
+        with_kwargs = self._hooks_with_kwargs
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result!r}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id in with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
 
     # ---- walking the tree ---------------------------------------------------------
     def named_modules(self, prefix=""):

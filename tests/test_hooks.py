@@ -1,0 +1,127 @@
+"""Module forward hooks and Tensor gradient hooks, with PyTorch's semantics."""
+import numpy as np
+import pytest
+
+import minidl
+from minidl import nn
+
+
+# ---- Module.register_forward_pre_hook / register_forward_hook ----------------------------
+class Affine(nn.Module):
+    """y = a * x + b, with keyword argument b, so hooks can see args and kwargs."""
+
+    def forward(self, x, a=2.0, b=0.0):
+        return x * a + b
+
+
+def test_forward_hook_sees_module_inputs_output_and_stops_after_remove():
+    layer = nn.Linear(3, 2)
+    x = minidl.randn(4, 3)
+    seen = []
+    handle = layer.register_forward_hook(lambda m, args, out: seen.append((m, args, out)))
+    out = layer(x)
+    assert len(seen) == 1
+    module, args, hooked_out = seen[0]
+    assert module is layer and isinstance(args, tuple) and args[0] is x and hooked_out is out
+    handle.remove()
+    layer(x)
+    assert len(seen) == 1
+    handle.remove()  # a second remove is harmless, as in torch
+
+
+def test_forward_hook_return_value_replaces_output_and_gradient_flows_through_it():
+    layer = nn.Linear(3, 2)
+    x = minidl.randn(4, 3)
+    expected = layer(x).data * 10
+    handle = layer.register_forward_hook(lambda m, args, out: out * 10)
+    out = layer(x)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+    out.sum().backward()
+    # d sum(10 * (x W^T + b)) / db = 10 per row of x
+    np.testing.assert_allclose(layer.bias.grad.data, np.full(2, 40.0), rtol=1e-6)
+    handle.remove()
+    np.testing.assert_allclose(layer(x).data, expected / 10, rtol=1e-6)
+
+
+def test_forward_hook_returning_none_keeps_output():
+    layer = Affine()
+    layer.register_forward_hook(lambda m, args, out: None)
+    assert layer(minidl.tensor([1.0])).item() == 2.0
+
+
+def test_pre_hook_return_replaces_inputs_non_tuple_is_wrapped():
+    layer = Affine()
+    x = minidl.tensor([1.0, 2.0])
+    handle = layer.register_forward_pre_hook(lambda m, args: args[0] + 1)  # not a tuple
+    np.testing.assert_array_equal(layer(x).data, [4.0, 6.0])
+    handle.remove()
+    # a returned tuple replaces all positional arguments: here also a = 10
+    layer.register_forward_pre_hook(lambda m, args: (args[0], 10.0))
+    np.testing.assert_array_equal(layer(x).data, [10.0, 20.0])
+
+
+def test_hooks_run_in_registration_order_each_seeing_the_previous_result_and_prepend():
+    layer = Affine()
+    order = []
+
+    def pre(tag, delta):
+        def hook(module, args):
+            order.append(tag)
+            return (args[0] + delta,)
+        return hook
+
+    layer.register_forward_pre_hook(pre("add1", 1.0))
+    layer.register_forward_pre_hook(pre("add100", 100.0))
+    layer.register_forward_pre_hook(pre("first", 1000.0), prepend=True)
+    seen_args = []
+    layer.register_forward_hook(lambda m, args, out: seen_args.append(args[0].item()))
+    layer.register_forward_hook(lambda m, args, out: (order.append("double"), out * 2)[1])
+    layer.register_forward_hook(lambda m, args, out: (order.append("neg"), -out)[1])
+    out = layer(minidl.tensor(0.0))
+    assert order == ["first", "add1", "add100", "double", "neg"]
+    assert seen_args == [1101.0]  # forward hooks see the args as the pre-hooks left them
+    assert out.item() == -(1101.0 * 2) * 2
+
+
+def test_hooks_with_kwargs():
+    layer = Affine()
+
+    def pre(module, args, kwargs):
+        return args, {**kwargs, "b": 5.0}
+
+    def post(module, args, kwargs, out):
+        assert kwargs == {"b": 5.0}
+        return out + kwargs["b"]
+
+    h1 = layer.register_forward_pre_hook(pre, with_kwargs=True)
+    h2 = layer.register_forward_hook(post, with_kwargs=True)
+    assert layer(minidl.tensor(1.0), b=0.0).item() == 2.0 + 5.0 + 5.0
+    h1.remove()
+    h2.remove()
+    assert layer(minidl.tensor(1.0), b=0.0).item() == 2.0
+    bad = layer.register_forward_pre_hook(lambda m, a, k: 3, with_kwargs=True)
+    with pytest.raises(RuntimeError, match="forward pre-hook must return None or a tuple"):
+        layer(minidl.tensor(1.0))
+    bad.remove()
+
+
+def test_handle_as_context_manager_and_hooks_on_children_of_sequential():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    shapes = {}
+
+    def record(name):
+        return lambda module, args, out: shapes.__setitem__(name, out.shape)
+
+    handles = [m.register_forward_hook(record(name)) for name, m in model.named_modules()
+               if name]
+    with model[1].register_forward_hook(lambda m, args, out: out * 0):
+        out = model(minidl.randn(5, 4))
+    # ReLU's output zeroed: the last Linear sees zeros and returns its bias on every row
+    np.testing.assert_allclose(out.data, np.broadcast_to(model[2].bias.data, (5, 2)))
+    assert shapes == {"0": (5, 8), "1": (5, 8), "2": (5, 2)}
+    for handle in handles:
+        handle.remove()
+    shapes.clear()
+    model(minidl.randn(5, 4))
+    assert shapes == {}
+    assert not (model[1](minidl.tensor([1.0])).data == 0).all()  # the context ended
