@@ -32,7 +32,14 @@ class ChecksumError(RuntimeError):
 
 
 class DownloadError(RuntimeError):
-    """No mirror delivered a dataset file that matches its pinned checksums."""
+    """No mirror delivered a dataset file that matches its pinned checksums.
+
+    ``name`` is the file, ``folder`` where it was to go, ``failures`` a list of
+    (url, reason) pairs, one per mirror tried."""
+
+    def __init__(self, message, name=None, folder=None, failures=()):
+        super().__init__(message)
+        self.name, self.folder, self.failures = name, folder, list(failures)
 
 
 def data_root(root=None):
@@ -215,10 +222,11 @@ class MNIST(Dataset):
                 _fetch(url, folder / name, self.resources[name])
                 return folder / name
             except (OSError, ValueError, ChecksumError, http.client.HTTPException) as exc:
-                failures.append(f"  {url}: {exc}")
+                failures.append((url, str(exc)))
         raise DownloadError(f"Could not download {name} for {type(self).__name__}. Mirrors "
-                            f"tried:\n" + "\n".join(failures) + "\nTo install by hand, "
-                            + self._by_hand())
+                            "tried:\n" + "\n".join(f"  {url}: {why}" for url, why in failures)
+                            + "\nTo install by hand, " + self._by_hand(),
+                            name=name, folder=folder, failures=failures)
 
     def _by_hand(self):
         files = ", ".join(f"{name} (SHA-256 {p.sha256})" for name, p in self.resources.items())
