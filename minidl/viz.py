@@ -14,13 +14,12 @@ does not require grad, like a batch of data); arrows point the way data flows, f
 inputs to the loss, whose box is drawn twice-framed. Draw the graph before
 ``backward()``, which frees it (or call ``backward(retain_graph=True)``).
 """
-import os
 import shutil
 import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 
+from .atomic_write import atomic_write
 from .tensor import Tensor
 
 __all__ = ["to_dot", "draw"]
@@ -104,20 +103,6 @@ def to_dot(tensor, params=None):
     return "\n".join(header + nodes + edges + ["}"]) + "\n"
 
 
-def _write_atomically(path, write):
-    """Call ``write(tmp_path)`` for a temporary file next to ``path``, then rename it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def draw(tensor, path, params=None):
     """Render the graph of ``tensor`` to ``path`` (.svg, .png or .pdf) with Graphviz.
 
@@ -135,7 +120,7 @@ def draw(tensor, path, params=None):
     dot = shutil.which("dot")
     if fmt is None or dot is None:
         dot_path = path.with_suffix(".dot")
-        _write_atomically(dot_path, lambda tmp: Path(tmp).write_text(source))
+        atomic_write(dot_path, lambda tmp: Path(tmp).write_text(source))
         if fmt is not None:
             warnings.warn(
                 f"draw: Graphviz's `dot` program was not found, so the graph went to "
@@ -157,5 +142,5 @@ def draw(tensor, path, params=None):
                 f"write the source with draw(tensor, '{path.with_suffix('.dot')}') and "
                 "render it yourself, or draw a smaller part of the computation") from None
 
-    _write_atomically(path, render)
+    atomic_write(path, render)
     return path
