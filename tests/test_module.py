@@ -1,8 +1,11 @@
 """Module and Parameter: registration, traversal, modes, devices, state dicts, repr."""
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
 import minidl
+import minidl.nn.functional as F
 from minidl import nn
 
 
@@ -213,3 +216,38 @@ def test_repr_prints_the_tree():
         def extra_repr(self):
             return "k=3"
     assert repr(WithExtra()) == "WithExtra(\n  k=3\n  (act): ReLU()\n)"
+
+
+@pytest.mark.parametrize("item, match", [
+    (F.relu, r"item 1 is not a Module but function relu \(wrap a function in a Module"),
+    (nn.ReLU, r"item 1 is not a Module but type ReLU \(a class: instantiate it"),
+    (3, "item 1 is not a Module but int"),
+    (None, "item 1 is not a Module but NoneType"),
+    ([nn.ReLU()], "item 1 is not a Module but list"),
+])
+def test_sequential_refuses_items_that_are_not_modules(item, match):
+    # a plain function used to be dropped silently: Sequential(Linear, F.relu, Linear)
+    # ran as Linear -> Linear
+    with pytest.raises(TypeError, match=match):
+        nn.Sequential(nn.Linear(4, 8), item, nn.Linear(8, 2))
+
+
+def test_containers_refuse_non_modules_on_every_way_in():
+    with pytest.raises(TypeError, match="item act is not a Module but function relu"):
+        nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", F.relu)]))
+    seq = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="Sequential: item 1 is not a Module"):
+        seq.append(F.relu)
+    assert len(seq) == 1
+    with pytest.raises(TypeError, match="ModuleList: item 1 is not a Module"):
+        nn.ModuleList([nn.ReLU(), F.relu])
+    with pytest.raises(TypeError, match="ModuleList: item 0 is not a Module"):
+        nn.ModuleList().append(lambda x: x)
+
+
+def test_sequential_of_modules_still_runs_every_item():
+    seq = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = minidl.tensor(np.ones((1, 3), dtype=np.float32))
+    expected = seq[2](seq[1](seq[0](x)))
+    np.testing.assert_array_equal(seq(x).data, expected.data)
+    assert len(seq) == 3

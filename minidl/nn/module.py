@@ -290,6 +290,19 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _require_module(container, name, item):
+    """A container holds Modules only: a plain function or a layer class given by mistake
+    would otherwise be kept as an attribute and silently skipped."""
+    if not isinstance(item, Module):
+        hint = (" (a class: instantiate it, e.g. nn.ReLU())" if isinstance(item, type)
+                else " (wrap a function in a Module, e.g. nn.ReLU() for F.relu)"
+                if callable(item) else "")
+        raise TypeError(f"{type(container).__name__}: item {name} is not a Module but "
+                        f"{type(item).__name__} {getattr(item, '__name__', '')!s}".rstrip()
+                        + hint)
+    return item
+
+
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))``
     (or from an OrderedDict of names to modules). Indexable, iterable, has a length."""
@@ -298,10 +311,10 @@ class Sequential(Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
-                setattr(self, name, module)
+                setattr(self, name, _require_module(self, name, module))
         else:
             for index, module in enumerate(modules):
-                setattr(self, str(index), module)
+                setattr(self, str(index), _require_module(self, index, module))
 
     def forward(self, x):
         for module in self._modules.values():
@@ -320,7 +333,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module):
-        setattr(self, str(len(self)), module)
+        setattr(self, str(len(self)), _require_module(self, len(self), module))
         return self
 
 
@@ -333,7 +346,8 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module):
-        setattr(self, str(len(self._modules)), module)
+        index = len(self._modules)
+        setattr(self, str(index), _require_module(self, index, module))
         return self
 
     def __getitem__(self, index):
