@@ -67,6 +67,30 @@ def test_subset_maps_indices_for_items_and_batches():
     assert x.shape == (2, 2)
 
 
+@pytest.mark.parametrize("indices, error, match", [
+    ([0.5, 1.7], TypeError, "integers, got dtype float64"),     # used to truncate to 0, 1
+    (np.array([1.0, 2.0]), TypeError, "integers"),               # even whole floats
+    ([True, False, True], TypeError, "dtype bool"),             # a mask is not a list of indices
+    (["1"], TypeError, "integers"),
+    ([[0, 1], [2, 3]], ValueError, "1-D"),                       # used to be flattened
+    ([3, 10], IndexError, "index 10 is out of range .* 10 samples"),
+    ([-11], IndexError, "index -11"),
+])
+def test_subset_refuses_indices_that_are_not_in_range_integers(indices, error, match):
+    with pytest.raises(error, match=match):
+        Subset(make_dataset(10), indices)
+
+
+def test_subset_accepts_integer_sequences_of_any_kind():
+    ds = make_dataset(10)
+    for indices in ([9, -1, 0], range(3), np.array([1, 2], dtype=np.uint8), (4,), [],
+                    minidl.tensor(np.array([5, 6]))):
+        sub = Subset(ds, indices)
+        assert sub.indices.dtype == np.int64
+        assert len(sub) == len(list(indices))
+    assert Subset(ds, [-1])[0][1] == 9
+
+
 def test_random_split_counts_is_a_seeded_partition():
     ds = make_dataset(10)
     parts = random_split(ds, [6, 3, 1], seed=0)
@@ -105,6 +129,41 @@ def test_default_collate_stacks_fields_and_dicts():
     assert x.shape == (2, 2) and y.dtype == np.int64
     d = default_collate([{"a": 1.5}, {"a": 2.5}])
     np.testing.assert_array_equal(d["a"], [1.5, 2.5])
+
+
+@pytest.mark.parametrize("samples, error, match", [
+    # a field only some samples have used to be dropped silently (zip / the first's keys)
+    ([(1, 2, 3), (4, 5)], ValueError, r"fields 3 in sample 0 but 2 in sample 1"),
+    ([(1, 2), (4, 5, 6)], ValueError, "fields 2 in sample 0 but 3"),
+    ([{"a": 1, "b": 2}, {"a": 3}], ValueError, r"keys \['a', 'b'\] in sample 0 but \['a'\]"),
+    ([{"a": 1}, {"a": 3, "extra": 4}], ValueError, "every sample must have the same keys"),
+    ([{"a": (1, 2)}, {"a": (3,)}], ValueError, r"batch\['a'\] has fields 2"),
+    ([(1, 2), {"a": 1}], TypeError, "tuple in sample 0 but a dict in sample 1"),
+    ([(np.zeros(2), 0), (np.zeros(3), 1)], ValueError, r"batch\[0\] has shape \(2,\) in "
+                                                        r"sample 0 but \(3,\) in sample 1"),
+    ([(None, 1), (None, 2)], TypeError, r"cannot batch batch\[0\] of sample 0: NoneType"),
+    ([], ValueError, "no samples"),
+])
+def test_default_collate_refuses_samples_of_different_structure(samples, error, match):
+    with pytest.raises(error, match=match):
+        default_collate(samples)
+
+
+def test_dataloader_batches_of_ragged_samples_raise_instead_of_dropping_fields():
+    class Ragged(Dataset):
+        def __getitem__(self, i):
+            return (np.zeros(2), i, "extra") if i % 2 else (np.zeros(2), i)
+
+        def __len__(self):
+            return 4
+    with pytest.raises(ValueError, match="fields 2 in sample 0 but 3 in sample 1"):
+        next(iter(DataLoader(Ragged(), batch_size=4)))
+
+
+def test_default_collate_lists_and_tuples_mix_as_fields():
+    x, y = default_collate([[np.zeros(2), 1], (np.ones(2), 2)])
+    np.testing.assert_array_equal(x, [[0, 0], [1, 1]])
+    np.testing.assert_array_equal(y, [1, 2])
 
 
 # ---- DataLoader ---------------------------------------------------------------------

@@ -69,12 +69,30 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
 
+def _check_indices(indices, n):
+    """``indices`` as a 1-D int64 array, each in [-n, n) when the size n is known;
+    anything else is refused (fractional or boolean indices would select other samples)."""
+    array = backend.to_device(_as_array(indices), "cpu") if hasattr(indices, "shape") \
+        else np.asarray(indices if isinstance(indices, (list, tuple)) else list(indices))
+    if array.ndim != 1:
+        raise ValueError(f"Subset: indices must be a 1-D sequence, got shape {array.shape}")
+    if array.size and (array.dtype == bool or array.dtype.kind not in "iu"):
+        raise TypeError(f"Subset: indices must be integers, got dtype {array.dtype} "
+                        f"(e.g. {array[0]!r})")
+    array = np.asarray(array, dtype=np.int64)
+    if n is not None and array.size and (array.min() < -n or array.max() >= n):
+        bad = array[(array < -n) | (array >= n)][0]
+        raise IndexError(f"Subset: index {bad} is out of range for a dataset of {n} samples")
+    return array
+
+
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.indices = _check_indices(
+            indices, len(dataset) if hasattr(dataset, "__len__") else None)
 
     def __getitem__(self, index):
         return self.dataset[int(self.indices[index])]
@@ -125,14 +143,45 @@ def default_collate(samples):
     """Stack a list of samples into a batch: tuples/lists field by field, dicts key by key.
 
     Arrays are stacked along a new first axis; Python ints become int64, floats float64
-    (NumPy's defaults, as PyTorch's collate does); strings stay a list.
+    (NumPy's defaults, as PyTorch's collate does); strings stay a list. Every sample
+    must have the same structure (fields, keys) and each field the same shape: a field
+    only some samples have is an error, never dropped.
     """
+    return _collate(list(samples), "batch")
+
+
+def _collate(samples, where):
+    if not samples:
+        raise ValueError("default_collate: no samples to collate")
     first = samples[0]
     if isinstance(first, (tuple, list)):
-        return tuple(default_collate(list(field)) for field in zip(*samples))
+        _same_structure(samples, where, tuple, lambda s: len(s), "fields")
+        return tuple(_collate([s[i] for s in samples], f"{where}[{i}]")
+                     for i in range(len(first)))
     if isinstance(first, dict):
-        return {key: default_collate([s[key] for s in samples]) for key in first}
+        _same_structure(samples, where, dict, lambda s: sorted(map(str, s)), "keys")
+        return {key: _collate([s[key] for s in samples], f"{where}[{key!r}]") for key in first}
     if isinstance(first, (str, bytes)):
         return list(samples)
     arrays = [_as_array(s) for s in samples]
+    for i, a in enumerate(arrays):
+        if a.dtype.hasobject:
+            raise TypeError(f"default_collate: cannot batch {where} of sample {i}: "
+                            f"{type(samples[i]).__name__} is not a number or array")
+        if a.shape != arrays[0].shape:
+            raise ValueError(f"default_collate: {where} has shape {arrays[0].shape} in "
+                             f"sample 0 but {a.shape} in sample {i}")
     return backend.array_module(arrays[0]).stack(arrays)
+
+
+def _same_structure(samples, where, kind, layout, what):
+    """Every sample must be a ``kind`` with the first sample's ``layout`` (its fields)."""
+    expected = layout(samples[0])
+    for i, sample in enumerate(samples[1:], 1):
+        if not isinstance(sample, (tuple, list) if kind is tuple else kind):
+            raise TypeError(f"default_collate: {where} is a {type(samples[0]).__name__} in "
+                            f"sample 0 but a {type(sample).__name__} in sample {i}")
+        if layout(sample) != expected:
+            raise ValueError(f"default_collate: {where} has {what} {expected} in sample 0 "
+                             f"but {layout(sample)} in sample {i}; every sample must have "
+                             f"the same {what}")
