@@ -5,16 +5,16 @@ The public surface follows PyTorch's names: ``minidl.tensor``, ``Tensor.backward
 """
 from .tensor import Tensor, tensor  # first: autograd and ops need Tensor
 from . import backend
-from .autograd import Function, no_grad, enable_grad, is_grad_enabled
+from .autograd import Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled
 from .ops import (
     add, sub, mul, div, neg, pow, matmul, exp, log, sqrt, abs, tanh, sigmoid, relu,
     clamp, clip, maximum, minimum, sum, mean, max, min, amax, amin, argmax, argmin,
     reshape, transpose, permute, flatten, unsqueeze, squeeze, cat, concatenate, stack,
-    log_softmax, softmax,
+    log_softmax, softmax, where, broadcast_to, swapaxes, swapdims, concat,
 )
 from .creation import zeros, ones, full, zeros_like, ones_like, arange, rand, randn
 from .random import manual_seed
-from .gradcheck import gradcheck, GradcheckError
+from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 
 import numpy as _numpy
 

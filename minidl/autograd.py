@@ -7,19 +7,30 @@ a gradient is needed, records the function instance as the node that produced th
 output. The instance doubles as the ``ctx`` both methods receive, so whatever
 ``forward`` saves on it is there for ``backward``.
 
-``backward(root)`` walks the recorded graph once, in reverse topological order, with an
-explicit stack (no recursion, so a chain of 100,000 ops is fine), and accumulates
-gradients into the ``.grad`` of the leaves. Each node is freed as soon as its
-gradient has been passed on, unless ``retain_graph=True``.
+:func:`backward` and :func:`grad` walk the recorded graph once, in reverse topological
+order, with an explicit stack (no recursion, so a chain of 100,000 ops is fine). Each
+node is freed as soon as its gradient has been passed on, unless ``retain_graph``.
+
+**One backward, two modes.** Every ``backward`` is written in the *array vocabulary*:
+``xp = array_module(g)``, arithmetic, ``@``, comparisons, indexing and the methods
+``sum/mean/max(axis=, keepdims=)``, ``reshape``, ``T``, ``astype``. Normally ``g`` is an
+array and ``xp`` is NumPy or CuPy: the fast first-order path, nothing recorded. With
+``create_graph=True`` the engine hands ``backward`` Tensors instead (``g``, and the saved
+inputs and outputs as the very Tensors of the graph) and ``xp`` is :mod:`minidl.ops.xp`,
+NumPy's names as differentiable ops, so the same formula records the graph of the
+gradient, which can be differentiated again, to any order.
 """
 import contextlib
+import sys
+import time
 
 import numpy
 
 from . import backend
 from .tensor import Tensor
 
-__all__ = ["Function", "backward", "no_grad", "enable_grad", "is_grad_enabled"]
+__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "is_grad_enabled",
+           "set_grad_enabled", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 _grad_enabled = True
 
@@ -60,13 +71,101 @@ class enable_grad(_GradMode):
     enabled = True
 
 
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` as a context manager: recording on or off by a flag."""
+
+    def __new__(cls, mode):
+        self = object.__new__(cls)
+        self.enabled = bool(mode)
+        return self
+
+    def _recreate_cm(self):
+        return type(self)(self.enabled)
+
+
+# ---- instruments: anomaly detection and the profiler's hook points -----------------------
+# Both are off by default; then the engine pays one global check per op and nothing else.
+_anomaly = False
+_profiler = None      # an object with record(kind, name, start, end, nbytes), or None
+_instrumented = False
+
+
+def _update_instrumented():
+    global _instrumented
+    _instrumented = _anomaly or _profiler is not None
+
+
+def _set_profiler(profiler):
+    """Install (or, with None, remove) the object the engine reports op timings to."""
+    global _profiler
+    _profiler = profiler
+    _update_instrumented()
+
+
+def is_anomaly_enabled():
+    return _anomaly
+
+
+class set_detect_anomaly(contextlib.ContextDecorator):
+    """Turn anomaly detection on or off (a context manager; see :class:`detect_anomaly`)."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        global _anomaly
+        self._previous = _anomaly
+        _anomaly = self.mode
+        _update_instrumented()
+
+    def __exit__(self, *exc):
+        global _anomaly
+        _anomaly = self._previous
+        _update_instrumented()
+        return False
+
+
+class detect_anomaly(set_detect_anomaly):
+    """Inside it, each op records where the user's code created it; an op whose forward
+    output holds NaN/inf, or whose backward produces a NaN gradient, raises a
+    RuntimeError naming the op and that file:line. Outside it, nothing is recorded."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+_PACKAGE_DIR = __file__.rsplit("autograd.py", 1)[0]
+
+
+def _user_location():
+    """``file:line`` of the innermost frame outside minidl: where the user made the op."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _has_nonfinite(array, nan_only=False):
+    if not hasattr(array, "dtype") or array.dtype.kind not in "fc":
+        return False
+    xp = backend.array_module(array)
+    return bool(xp.isnan(array).any() if nan_only else (~xp.isfinite(array)).any())
+
+
+def _nbytes(array):
+    return getattr(array, "nbytes", 0)
+
+
+# ---- Function: the one mechanism for every op ----------------------------------------------
 _FREED = "freed"
 
 
 class Function:
     """Base class of every differentiable op, built-in or user-defined.
 
-    Subclass it and write two static methods on backend arrays (NumPy or CuPy)::
+    Subclass it and write two static methods::
 
         class Cube(minidl.Function):
             @staticmethod
@@ -74,9 +173,9 @@ class Function:
                 ctx.save_for_backward(x)
                 return x ** 3
             @staticmethod
-            def backward(ctx, grad):            # d loss / d output, an array
+            def backward(ctx, g):               # d loss / d output
                 (x,) = ctx.saved_tensors
-                return 3 * x ** 2 * grad        # one gradient per input to forward
+                return 3 * x ** 2 * g           # one gradient per input to forward
 
         y = Cube.apply(t)                       # t is a Tensor; y is a Tensor
 
@@ -84,10 +183,23 @@ class Function:
     arguments (numbers, axes, ...) arrive unchanged and get ``None`` as gradient.
     ``backward`` returns one gradient per positional argument (a tuple when there are
     several; ``None`` where none is needed, see ``ctx.needs_input_grad``) with the
-    shape of that input. It must not modify ``grad`` in place.
+    shape of that input. It must not modify ``g`` or a saved array in place.
+
+    Write ``backward`` in the array vocabulary (see this module's docstring) and it
+    supports ``create_graph`` too. ``save_for_backward`` takes inputs and outputs of
+    ``forward`` (and boolean or integer arrays, which are constants); under
+    ``create_graph`` they come back as the graph's Tensors. A float array computed
+    inside ``forward`` and saved there cannot be differentiated again: the engine
+    refuses with an error naming the op, unless the class defines
+    ``composite(*args)``, the same function built from differentiable ops, which the
+    engine then differentiates instead. Plain ``ctx`` attributes are constants.
+
+    Called with no Tensor among its arguments, ``apply`` simply returns ``forward``'s
+    array: that is how a ``backward`` uses another op in both modes.
     """
 
     saved_tensors = ()
+    _tensor_hooks = None    # hooks registered on this node's output (a non-leaf Tensor)
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -102,6 +214,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _instrumented:
+            return _apply_instrumented(cls, args, kwargs)
         ctx = cls()
         arrays = []
         needs_grad = []
@@ -126,11 +240,19 @@ class Function:
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, numpy.ndarray) and backend.array_module(out) is numpy:
             out = numpy.asarray(out)  # NumPy reductions return scalars; keep arrays
+        if not (on_cpu or on_gpu):
+            return out  # arrays in, array out: an op used inside another op's backward
         if _grad_enabled and True in needs_grad:
             ctx.needs_input_grad = tuple(needs_grad)
-            ctx.inputs = tuple(a if g else None for a, g in zip(args, needs_grad))
+            ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+            ctx.versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
+            ctx.output = out
+            if cls.composite is not None:
+                ctx.args, ctx.kwargs = args, kwargs
             return Tensor._make(out, ctx)
         return Tensor._make(out, None)
+
+    composite = None  # optional staticmethod(*args, **kwargs) -> Tensor, see the docstring
 
     def _release(self):
         self.__dict__.clear()  # drops saved arrays and references to inputs
@@ -140,35 +262,138 @@ class Function:
         return f"<{type(self).__name__}Backward>"
 
 
-def _parents(node):
+def _apply_instrumented(cls, args, kwargs):
+    """``apply`` with anomaly detection and/or profiling on (kept out of the fast path)."""
+    global _instrumented
+    profiler = _profiler
+    start = time.perf_counter()
+    _instrumented = False  # the op itself runs uninstrumented; nested applies too
+    try:
+        out = cls.apply(*args, **kwargs)
+    finally:
+        _update_instrumented()
+    end = time.perf_counter()
+    data = out.data if isinstance(out, Tensor) else out
+    if profiler is not None:
+        profiler.record("forward", cls.__name__, start, end, _nbytes(data))
+    if _anomaly:
+        where = _user_location()
+        if isinstance(out, Tensor) and out._ctx is not None:
+            out._ctx.created_at = where
+        if _has_nonfinite(data):
+            raise RuntimeError(f"Function '{cls.__name__}' returned nan or inf values in its "
+                               f"output (detect_anomaly). The op was created at {where}")
+    return out
+
+
+# ---- the backward walk -------------------------------------------------------------------
+def _parents(node, stop):
     inputs = node.inputs
     if inputs is _FREED:
         raise RuntimeError(
             "Trying to backward through the graph a second time (or through a part of it "
             "that a previous backward already freed). Pass retain_graph=True to the first "
             "backward() if you need to backward twice.")
-    return [t._ctx for t in inputs if t is not None and t._ctx is not None]
+    if node in stop:
+        return []
+    return [t._ctx for t, need in zip(inputs, node.needs_input_grad)
+            if need and t._ctx is not None]
 
 
-def _topological_order(root):
-    """Nodes reachable from ``root``, each after every node that consumes its output."""
-    order, visited = [], {root}
-    stack = [(root, iter(_parents(root)))]
-    while stack:
-        node, pending = stack[-1]
-        for parent in pending:
-            if parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(_parents(parent))))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+def _topological_order(roots, stop=()):
+    """Nodes reachable from ``roots``, each after every node that consumes its output;
+    the walk does not go past the nodes in ``stop``."""
+    order, visited = [], set(roots)
+    for root in roots:
+        stack = [(root, iter(_parents(root, stop)))]
+        while stack:
+            node, pending = stack[-1]
+            for parent in pending:
+                if parent not in visited:
+                    visited.add(parent)
+                    stack.append((parent, iter(_parents(parent, stop))))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()
     return order
 
 
-def _accumulate(leaf, grad, aliased):
+def _check_versions(node):
+    """Raise when an input whose data backward reads was modified in place since forward."""
+    for i, (t, version) in enumerate(zip(node.inputs, node.versions)):
+        if t is not None and t._version != version and any(
+                s is t.data for s in node.saved_tensors):
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: input {i} of {type(node).__name__} (a tensor of shape "
+                f"{tuple(t.shape)}) is at version {t._version}; expected version {version} "
+                "instead. Did an optimizer.step() or an in-place op run between forward and "
+                "backward?")
+
+
+def _saved_as_tensors(node):
+    """The saved arrays of ``node`` as Tensors of the graph (for create_graph)."""
+    by_identity = {id(t.data): t for t in node.inputs if t is not None}
+    tensors = []
+    for s in node.saved_tensors:
+        if id(s) in by_identity:
+            tensors.append(by_identity[id(s)])
+        elif s is node.output:
+            tensors.append(Tensor._make(s, node))
+        elif not hasattr(s, "dtype") or s.dtype.kind not in "fc":
+            tensors.append(s if not hasattr(s, "dtype") else Tensor._make(s, None))
+        else:
+            raise RuntimeError(
+                f"{type(node).__name__} does not support create_graph: its forward saved an "
+                "intermediate float array for backward, which cannot be differentiated again. "
+                "Save only inputs and outputs and recompute the rest in backward, or give the "
+                "op a `composite` (see docs/extending.md).")
+    return tensors
+
+
+class _TensorCtx:
+    """What ``backward`` sees under create_graph: the node, its saved arrays as Tensors."""
+
+    def __init__(self, node):
+        self.__dict__.update(node.__dict__)
+        self.saved_tensors = _saved_as_tensors(node)
+
+
+def _node_backward(node, g, create_graph):
+    """The input gradients of ``node`` for the output gradient ``g``."""
+    if not create_graph:
+        return node.backward(node, g)
+    with enable_grad():
+        if type(node).composite is None:
+            return node.backward(_TensorCtx(node), g)
+        # A fused op: differentiate the composite it stands for, stopping at its inputs.
+        replay = type(node).composite(*node.args, **node.kwargs)
+        wanted = [t for t, need in zip(node.inputs, node.needs_input_grad) if need]
+        grads = iter(_run([replay], [g], True, True, inputs=wanted, stop_at_inputs=True))
+        return tuple(next(grads) if need else None for need in node.needs_input_grad)
+
+
+def _call_hooks(hooks, g, create_graph):
+    for hook in hooks:
+        as_tensor = g if isinstance(g, Tensor) else Tensor._make(g, None)
+        result = hook(as_tensor)
+        if result is not None:
+            if not isinstance(result, Tensor) or result.shape != as_tensor.shape:
+                raise RuntimeError("a gradient hook must return None or a Tensor of the "
+                                   f"gradient's shape {tuple(as_tensor.shape)}")
+            g = result if create_graph else result.data
+    return g
+
+
+def _accumulate(leaf, grad, aliased, create_graph):
+    if leaf._hooks:
+        grad = _call_hooks(leaf._hooks, grad, create_graph)
+    if isinstance(grad, Tensor):
+        grad = grad if grad.dtype == leaf.dtype else grad.astype(leaf.dtype)
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+        return
     if leaf.grad is None:
         # The leaf must own its gradient: an array passed straight through (x + y hands
         # the same grad to x and y) or a view would be shared with other tensors.
@@ -178,57 +403,232 @@ def _accumulate(leaf, grad, aliased):
         elif aliased or grad.base is not None:
             grad = grad.copy()
         leaf.grad = Tensor._make(grad, None)
+    elif leaf.grad._ctx is not None:
+        leaf.grad = leaf.grad + grad  # a gradient with a graph: accumulate out of place
     else:
         leaf.grad.data += grad
 
 
-def backward(root, grad=None, retain_graph=False):
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
-    if not root.requires_grad:
-        raise RuntimeError("backward(): the tensor does not require grad and has no graph "
-                           "(did you create it under no_grad, or forget requires_grad=True?)")
-    xp = backend.array_module(root.data)
-    if grad is None:
-        if root.data.size != 1:
-            raise RuntimeError(
-                f"backward(): grad can be implicitly created only for scalar outputs, but the "
-                f"output has shape {root.shape}; pass a gradient of that shape, "
-                "e.g. out.backward(minidl.ones_like(out))")
-        grad = xp.ones_like(root.data)
-    else:
-        grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
-        if grad.shape != root.shape:
-            raise RuntimeError(f"backward(): grad has shape {grad.shape} but the output has "
-                               f"shape {root.shape}")
-    if root._ctx is None:
-        _accumulate(root, grad, aliased=True)
-        return
-    grads = {root._ctx: grad}
-    for node in _topological_order(root._ctx):
+def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_inputs=False):
+    """The walk. Without ``inputs``: accumulate into the leaves' ``.grad``. With them:
+    return the gradient for each of ``inputs`` (None where it gets none), touching no
+    ``.grad``; ``stop_at_inputs`` gives partial derivatives (the walk stops there)."""
+    grads = {}  # node -> gradient of its output so far
+    captured = {}
+    capture = {} if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    stop = set()
+    if inputs is not None and stop_at_inputs:
+        stop = {t._ctx for t in inputs if t._ctx is not None}
+
+    def deliver(tensor, g, aliased):
+        if tensor._ctx is None:
+            slot = capture.get(id(tensor))
+            if slot is not None:
+                captured[slot] = g if slot not in captured else captured[slot] + g
+            elif inputs is None:
+                _accumulate(tensor, g, aliased, create_graph)
+        elif tensor._ctx in grads:
+            grads[tensor._ctx] = grads[tensor._ctx] + g
+        else:
+            grads[tensor._ctx] = g
+
+    for out, g in zip(outputs, out_grads):
+        deliver(out, g, True)
+    node_slots = {} if inputs is None else {
+        t._ctx: i for i, t in enumerate(inputs) if t._ctx is not None}
+    roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
+    for node in _topological_order(roots, stop):
         out_grad = grads.pop(node, None)
-        if out_grad is not None:
-            in_grads = node.backward(node, out_grad)
+        if out_grad is not None and node._tensor_hooks:
+            out_grad = _call_hooks(node._tensor_hooks, out_grad, create_graph)
+        if node in node_slots and out_grad is not None:
+            captured[node_slots[node]] = out_grad
+        if out_grad is not None and node not in stop:
+            _check_versions(node)
+            if _instrumented:
+                in_grads = _instrumented_backward(node, out_grad, create_graph)
+            else:
+                in_grads = _node_backward(node, out_grad, create_graph)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} "
                                    f"gradients for {len(node.inputs)} inputs")
-            for tensor, in_grad in zip(node.inputs, in_grads):
-                if tensor is None or in_grad is None:
+            for tensor, need, in_grad in zip(node.inputs, node.needs_input_grad, in_grads):
+                if not need or in_grad is None:
                     continue
                 if in_grad.shape != tensor.data.shape:
                     raise RuntimeError(
                         f"{type(node).__name__}.backward returned a gradient of shape "
-                        f"{in_grad.shape} for an input of shape {tensor.data.shape}")
-                parent = tensor._ctx
-                if parent is None:
-                    # also handed on elsewhere: the leaf must get its own copy
-                    shared = in_grad is out_grad or (
-                        len(in_grads) > 1 and sum(g is in_grad for g in in_grads) > 1)
-                    _accumulate(tensor, in_grad, shared)
-                elif parent in grads:
-                    grads[parent] = grads[parent] + in_grad
-                else:
-                    grads[parent] = in_grad
+                        f"{tuple(in_grad.shape)} for an input of shape {tensor.data.shape}")
+                if create_graph and not isinstance(in_grad, Tensor):
+                    in_grad = Tensor._make(in_grad, None)
+                # also handed on elsewhere: a leaf must get its own copy
+                shared = in_grad is out_grad or (
+                    len(in_grads) > 1 and sum(g is in_grad for g in in_grads) > 1)
+                deliver(tensor, in_grad, shared)
         if not retain_graph:
             node._release()
+    if inputs is None:
+        return None
+    return [captured.get(i) for i in range(len(inputs))]
+
+
+def _instrumented_backward(node, g, create_graph):
+    start = time.perf_counter()
+    in_grads = _node_backward(node, g, create_graph)
+    end = time.perf_counter()
+    as_tuple = in_grads if isinstance(in_grads, tuple) else (in_grads,)
+    arrays = [x.data if isinstance(x, Tensor) else x for x in as_tuple if x is not None]
+    if _profiler is not None:
+        _profiler.record("backward", type(node).__name__, start, end,
+                         sum(_nbytes(a) for a in arrays))
+    if _anomaly and any(_has_nonfinite(a, nan_only=True) for a in arrays):
+        where = getattr(node, "created_at", "<unknown: created outside detect_anomaly>")
+        raise RuntimeError(f"Function '{type(node).__name__}Backward' returned nan values "
+                           f"in its gradient (detect_anomaly). The op was created at {where}")
+    return in_grads
+
+
+def _seed_gradient(output, grad, create_graph):
+    """The gradient backward starts from: ones for a scalar, else ``grad`` checked."""
+    xp = backend.array_module(output.data)
+    if grad is None:
+        if output.data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, but the output has "
+                f"shape {tuple(output.shape)}; pass a gradient of that shape, "
+                "e.g. out.backward(minidl.ones_like(out))")
+        grad = xp.ones_like(output.data)
+    elif isinstance(grad, Tensor):
+        if create_graph:
+            if grad.shape != output.shape:
+                raise RuntimeError(f"grad has shape {tuple(grad.shape)} but the output has "
+                                   f"shape {tuple(output.shape)}")
+            return grad if grad.dtype == output.dtype else grad.astype(output.dtype)
+        grad = xp.asarray(grad.data, dtype=output.dtype)
+    else:
+        grad = xp.asarray(grad, dtype=output.dtype)
+    if grad.shape != output.shape:
+        raise RuntimeError(f"grad has shape {tuple(grad.shape)} but the output has shape "
+                           f"{tuple(output.shape)}")
+    return Tensor._make(grad, None) if create_graph else grad
+
+
+def _as_list(x):
+    return [x] if isinstance(x, Tensor) else list(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate d(tensors)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``create_graph=True`` makes the gradients differentiable (they carry a graph);
+    ``retain_graph`` defaults to ``create_graph``, as in PyTorch.
+    """
+    if isinstance(tensors, Tensor):
+        outputs, seeds = [tensors], [grad_tensors]
+    else:
+        outputs = list(tensors)
+        seeds = [None] * len(outputs) if grad_tensors is None else _as_list(grad_tensors)
+        if len(seeds) != len(outputs):
+            raise RuntimeError(f"backward(): {len(seeds)} gradients for {len(outputs)} "
+                               "tensors")
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                               "a grad_fn (did you create it under no_grad, or forget "
+                               "requires_grad=True?)")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    seeds = [_seed_gradient(o, g, create_graph) for o, g in zip(outputs, seeds)]
+    global _callbacks
+    outer, _callbacks = _callbacks, []
+    try:
+        _run(outputs, seeds, retain_graph, create_graph)
+        for callback in _callbacks:  # (a callback may queue another)
+            callback()
+    finally:
+        _callbacks = outer
+
+
+_callbacks = None  # while a backward() runs: what to call when it has finished
+
+
+def queue_callback(callback):
+    """Call ``callback()`` once the backward pass in progress has finished, every gradient
+    in its leaves' ``.grad`` (torch's ``_execution_engine.queue_callback``). For use inside
+    a ``Function.backward``; DistributedDataParallel averages the gradients there."""
+    if _callbacks is None:
+        raise RuntimeError("queue_callback() can only be called during backward()")
+    _callbacks.append(callback)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, as a tuple of Tensors.
+
+    Like ``torch.autograd.grad``: nothing is accumulated into any ``.grad``;
+    ``grad_outputs`` is the vector of the vector-Jacobian product (ones for a scalar);
+    with ``create_graph=True`` the results carry a graph and can be differentiated again.
+    An input that ``outputs`` do not depend on is an error unless ``allow_unused``
+    (then its gradient is None).
+    """
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    else:
+        grad_outputs = _as_list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad_outputs has {len(grad_outputs)} entries but there are "
+                           f"{len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad(): input {i} does not require grad")
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError("grad(): an output does not require grad and does not have a "
+                               "grad_fn")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    seeds = [_seed_gradient(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
+    results = _run(outputs, seeds, retain_graph, create_graph, inputs=inputs)
+    out = []
+    for i, (t, g) in enumerate(zip(inputs, results)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad(): input {i} was not used in the graph of the outputs; pass "
+                    "allow_unused=True if this is intended")
+            out.append(None)
+        elif isinstance(g, Tensor):
+            out.append(g if g.dtype == t.dtype else g.astype(t.dtype))
+        else:
+            out.append(Tensor._make(g if g.dtype == t.dtype else g.astype(t.dtype), None))
+    return tuple(out)
+
+
+class RemovableHandle:
+    """Returned by the ``register_*hook`` methods; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def register_tensor_hook(tensor, hook):
+    """``Tensor.register_hook``: ``hook(grad)`` runs when the gradient with respect to
+    ``tensor`` has been computed; a returned Tensor replaces that gradient."""
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if tensor._ctx is None:
+        if tensor._hooks is None:
+            tensor._hooks = []
+        hooks = tensor._hooks
+    else:
+        node = tensor._ctx
+        if node._tensor_hooks is None:
+            node._tensor_hooks = []
+        hooks = node._tensor_hooks
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)

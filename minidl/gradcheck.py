@@ -10,10 +10,10 @@ Each element must satisfy ``|analytic - numeric| <= atol + rtol * |numeric|``.
 """
 import numpy
 
-from . import autograd, backend
+from . import autograd, backend, ops
 from .tensor import Tensor
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError):
@@ -50,7 +50,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     with autograd.enable_grad():
         out = _output(fn, inputs)
         weights = numpy.random.default_rng(seed).standard_normal(out.shape)
-        _weighted_sum(out, weights).backward()
+        if out.requires_grad:  # else fn does not depend on its inputs: zero gradients
+            _weighted_sum(out, weights).backward()
 
     with autograd.no_grad():
         for position, (x, c) in enumerate(zip(inputs, checked)):
@@ -81,3 +82,35 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                     raise GradcheckError(message)
                 return False
     return True
+
+
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """Check second derivatives: the gradients of the first derivatives, as autograd
+    computes them with ``create_graph=True``, against finite differences of the first.
+
+    Like ``torch.autograd.gradgradcheck``: for a fixed random ``v`` of ``fn``'s output
+    shape this runs :func:`gradcheck` on ``x -> grad(fn(x), x, grad_outputs=v,
+    create_graph=True)``, so a wrong (or silently missing) double backward anywhere in
+    ``fn`` fails, naming the input and the worst element.
+    """
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+    with autograd.enable_grad():
+        probe = _output(fn, [Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64))
+                             if c else x for x, c in zip(inputs, checked)])
+    v = numpy.random.default_rng(seed + 1).standard_normal(probe.shape)
+
+    def first_derivatives(*xs):
+        with autograd.enable_grad():
+            out = _output(fn, xs)
+            wrt = [x for x, c in zip(xs, checked) if c]
+            if not out.requires_grad:
+                return Tensor(numpy.zeros(sum(x.data.size for x in wrt)))
+            grads = autograd.grad(out, wrt, grad_outputs=Tensor(v, device=out.device),
+                                  create_graph=True, allow_unused=True)
+            flat = [(g if g is not None else Tensor(numpy.zeros(x.shape))).reshape(-1)
+                    for g, x in zip(grads, wrt)]
+            return flat[0] if len(flat) == 1 else ops.cat(flat)
+
+    return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     raise_exception=raise_exception)

@@ -20,7 +20,9 @@ def resolve_dtype(dtype):
 
 
 def _is_array(x):
-    return isinstance(x, numpy.ndarray) or backend.array_module(x) is not numpy
+    """True for a NumPy or CuPy array (not for a Tensor, a list or a number)."""
+    return isinstance(x, numpy.ndarray) or (
+        not isinstance(x, Tensor) and backend.array_module(x) is not numpy)
 
 
 def _to_array(data, dtype=None, device=None, copy=False):
@@ -51,13 +53,15 @@ class Tensor:
     shape once ``backward`` has reached this tensor, else None.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         self.data = _to_array(data, dtype, device)
-        self.grad = None
+        self._grad = None
         self._ctx = None
+        self._version = 0  # bumped by every in-place write; backward checks it
+        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -67,12 +71,35 @@ class Tensor:
         """Fast constructor used by ops: no conversion, ``ctx`` is the producing node."""
         t = object.__new__(Tensor)
         t.data = data
-        t.grad = None
+        t._grad = None
         t._ctx = ctx
+        t._version = 0
+        t._hooks = None
         t.requires_grad = ctx is not None
         return t
 
     # ---- properties ---------------------------------------------------------------
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got "
+                                f"{type(value).__name__}; wrap arrays with minidl.tensor()")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has shape {tuple(value.shape)}, but the "
+                                   f"tensor has shape {tuple(self.shape)}")
+            if value.dtype != self.dtype:
+                raise RuntimeError(f"assigned grad has dtype {value.dtype}, but the tensor "
+                                   f"has dtype {self.dtype}")
+            if value.device != self.device:
+                raise RuntimeError(f"assigned grad is on {value.device}, but the tensor is "
+                                   f"on {self.device}")
+        self._grad = value
+
     @property
     def shape(self):
         return self.data.shape
@@ -166,9 +193,30 @@ class Tensor:
     def long(self):
         return self.to(dtype=numpy.int64)
 
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate gradients of this tensor into ``.grad`` of the leaves of its graph."""
-        autograd.backward(self, grad, retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate gradients of this tensor into ``.grad`` of the leaves of its graph.
+
+        ``create_graph=True`` records the graph of the gradients themselves, so that
+        they can be differentiated again (``retain_graph`` then defaults to True)."""
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when backward has computed the gradient with respect to
+        this tensor; a returned Tensor replaces it. Returns a handle with ``remove()``."""
+        return autograd.register_tensor_hook(self, hook)
+
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` (leaves always do)."""
+        if self._ctx is None:
+            return
+        def keep(grad):
+            self._grad = grad if self._grad is None else self._grad + grad
+        autograd.register_tensor_hook(self, keep)
+
+    def astype(self, dtype):
+        """NumPy's spelling of ``to(dtype=...)``, so backward formulas read the same on
+        arrays and Tensors."""
+        return self.to(dtype=dtype)
 
     def zero_(self):
         self.data[...] = 0
@@ -365,3 +413,5 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 
 from . import autograd, ops  # noqa: E402  (both need Tensor defined first)
+
+Tensor._array_namespace = ops.xp  # backend.array_module(tensor): NumPy's names, differentiable

@@ -188,9 +188,9 @@ def test_maximum_minimum_ties_and_scalars():
     a = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
     b = minidl.tensor([2.0, 2.0, 1.0], requires_grad=True)
     (minidl.maximum(a, b) + 10 * minidl.minimum(a, b)).sum().backward()
-    # ties go to the first operand for both
-    np.testing.assert_array_equal(a.grad.numpy(), [10.0, 11.0, 1.0])
-    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 0.0, 10.0])
+    # at a tie (index 1) the gradient is split equally, as PyTorch does: 1/2 + 10/2 each
+    np.testing.assert_array_equal(a.grad.numpy(), [10.0, 5.5, 1.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 5.5, 10.0])
     c = leaf(2, 3, away_from=[0.0])
     assert_close(minidl.maximum(c, 0.0), np.maximum(c.numpy(), 0.0))
     assert_close(minidl.minimum(0.0, c), np.minimum(0.0, c.numpy()))

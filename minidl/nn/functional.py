@@ -10,7 +10,7 @@ import numpy
 
 from .. import ops
 from ..autograd import Function
-from ..backend import array_module as xpof, device_of, to_device
+from ..backend import array_module, device_of, to_device
 from ..random import generator
 from ..tensor import Tensor
 
@@ -59,12 +59,12 @@ class LeakyReLU(Function):
         positive = x > 0
         ctx.save_for_backward(positive)
         ctx.slope = slope
-        return xpof(x).where(positive, x, x * slope)
+        return array_module(x).where(positive, x, x * slope)
 
     @staticmethod
     def backward(ctx, g):
         (positive,) = ctx.saved_tensors
-        return xpof(g).where(positive, g, g * ctx.slope), None
+        return array_module(g).where(positive, g, g * ctx.slope), None
 
 
 def leaky_relu(input, negative_slope=0.01):
@@ -77,7 +77,7 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 def _erf(x):
     """erf(x) to 1.5e-7 (Abramowitz & Stegun 7.1.26); NumPy has no erf and SciPy is no
     dependency. Enough for float32, where one ulp near 1 is 6e-8."""
-    xp = xpof(x)
+    xp = array_module(x)
     t = 1 / (1 + 0.3275911 * xp.abs(x))
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
                 + t * (-1.453152027 + t * 1.061405429))))
@@ -89,7 +89,7 @@ class GELU(Function):
     With approximate="tanh": Phi(x) ~ (1 + tanh(u)) / 2, u = sqrt(2/pi) (x + 0.044715 x^3)."""
     @staticmethod
     def forward(ctx, x, approximate):
-        xp = xpof(x)
+        xp = array_module(x)
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
@@ -101,7 +101,7 @@ class GELU(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        xp = xpof(x)
+        xp = array_module(x)
         if ctx.approximate == "tanh":
             th = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
@@ -122,19 +122,19 @@ class Dropout(Function):
     """Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p) ;  dx = g * m / (1 - p)"""
     @staticmethod
     def forward(ctx, x, p):
-        xp = xpof(x)
+        xp = array_module(x)
         if xp is numpy:
             keep = generator().random(x.shape, dtype=numpy.float32) >= p
         else:
             keep = xp.random.random_sample(x.shape, dtype=xp.float32) >= p
         mask = keep.astype(x.dtype)
         mask *= 1 / (1 - p)
-        ctx.save_for_backward(mask)
+        ctx.mask = mask  # a constant of the op (an attribute, not a saved tensor)
         return x * mask
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.saved_tensors[0], None
+        return g * ctx.mask, None
 
 
 def dropout(input, p=0.5, training=True):
@@ -199,7 +199,7 @@ class CrossEntropy(Function):
     """
     @staticmethod
     def forward(ctx, logits, target, reduction, smoothing):
-        xp = xpof(logits)
+        xp = array_module(logits)
         n, classes = logits.shape
         rows = xp.arange(n)
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -221,12 +221,22 @@ class CrossEntropy(Function):
         probs, target = ctx.saved_tensors
         n, classes = probs.shape
         grad = probs - ctx.smoothing / classes if ctx.smoothing else probs.copy()
-        grad[xpof(grad).arange(n), target] -= 1 - ctx.smoothing
+        grad[array_module(grad).arange(n), target] -= 1 - ctx.smoothing
         if ctx.reduction == "none":
             grad *= g[:, None]
         else:
             grad *= g / n if ctx.reduction == "mean" else g
         return grad, None, None, None
+
+    @staticmethod
+    def composite(logits, target, reduction, smoothing):
+        """The same loss from differentiable ops (create_graph differentiates this)."""
+        log_probs = ops.log_softmax(logits, dim=1)
+        n = logits.shape[0]
+        losses = -log_probs[array_module(target).arange(n), target] * (1 - smoothing)
+        if smoothing:
+            losses = losses - log_probs.mean(axis=1) * smoothing
+        return _reduce(losses, reduction)
 
 
 def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
@@ -244,7 +254,7 @@ def nll_loss(input, target, reduction="mean"):
     target = _as_array(target, input)
     _check_reduction(reduction)
     _check_class_targets(input, target, "nll_loss")
-    picked = input[xpof(target).arange(input.shape[0]), target]
+    picked = input[array_module(target).arange(input.shape[0]), target]
     return _reduce(-picked, reduction)
 
 
@@ -263,7 +273,7 @@ class BCEWithLogits(Function):
     dz = g (sigmoid(z) - t) ;  dt = -g z"""
     @staticmethod
     def forward(ctx, z, t):
-        xp = xpof(z)
+        xp = array_module(z)
         ctx.save_for_backward(z, t)
         return xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
 
@@ -271,7 +281,7 @@ class BCEWithLogits(Function):
     def backward(ctx, g):
         z, t = ctx.saved_tensors
         need_z, need_t = ctx.needs_input_grad
-        sig = (xpof(z).tanh(z * 0.5) + 1) * 0.5
+        sig = (array_module(z).tanh(z * 0.5) + 1) * 0.5
         return (g * (sig - t) if need_z else None, -g * z if need_t else None)
 
 
