@@ -1,0 +1,168 @@
+"""benchmarks/gpu_check.py and bench_gpu.py, checked on the CPU: the orchestration (a
+failing or hanging step does not stop the others), the readers of pytest's and the
+trainers' output against the real programs, the bandwidth arithmetic and the device
+query's fallbacks with a stand-in for CuPy, and bench_gpu's code run on NumPy."""
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import types
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    return _load("gpu_check")
+
+
+@pytest.fixture(scope="module")
+def bench_gpu():
+    return _load("bench_gpu")
+
+
+def _python(code):
+    return [sys.executable, "-c", code]
+
+
+def test_a_failing_or_hanging_step_does_not_stop_the_others(gpu_check, tmp_path, monkeypatch):
+    Step = gpu_check.Step
+    steps = [
+        Step("first", "Prints", _python("print('| a | b |')"), 30, gpu_check.summarize_tables),
+        Step("broken", "Fails", _python("print('context line'); raise SystemExit(3)"), 30),
+        Step("hangs", "Sleeps", _python("import time; print('started', flush=True); "
+                                        "time.sleep(60)"), 1.5),
+        Step("absent", "Cannot run", ["true"], 30, skip_reason="needs something absent"),
+        Step("last", "Still runs", _python("print('done')"), 30),
+    ]
+    monkeypatch.setattr(gpu_check, "plan", lambda python, smoke, have_mnist: steps)
+    monkeypatch.setattr(gpu_check, "MIN_STEP_SECONDS", 1)
+    out = tmp_path / "summary.md"
+    assert gpu_check.main(["--out", str(out), "--budget", "60"]) == 1  # not all ok
+    text = out.read_text()
+    for name, status in [("first", "ok"), ("broken", "failed"), ("hangs", "timed out"),
+                         ("absent", "skipped"), ("last", "ok")]:
+        assert f"| {name} | {status} |" in text
+    assert "| a | b |" in text                      # the summarizer's output
+    assert "context line" in text                   # the tail of the failed step's log
+    assert "started" in text and "stopped after 2 s" in text
+    assert "needs something absent" in text
+    assert not list(tmp_path.glob("*.tmp"))         # written through a rename
+
+
+def test_the_budget_bounds_every_step(gpu_check, tmp_path, monkeypatch):
+    steps = [gpu_check.Step("slow", "Sleeps", _python("import time; time.sleep(60)"), 100),
+             gpu_check.Step("after", "No time", _python("print(1)"), 100)]
+    monkeypatch.setattr(gpu_check, "plan", lambda python, smoke, have_mnist: steps)
+    monkeypatch.setattr(gpu_check, "MIN_STEP_SECONDS", 1)
+    out = tmp_path / "summary.md"
+    gpu_check.main(["--out", str(out), "--budget", "1.5"])
+    text = out.read_text()
+    assert "| slow | timed out |" in text
+    assert "| after | skipped |" in text and "no time left in the budget" in text
+
+
+def test_dry_run_names_what_is_missing(gpu_check, monkeypatch, capsys):
+    monkeypatch.setattr(gpu_check, "mnist_folder", lambda: None)
+    assert gpu_check.main(["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    for name in ("device", "pytest", "mnist", "optim", "mlp", "cnn"):
+        assert f"\n{name} " in out
+    assert "-m pytest -m gpu" in out and "bench_gpu.py optim --sizes 1e7,1e8" in out
+    assert "skip: MNIST not found" in out and "nothing is downloaded" in out
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--dry-run", "--only", "bogus"])
+    assert "unknown step(s) ['bogus']" in capsys.readouterr().err
+
+
+def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
+    (tmp_path / "test_sample.py").write_text(textwrap.dedent("""
+        import pytest
+        def test_good(): pass
+        def test_bad(): assert 1 == 2
+        @pytest.mark.skip(reason="no frobnicator here")
+        def test_skipped(): pass
+    """))
+    output = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p",
+                             "no:cacheprovider", str(tmp_path)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120).stdout
+    counts, failed, skipped = gpu_check.parse_pytest(output)
+    assert counts == {"failed": 1, "passed": 1, "skipped": 1}
+    assert [f.split("::")[-1] for f in failed] == ["test_bad"]
+    assert len(skipped) == 1 and "no frobnicator here" in skipped[0]
+    notes = gpu_check.summarize_pytest(output)
+    assert notes[0] == "1 failed, 1 passed, 1 skipped"
+
+
+def test_epoch_reader_on_the_real_trainer(gpu_check, load_example, capsys):
+    if not gpu_check.mnist_folder():
+        pytest.skip("needs MNIST in $MINIDL_DATA/mnist/")
+    history = load_example("train_mnist").main(
+        ["--epochs", "2", "--train-limit", "256", "--test-limit", "128", "--no-progress",
+         "--hidden", "16", "--data-dir", str(gpu_check.mnist_folder().parent)])
+    rows = gpu_check.parse_epochs(capsys.readouterr().out)
+    assert [r[0] for r in rows] == [1, 2]
+    assert [r[2] for r in rows] == [round(h["test_acc"], 4) for h in history]
+    assert all(0 <= r[1] <= 1 and r[3] >= 0 for r in rows)
+
+
+def test_peak_bandwidth_arithmetic(bench_gpu):
+    # an H100 SXM: HBM3 at 2619 MHz on a 5120-bit bus, double data rate:
+    # 2 * 2.619e9 /s * 640 B = 3352.32 GB/s
+    assert bench_gpu.peak_bandwidth(2_619_000, 5120) == pytest.approx(3352.32e9)
+    assert bench_gpu.peak_bandwidth(None, 5120) is None and bench_gpu.peak_bandwidth(0, 64) is None
+    assert bench_gpu.gb_per_s(28e7, 0.1) == pytest.approx(2.8) and bench_gpu.gb_per_s(1, 0) is None
+
+
+def _fake_cupy(props, attributes):
+    runtime = types.SimpleNamespace(
+        getDeviceProperties=lambda index: dict(props),
+        deviceGetAttribute=lambda number, index: attributes[number],
+        runtimeGetVersion=lambda: 13000, driverGetVersion=lambda: 13010)
+    cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0))
+    return types.SimpleNamespace(cuda=cuda, __version__="13.9.9")
+
+
+@pytest.mark.parametrize("in_props", [True, False], ids=["cuda12-props", "cuda13-attributes"])
+def test_device_properties_find_the_memory_clock_either_way(bench_gpu, in_props):
+    """CUDA 13 removed memoryClockRate and memoryBusWidth from cudaDeviceProp: the query
+    falls back to the device attributes 36 and 37."""
+    props = {"name": b"Fake GPU", "totalGlobalMem": 80 * 2**30, "major": 9, "minor": 0,
+             "multiProcessorCount": 132}
+    if in_props:
+        props.update(memoryClockRate=2_619_000, memoryBusWidth=5120)
+    attributes = {36: 2_619_000, 37: 5120}
+    dev = object.__new__(bench_gpu.Device)
+    dev.name, dev.gpu, dev.xp, dev.torch = "gpu", True, _fake_cupy(props, attributes), None
+    info = dev.properties()
+    assert info["peak_gb_s"] == pytest.approx(3352.32)
+    assert info["name"] == "Fake GPU" and info["compute_capability"] == "9.0"
+    line = bench_gpu.describe(info)
+    assert "Fake GPU, 80 GiB" in line and "peak 3352 GB/s" in line and "CuPy 13.9.9" in line
+
+
+def test_bench_gpu_runs_on_numpy(bench_gpu):
+    """The benchmark's own code (tables, interleaving, both subcommands) on the CPU."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        bench_gpu.main(["optim", "--device", "cpu", "--sizes", "1e3", "--repeat", "1",
+                        "--steps-per-block", "1"])
+        bench_gpu.main(["mlp", "--device", "cpu", "--limit", "256", "--epochs", "1",
+                        "--optimizer", "adam"])
+    text = out.getvalue()
+    assert "CPU smoke run (not a benchmark)" in text
+    assert "|  1e+03 |         Adam |      28 |" in text and "| SGD momentum |      20 |" in text
+    assert "|      adam |   128 |      minidl |" in text
