@@ -311,95 +311,6 @@ class Tensor:
     def __ge__(self, other):
         return ops.compare(self, other, "greater_equal")
 
-    # ---- math methods (see minidl.ops for the math) ---------------------------------
-    def matmul(self, other):
-        return ops.matmul(self, other)
-
-    def pow(self, exponent):
-        return ops.pow(self, exponent)
-
-    def exp(self):
-        return ops.exp(self)
-
-    def log(self):
-        return ops.log(self)
-
-    def sqrt(self):
-        return ops.sqrt(self)
-
-    def abs(self):
-        return ops.abs(self)
-
-    def tanh(self):
-        return ops.tanh(self)
-
-    def sigmoid(self):
-        return ops.sigmoid(self)
-
-    def relu(self):
-        return ops.relu(self)
-
-    def clamp(self, min=None, max=None):
-        return ops.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other):
-        return ops.maximum(self, other)
-
-    def minimum(self, other):
-        return ops.minimum(self, other)
-
-    def sum(self, dim=None, keepdim=False, **numpy_names):
-        return ops.sum(self, dim, keepdim, **numpy_names)
-
-    def mean(self, dim=None, keepdim=False, **numpy_names):
-        return ops.mean(self, dim, keepdim, **numpy_names)
-
-    def max(self, dim=None, keepdim=False, **numpy_names):
-        return ops.max(self, dim, keepdim, **numpy_names)
-
-    def min(self, dim=None, keepdim=False, **numpy_names):
-        return ops.min(self, dim, keepdim, **numpy_names)
-
-    def amax(self, dim=None, keepdim=False, **numpy_names):
-        return ops.amax(self, dim, keepdim, **numpy_names)
-
-    def amin(self, dim=None, keepdim=False, **numpy_names):
-        return ops.amin(self, dim, keepdim, **numpy_names)
-
-    def argmax(self, dim=None, keepdim=False):
-        return ops.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim=False):
-        return ops.argmin(self, dim, keepdim)
-
-    def reshape(self, *shape):
-        return ops.reshape(self, *shape)
-
-    view = reshape
-
-    def transpose(self, dim0=0, dim1=1):
-        return ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims):
-        return ops.permute(self, *dims)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return ops.flatten(self, start_dim, end_dim)
-
-    def unsqueeze(self, dim):
-        return ops.unsqueeze(self, dim)
-
-    def squeeze(self, dim=None):
-        return ops.squeeze(self, dim)
-
-    def softmax(self, dim=-1):
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim=-1):
-        return ops.log_softmax(self, dim)
-
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
     """A new leaf tensor holding a copy of ``data`` (list, number, NumPy/CuPy array, Tensor).
@@ -413,5 +324,24 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 
 from . import autograd, ops  # noqa: E402  (both need Tensor defined first)
+
+# Tensor methods that simply forward to the op of the same name: ``x.name(*args, **kw)``
+# is ``ops.name(x, *args, **kw)``. The op function itself is bound (no wrapper, no extra
+# call). To give Tensor a method for a new op, add its name here.
+_OP_METHODS = (
+    # elementwise
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh",
+    "sigmoid", "relu", "clamp", "clip", "maximum", "minimum",
+    # linear algebra
+    "matmul",
+    # reductions
+    "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softmax",
+    "log_softmax",
+    # shape
+    "reshape", "transpose", "permute", "flatten", "unsqueeze", "squeeze",
+)
+for _name in _OP_METHODS:
+    setattr(Tensor, _name, getattr(ops, _name))
+Tensor.view = ops.reshape  # no strides here: every reshape is a view or a copy
 
 Tensor._array_namespace = ops.xp  # backend.array_module(tensor): NumPy's names, differentiable

@@ -190,3 +190,17 @@ def test_rand_randn_manual_seed():
     assert abs(b.numpy().mean()) < 0.1 and abs(b.numpy().std() - 1) < 0.1
     assert minidl.randn(2, 3).shape == (2, 3) and minidl.rand((3, 1)).shape == (3, 1)
     assert minidl.randn(2, requires_grad=True).requires_grad
+
+
+# ---- methods ------------------------------------------------------------------------
+def test_every_forwarding_method_is_its_op():
+    from minidl import ops
+    from minidl.tensor import _OP_METHODS
+    assert len(set(_OP_METHODS)) == len(_OP_METHODS), "a name is listed twice"
+    x = minidl.tensor([[1.0, -2.0], [3.0, 4.0]])
+    for name in _OP_METHODS:
+        assert getattr(Tensor, name) is getattr(ops, name), name
+    np.testing.assert_array_equal(x.add(1).numpy(), x.numpy() + 1)
+    np.testing.assert_array_equal(x.mul(x).numpy(), x.numpy() ** 2)
+    np.testing.assert_array_equal(x.neg().numpy(), -x.numpy())
+    assert x.sum(dim=1).shape == (2,) and x.view(4).shape == (4,)
