@@ -326,8 +326,11 @@ class Trainer:
                   f"and --epochs is {args.epochs}")
             return self.history
         started = time.perf_counter()
+        # NumPy's overflow warnings are silenced: the finiteness checks report a divergence
+        # once, naming the step, instead of a warning from every op on the way
         try:
-            with StopOnCtrlC() as stop:
+            with StopOnCtrlC() as stop, np.errstate(over="ignore", invalid="ignore",
+                                                     divide="ignore"):
                 while self.epoch < args.epochs:
                     loader_state = self.train_loader.state_dict()  # replays it on resume
                     done, stats = self.train_epoch(stop)
