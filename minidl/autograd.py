@@ -237,7 +237,7 @@ class Function:
             raise RuntimeError(
                 f"{cls.__name__}: all tensors must be on the same device, got {devices}; "
                 "move them with .to('cpu') or .to('gpu') first")
-        out = cls.forward(ctx, *arrays, **kwargs)
+        out = raw = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, numpy.ndarray) and backend.array_module(out) is numpy:
             out = numpy.asarray(out)  # NumPy reductions return scalars; keep arrays
         if not (on_cpu or on_gpu):
@@ -247,6 +247,8 @@ class Function:
             ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
             ctx.versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
             ctx.output = out
+            if raw is not out:
+                ctx.output_scalar = raw  # what forward may have saved, before asarray
             if cls.composite is not None:
                 ctx.args, ctx.kwargs = args, kwargs
             return Tensor._make(out, ctx)
@@ -340,8 +342,8 @@ def _saved_as_tensors(node):
     for s in node.saved_tensors:
         if id(s) in by_identity:
             tensors.append(by_identity[id(s)])
-        elif s is node.output:
-            tensors.append(Tensor._make(s, node))
+        elif s is node.output or s is getattr(node, "output_scalar", None):
+            tensors.append(Tensor._make(node.output, node))
         elif not hasattr(s, "dtype") or s.dtype.kind not in "fc":
             tensors.append(s if not hasattr(s, "dtype") else Tensor._make(s, None))
         else:

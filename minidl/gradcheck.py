@@ -96,8 +96,9 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exce
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
     with autograd.enable_grad():
-        probe = _output(fn, [Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64))
-                             if c else x for x, c in zip(inputs, checked)])
+        probe = _output(fn, [Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64),
+                                    requires_grad=True) if c else x
+                             for x, c in zip(inputs, checked)])
     v = numpy.random.default_rng(seed + 1).standard_normal(probe.shape)
 
     def first_derivatives(*xs):
