@@ -1,8 +1,9 @@
 """minidl.optim: each optimizer and option against its update formula written out by hand.
 
 The references below are torch.optim's update rules, written out per parameter in float64;
-the optimizers under test run the same numbers through flat buffers, small chunks that
-span parameters, and the compiled rules. 60 steps on random gradients, 1e-12 relative.
+the optimizers under test run the same numbers through the compiled rules on both executors:
+the plain one (whole arrays, parameter by parameter) and the fast one (flat state, small
+chunks that pack several parameters). 60 steps on random gradients, 1e-12 relative.
 """
 import math
 
@@ -15,6 +16,7 @@ from minidl.optim import SGD, Adagrad, Adam, AdamW, Momentum, RAdam, RMSprop
 
 SHAPES = [(3, 4), (5,), (2, 3, 2), (1,)]
 STEPS = 60
+EXECUTORS = ["fast", "plain"]
 
 
 def make_params(seed=0, dtype=np.float64, shapes=SHAPES):
@@ -149,13 +151,14 @@ def assert_rel(actual, expected, rtol=1e-12):
     assert err <= rtol, f"relative error {err:.3g} > {rtol}"
 
 
+@pytest.mark.parametrize("executor", EXECUTORS)
 @pytest.mark.parametrize("cls,ref,kw", CASES, ids=[f"{c.__name__}-{k}" for c, _, k in CASES])
-def test_against_hand_written_formula(cls, ref, kw):
+def test_against_hand_written_formula(cls, ref, kw, executor):
     params = make_params()
     expected = [p.data.copy() for p in params]
     states = [{} for _ in params]
-    opt = cls(params, **kw)
-    opt.chunk_size = 5  # chunks that span parameters
+    opt = cls(params, **kw, executor=executor)
+    opt.chunk_size = 5  # fast: (3, 4) in chunks of 5, 5, 2; (5,), (2, 3, 2), (1,) packed
     for t, grads in enumerate(gradients(0), start=1):
         set_grads(params, grads)
         opt.step()
@@ -167,12 +170,13 @@ def test_against_hand_written_formula(cls, ref, kw):
     assert all(opt.state[p]["step"] == STEPS for p in params)
 
 
-def test_momentum_equals_sgd_with_scaled_lr_but_not_dampening():
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_momentum_equals_sgd_with_scaled_lr_but_not_dampening(executor):
     lr, beta = 0.1, 0.9
     a, b, c = make_params(), make_params(), make_params()
-    opt_a = Momentum(a, lr=lr, beta=beta)
-    opt_b = SGD(b, lr=lr * (1 - beta), momentum=beta)
-    opt_c = SGD(c, lr=lr, momentum=beta, dampening=beta)
+    opt_a = Momentum(a, lr=lr, beta=beta, executor=executor)
+    opt_b = SGD(b, lr=lr * (1 - beta), momentum=beta, executor=executor)
+    opt_c = SGD(c, lr=lr, momentum=beta, dampening=beta, executor=executor)
     for grads in gradients(1):
         for params, opt in ((a, opt_a), (b, opt_b), (c, opt_c)):
             set_grads(params, grads)
@@ -182,9 +186,10 @@ def test_momentum_equals_sgd_with_scaled_lr_but_not_dampening():
         assert np.max(np.abs(pa.data - pc.data)) > 1e-3  # the undamped first step of SGD
 
 
-def test_parameters_without_grad_are_skipped():
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_parameters_without_grad_are_skipped(executor):
     params = make_params()
-    opt = Adam(params, lr=0.01)
+    opt = Adam(params, lr=0.01, executor=executor)
     opt.chunk_size = 4
     expected = [p.data.copy() for p in params]
     states = [{} for _ in params]
@@ -253,10 +258,11 @@ def test_a_single_tensor_is_not_an_iterable_of_params():
         Adam(make_params()[0])
 
 
-def test_state_dict_round_trip_continues_bit_for_bit():
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_state_dict_round_trip_continues_bit_for_bit(executor):
     grads = gradients(3, steps=20)
     params = make_params()
-    opt = Adam(params, lr=0.01, amsgrad=True)
+    opt = Adam(params, lr=0.01, amsgrad=True, executor=executor)
     for g in grads[:10]:
         set_grads(params, g)
         opt.step()
@@ -269,9 +275,10 @@ def test_state_dict_round_trip_continues_bit_for_bit():
     other = make_params(seed=99)
     for p, value in zip(other, saved_params):
         p.data[...] = value
-    opt2 = Adam(other, lr=0.5)
+    opt2 = Adam(other, lr=0.5, executor="plain" if executor == "fast" else "fast")
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["lr"] == 0.01 and opt2.param_groups[0]["betas"] == (0.9, 0.999)
+    assert opt2.param_groups[0]["executor"] == executor  # the saved choice, like every option
     for g in grads[10:]:
         set_grads(other, g)
         opt2.step()
@@ -322,25 +329,39 @@ def test_zero_grad():
     assert all(p.grad is None for p in params)
 
 
-def test_parameters_become_views_of_one_flat_buffer_and_are_readopted():
-    params = make_params()
-    opt = SGD(params, lr=0.1)
-    set_grads(params, [np.ones(s) for s in SHAPES])
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_parameters_keep_their_arrays_and_earlier_references_stay_live(executor):
+    model = minidl.nn.Sequential(minidl.nn.Linear(3, 4), minidl.nn.Linear(4, 2))
+    params = list(model.parameters())
+    refs = [p.data for p in params]
+    sd = model.state_dict()  # the live arrays, taken before the optimizer's first step
+    opt = SGD(params, lr=0.1, executor=executor)
+    opt.chunk_size = 8  # fast: the (4, 3) weight in chunks, the biases packed with neighbours
+    before = [r.copy() for r in refs]
+    for _ in range(3):
+        for p in params:
+            p.grad = minidl.tensor(np.ones(p.shape, np.float32))
+        opt.step()
+    for p, ref, start, live in zip(params, refs, before, sd.values()):
+        assert p.data is ref and live is ref  # never re-pointed
+        np.testing.assert_allclose(ref, start - 0.3, atol=1e-6)
+    params[1].data = np.full(4, 7.0, np.float32)  # replaced by the user: that array is updated
+    params[0].data = np.asfortranarray(params[0].data)  # not contiguous: updated in place too
+    fortran = params[0].data
     opt.step()
-    bucket = opt._buckets[0][0]
-    assert all(np.shares_memory(p.data, bucket.flat) for p in params)
-    params[1].data = np.full(5, 7.0)  # replaced by the user after the optimizer was built
+    np.testing.assert_allclose(params[1].data, 6.9, atol=1e-6)
+    assert params[0].data is fortran
+    np.testing.assert_allclose(fortran, before[0] - 0.4, atol=1e-6)
+    params[2].data = params[2].data.astype(np.float64)  # a new dtype: state is carried over
     opt.step()
-    assert np.allclose(params[1].data, 6.9)
-    assert np.shares_memory(params[1].data, bucket.flat)
-    params[0].data = params[0].data.astype(np.float32)  # a new dtype: the group is rebuilt
-    opt.step()
-    assert params[0].data.dtype == np.float32 and len(opt._buckets[0]) == 2
+    assert params[2].data.dtype == np.float64
+    np.testing.assert_allclose(params[2].data, before[2] - 0.5, atol=1e-6)
 
 
-def test_state_keeps_the_parameter_dtype():
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_state_keeps_the_parameter_dtype(executor):
     p32, p64 = make_params(dtype=np.float32, shapes=[(3,)]), make_params(shapes=[(2,)])
-    opt = Adam(p32 + p64)
+    opt = Adam(p32 + p64, executor=executor)
     set_grads(p32 + p64, [np.ones(3), np.ones(2)])
     opt.step()
     assert opt.state[p32[0]]["exp_avg"].dtype == np.float32
@@ -372,9 +393,11 @@ class SignMomentum(optim.Optimizer):
         super().__init__(params, dict(lr=lr, beta=beta, delta=delta))
 
 
-def test_a_new_optimizer_is_a_short_subclass():
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_a_new_optimizer_is_a_short_subclass(executor):
     params = make_params()
     opt = SignMomentum(params, lr=0.01)
+    opt.param_groups[0]["executor"] = executor
     expected = [p.data.copy() for p in params]
     vs = [0.0] * len(params)
     for grads in gradients(4, steps=30):
@@ -385,8 +408,8 @@ def test_a_new_optimizer_is_a_short_subclass():
             expected[i] = expected[i] - 0.01 * vs[i] / (np.abs(vs[i]) + 1e-12)
     for p, e in zip(params, expected):
         assert_rel(p.data, e)
-    rule = optim.kernels.compile_rule(SignMomentum.update, ("v",), True)
-    assert "np_absolute(v" in rule.numpy_source  # the generated CPU chunk function
+    rule = optim.kernels.compile_rule(SignMomentum.update, ("v",))
+    assert "np_absolute(v" in rule.numpy_source()  # the generated CPU chunk function
     assert "fabs(v)" in rule.cuda_source(np.float64)[2]  # and the fused GPU kernel body
 
 

@@ -16,7 +16,8 @@ import pytest
 import minidl
 from minidl import backend
 from minidl.optim import SGD, Adagrad, Adam, AdamW, Momentum, RAdam, RMSprop
-from minidl.optim.kernels import compile_rule, flush_threshold
+from minidl.optim import flush
+from minidl.optim.kernels import compile_rule
 
 F32 = np.finfo(np.float32)
 
@@ -106,7 +107,7 @@ def test_compiled_rules_match_a_statement_by_statement_reference():
     scalars = {"lr": 0.3, "beta": 0.9}
     for _ in range(300):
         source = _random_rule(rng)
-        rule = compile_rule(source, ("a", "b"), False)
+        rule = compile_rule(source, ("a", "b"))
         start = {k: rng.standard_normal(8) for k in ("p", "g", "a", "b")}
         got = {k: v.copy() for k, v in start.items()}
         scratch = [np.empty(8) for _ in range(rule.n_scratch)]
@@ -118,7 +119,7 @@ def test_compiled_rules_match_a_statement_by_statement_reference():
                     rule.coefficients(scalars)
                 continue
             coefs = [np.array(c) for c in rule.coefficients(scalars)]
-            rule.chunk_function(got["g"], got["p"], got["a"], got["b"], *scratch, *coefs)
+            rule.chunk_function()(got["g"], got["p"], got["a"], got["b"], *scratch, *coefs, None)
         for k in ("p", "a", "b"):
             np.testing.assert_array_equal(got[k], want[k], err_msg=f"{k} in\n{source}\n{rule.numpy_source}")
         np.testing.assert_array_equal(got["g"], start["g"])  # the gradient is never written
@@ -150,7 +151,7 @@ def test_cpu_step_after_the_first_allocates_no_parameter_sized_array():
 
 # ----------------------------------------------------------------------- subnormal flush
 def test_flush_zeroes_exactly_the_state_below_the_threshold():
-    threshold = np.float32(flush_threshold(np.float32))
+    threshold = np.float32(flush.threshold(np.float32))
     assert threshold == np.float32(2.0 ** 24 * F32.tiny)
     rng = np.random.default_rng(0)
     n = 100_000
@@ -200,7 +201,7 @@ def test_flushed_state_keeps_the_updates_products_normal_on_a_dead_layer():
     p.grad = minidl.tensor(np.full(1000, 1e-3, np.float32))
     opt.step()
     p.grad = minidl.tensor(np.zeros(1000, np.float32))
-    threshold = flush_threshold(np.float32)
+    threshold = flush.threshold(np.float32)
     for _ in range(900):  # m decays by 0.9 a step, past threshold / 0.9 and beyond
         opt.step()
         m = opt.state[p]["exp_avg"]
@@ -238,22 +239,71 @@ def test_flush_every_k_steps_staggers_the_chunks():
         Adam([p], flush_denormal=-1)
 
 
+@pytest.mark.parametrize("executor", ["fast", "plain"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_flush_is_dtype_correct(dtype, executor):
+    """float32/64: exactly the entries below 2 * tiny / eps_of_dtype become 0. float16 (which
+    NumPy computes in float32, where its subnormals are normal) is never flushed: by the same
+    formula its threshold would be 0.125, which ordinary state reaches."""
+    fi = np.finfo(dtype)
+    threshold = flush.threshold(dtype)
+    n = 64
+    values = (np.geomspace(float(fi.smallest_subnormal) * 4, 1.0, n) * np.where(np.arange(n) % 2, 1, -1))
+    values = values.astype(dtype)
+    p, q = tensors([(n,), (n,)], dtype)
+    opt = Momentum([p], lr=0.1, beta=0.5, flush_denormal=1, executor=executor)
+    ref = Momentum([q], lr=0.1, beta=0.5, flush_denormal=False, executor=executor)
+    for o, t in ((opt, p), (ref, q)):
+        t.grad = minidl.tensor(np.zeros(n, dtype))
+        o.step()
+        o.state[t]["velocity"][...] = values
+        o.step()  # velocity = 0.5 * velocity, then the flush
+    got, unflushed = opt.state[p]["velocity"], ref.state[q]["velocity"]
+    if dtype == np.float16:
+        assert threshold is None
+        np.testing.assert_array_equal(got, unflushed)
+        assert np.count_nonzero(got) == n  # the state 1e-2 .. 1e-6 is still there
+    else:
+        assert threshold == 2 * float(fi.tiny) / float(fi.eps)
+        small = np.abs(unflushed) < dtype(threshold)
+        assert small.any() and (~small).any()
+        np.testing.assert_array_equal(got[small], 0)
+        np.testing.assert_array_equal(got[~small], unflushed[~small])
+
+
+@pytest.mark.parametrize("executor", ["fast", "plain"])
+@pytest.mark.parametrize("cls", [Adam, RMSprop, Adagrad])
+def test_eps_zero_with_tiny_then_zero_gradients_stays_finite(cls, executor):
+    """With eps = 0 the update divides by sqrt of the state; a flush that zeroed a tiny second
+    moment would make it inf or NaN (torch, which does not flush, stays finite)."""
+    (p,) = tensors([(100,)], np.float32)
+    opt = cls([p], lr=1e-3, eps=0, executor=executor)  # flush_denormal on (the default)
+    p.grad = minidl.tensor(np.full(100, 1e-18, np.float32))  # g*g = 1e-36: below the threshold
+    opt.step()
+    p.grad = minidl.tensor(np.zeros(100, np.float32))
+    for _ in range(12):
+        opt.step()
+        assert np.all(np.isfinite(p.data))
+    assert flush.applies(opt.param_groups[0]) is False
+    assert flush.applies({"eps": 1e-8}) and flush.applies({}) and not flush.applies({"eps": 1e-12})
+
+
 # ------------------------------------------------------- the CUDA body, compiled as C
 def _rule_and_coefficients(cls, kw, dtype, step=20):
     (p,) = tensors([(3,)], dtype)
     opt = cls([p], **kw)
     group = opt.param_groups[0]
     init = opt.initial_state(group)
-    rule = compile_rule(opt.rule(group, step), tuple(init), True)
-    coefs = rule.coefficients(opt.scalars(group, step)) + [flush_threshold(dtype)] * rule.flush
+    rule = compile_rule(opt.rule(group, step), tuple(init))
+    coefs = rule.coefficients(opt.scalars(group, step)) + [flush.threshold(dtype)]
     return rule, init, coefs
 
 
 def _c_function(rule, dtype, workdir):
     ctype = {np.float32: "float", np.float64: "double"}[dtype]
-    _, _, body = rule.cuda_source(dtype)
+    _, _, body = rule.cuda_source(dtype, flush=True)
     names = ["p", *rule.state_names]
-    coef_names = rule.coef_names + ["flush_threshold"] * rule.flush
+    coef_names = rule.coef_names + ["flush_threshold"]
     args = ", ".join([f"const {ctype} *g_", f"const {ctype} *c_"] + [f"{ctype} *{n}_" for n in names])
     src = ["#include <math.h>", f"void run(long count, {args}) {{",
            "  for (long k = 0; k < count; k++) {",
@@ -286,7 +336,7 @@ def test_cuda_kernel_body_matches_numpy_bit_for_bit(cls, kw, tmp_path):
         arrays.append(s)
     expected = [a.copy() for a in arrays]
     scratch = [np.empty(n, dtype) for _ in range(rule.n_scratch)]
-    rule.chunk_function(g, *expected, *scratch, *[np.array(c, dtype) for c in coefs])
+    rule.chunk_function(flush=True)(g, *expected, *scratch, *[np.array(c, dtype) for c in coefs])
     run = _c_function(rule, dtype, str(tmp_path))
     pointer = np.ctypeslib.as_ctypes_type(dtype)
     c_coefs = np.array(coefs, dtype)
@@ -302,12 +352,12 @@ def _needs_gpu():
         pytest.skip("CuPy with a CUDA GPU is not available")
 
 
-def _trajectory(cls, kw, device, steps=30):
+def _trajectory(cls, kw, device, steps=30, executor="fast"):
     params = tensors([(50, 40), (40,), (7, 3), (1,)], np.float32, seed=1)
     if device == "gpu":
         for p in params:
             p.data = backend.to_device(p.data, "gpu")
-    opt = cls(params, **kw)
+    opt = cls(params, **kw, executor=executor)
     rng = np.random.default_rng(2)
     for _ in range(steps):
         for p in params:
@@ -318,18 +368,17 @@ def _trajectory(cls, kw, device, steps=30):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("executor", ["fast", "plain"])
 @pytest.mark.parametrize("cls,kw", CONFIGS, ids=IDS)
-def test_gpu_trajectory_matches_cpu(cls, kw):
+def test_gpu_trajectory_matches_cpu(cls, kw, executor):
     _needs_gpu()
     cpu, _ = _trajectory(cls, kw, "cpu")
-    gpu, opt = _trajectory(cls, kw, "gpu")
+    gpu, opt = _trajectory(cls, kw, "gpu", executor=executor)
     cupy = backend.get_cupy()
     for pc, pg in zip(cpu, gpu):
         assert isinstance(pg.data, cupy.ndarray)
         np.testing.assert_allclose(cupy.asnumpy(pg.data), pc.data, rtol=1e-5, atol=1e-6)
-    bucket = opt._buckets[0][0]
-    start, end = bucket.flat.data.ptr, bucket.flat.data.ptr + bucket.flat.nbytes
-    assert bucket.xp is cupy and all(start <= p.data.data.ptr < end for p in gpu)
+        assert all(isinstance(v, cupy.ndarray) for k, v in opt.state[pg].items() if k != "step")
 
 
 @pytest.mark.gpu

@@ -1,6 +1,6 @@
 """Adagrad (torch.optim.Adagrad's semantics)."""
-from minidl.optim.optimizer import Optimizer
-from minidl.optim.sgd import _decayed_gradient
+from .optimizer import Optimizer
+from .rules import decayed_gradient
 
 __all__ = ["Adagrad"]
 
@@ -16,15 +16,16 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False, flush_denormal=True):
+                 eps=1e-10, *, maximize=False, flush_denormal=True, executor="fast"):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize, flush_denormal=flush_denormal))
+                                      eps=eps, maximize=maximize, flush_denormal=flush_denormal,
+                                      executor=executor))
 
     def initial_state(self, group):
         return {"sum": group["initial_accumulator_value"]}
 
     def rule(self, group, step):
-        return "\n".join([_decayed_gradient(group),
+        return "\n".join([decayed_gradient(group),
                           "sum = sum + g * g",
                           "p = p - lr / (1 + (step - 1) * lr_decay) * g / (sqrt(sum) + eps)"])

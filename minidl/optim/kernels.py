@@ -25,34 +25,20 @@ Both evaluate the same expression tree in the same order and in the parameter's 
 GPU kernel is compiled without FMA contraction), so the two paths agree to the last bit for
 ``+ - * /``, ``sqrt``, ``abs``, ``maximum`` and ``minimum``.
 
-With ``flush=True`` every state array is flushed after the update: entries whose magnitude
-is below ``flush_threshold(dtype) = 2**(mantissa bits + 1) * tiny`` (2.0e-31 for float32,
-2.0e-292 for float64; tiny = ``finfo(dtype).tiny``) become exactly 0, by three in-cache
-passes (``|s|``, ``>= threshold``, multiply) and no global FPU flags. Why: a moving average
-fed zero gradients (MNIST's border pixels) decays geometrically towards the subnormal range,
-and every CPU multiply with a subnormal operand or result takes a microcode assist, ~30 times
-slower. Flushing at the threshold rather than at tiny keeps a margin of 2**24: the state is
-never subnormal, and neither are the products of the update (``beta1 * m``, ``lr * m``, ...)
-for any coefficient above 2**-24 (6e-8) times the decay between two flushes. NaN and inf are
-kept as they are.
-
-Numerically only state entries below the threshold change, to 0, so a parameter moves by
-less than lr * 2.0e-31 / eps per step more or less than without the flush (2e-23 * lr at
-eps = 1e-8): far below float32 resolution; results stay equal to torch's within float32
-tolerance (torch with ``set_flush_denormal(True)`` flushes at tiny instead).
-
-(``flush_denormal=K``, an integer, makes the CPU path flush each chunk only every K-th
-step, staggered over the chunks, for 1/K of the cost. Between two flushes an entry decays
-by at most beta**(K-1) below the threshold, which keeps it normal for any sensible K.)
+Both functions come in two variants, with and without the subnormal flush of the state
+arrays after the update (``flush=True``; why and how: :mod:`minidl.optim.flush`).
 """
 import ast
 import hashlib
 import math
 import textwrap
+from collections import namedtuple
 
 import numpy
 
-__all__ = ["Rule", "RuleError", "compile_rule", "flush_threshold"]
+from . import flush as _flush
+
+__all__ = ["Rule", "RuleError", "compile_rule"]
 
 
 class RuleError(ValueError):
@@ -79,28 +65,33 @@ _RESERVED = {"n", "i", "flush_threshold", "chunk", "g", "p"}  # CuPy reserves n,
 
 
 class _Value:
-    """One SSA value of the NumPy program: where it lives and when it is last read."""
-    __slots__ = ("var", "loc", "last_use", "index")
+    """One SSA value of the NumPy program: its variable (if assigned to one), the buffer it
+    lives in, and the index of the last operation that reads it."""
+    __slots__ = ("var", "loc", "last_use")
 
-    def __init__(self, var=None, loc=None, index=-1):
-        self.var, self.loc, self.index, self.last_use = var, loc, index, index
+    def __init__(self, var=None, loc=None, last_use=-1):
+        self.var, self.loc, self.last_use = var, loc, last_use
+
+
+_Op = namedtuple("_Op", "ufunc inputs out")  # out = ufunc(*inputs); inputs: _Value or coefficient name
+_Flush = namedtuple("_Flush", "state")       # flush the state array holding this _Value
 
 
 class Rule:
     """A compiled update rule. See the module docstring for the language.
 
     ``source`` is the rule text, ``state_names`` the optimizer's state arrays (written back,
-    like ``p``), ``flush`` whether the state is flushed of subnormals after the update.
-    Attributes: ``coefficients(namespace)`` (host scalars), ``numpy_source`` /
-    ``chunk_function`` / ``chunk_function_noflush`` and ``n_scratch`` (CPU: the generated
-    chunk function and how many scratch chunks it needs), ``cuda_source(dtype)`` /
-    ``cuda_kernel(dtype)`` (GPU).
+    like ``p``). Host side: ``coefficients(namespace)``, the scalars of one step. CPU:
+    ``chunk_function(flush)``, the generated NumPy function over one chunk, called as
+    ``f(g, p, *state, *scratch, *coefficients, flush_threshold)`` with ``n_scratch`` scratch
+    chunks (``numpy_source(flush)`` is its text). GPU: ``cuda_kernel(dtype, flush)``, called
+    as ``kernel(g, *coefficients, flush_threshold, p, *state)`` (``cuda_source``: its text).
+    The flush variants flush the state after the update (:mod:`minidl.optim.flush`).
     """
 
-    def __init__(self, source, state_names=(), flush=False, name="update"):
+    def __init__(self, source, state_names=(), name="update"):
         self.source = textwrap.dedent(source).strip()
         self.state_names = tuple(state_names)
-        self.flush = bool(flush) and bool(self.state_names)
         self.name = name
         self.stored = ("p",) + self.state_names
         for s in self.state_names:
@@ -108,7 +99,9 @@ class Rule:
                 raise RuleError(f"invalid state name {s!r}")
         self._parse()
         self._fold_scalars()
-        self._build_numpy()
+        generated = {flush: self._allocate(self._linearize(flush)) for flush in (False, True)}
+        self.n_scratch = max(len(scratch) for scratch, _ in generated.values())
+        self._numpy = {flush: self._define(lines, flush) for flush, (_, lines) in generated.items()}
         self._cuda_kernels = {}
 
     # ------------------------------------------------------------------ parsing
@@ -199,30 +192,29 @@ class Rule:
                             f"{', '.join(sorted(namespace))}") from None
 
     # ------------------------------------------------------------- CPU: NumPy
-    def _build_numpy(self):
-        ops = self._linearize()
-        lines = self._allocate(ops)
-        args = ["g", *self.stored, *self.scratch_names, *self.coef_names]
-        if self.flush:
-            args.append("flush_threshold")
+    def numpy_source(self, flush=False):
+        """The text of the generated chunk function."""
+        return self._numpy[flush][0]
+
+    def chunk_function(self, flush=False):
+        """The generated chunk function (see the class docstring for its arguments)."""
+        return self._numpy[flush][1]
+
+    def _define(self, lines, flush):
+        scratch = [f"tmp{k}" for k in range(self.n_scratch)]
+        args = ["g", *self.stored, *scratch, *self.coef_names, "flush_threshold"]
         namespace = {f"np_{u}": getattr(numpy, u) for u in
                      {"copyto", "negative", "absolute", "greater_equal", "multiply"}
                      | {b[0] for b in _BINARY.values()}
                      | {f[1] for f in _FUNCTIONS.values()}}
+        body = "\n".join("    " + line for line in lines) or "    pass"
+        source = f"def chunk({', '.join(args)}):\n{body}\n"
+        label = " (flush)" if flush else ""
+        exec(compile(source, f"<{self.name} numpy chunk{label}>", "exec"), namespace)
+        return source, namespace.pop("chunk")
 
-        def define(body_lines, label):
-            body = "\n".join("    " + line for line in body_lines) or "    pass"
-            source = f"def chunk({', '.join(args)}):\n{body}\n"
-            exec(compile(source, f"<{self.name} numpy chunk{label}>", "exec"), namespace)
-            return source, namespace.pop("chunk")
-
-        self.numpy_source, self.chunk_function = define(lines, "")
-        # the same without the trailing flush passes, for steps that skip it (flush period > 1)
-        n_flush = 3 * len(self.state_names) if self.flush else 0
-        self.chunk_function_noflush = define(lines[:len(lines) - n_flush], " (no flush)")[1]
-
-    def _linearize(self):
-        """The program as SSA operations [kind, ufunc, inputs, output] in evaluation order."""
+    def _linearize(self, flush):
+        """The program as SSA operations in evaluation order, then the flushes if asked."""
         ops = []
         self._initial = {name: _Value(name, name) for name in ("g",) + self.stored}
         current = dict(self._initial)
@@ -236,22 +228,20 @@ class Rule:
                 ufunc, inputs = "negative", [emit(node.operand)]
             else:
                 ufunc, inputs = _FUNCTIONS[node.func.id][1], [emit(a) for a in node.args]
-            out = _Value(index=len(ops))
-            ops.append(["call", ufunc, inputs, out])
-            return out
+            ops.append(_Op(ufunc, inputs, _Value()))
+            return ops[-1].out
 
         for target, expr in self.statements:
             result = emit(expr)
-            if not isinstance(result, _Value) or result.index < 0 or result.var is not None:
-                out = _Value(index=len(ops))  # a plain copy or fill: `m = g`, `m = 0`
-                ops.append(["call", "copyto", [result], out])
-                result = out
+            if not isinstance(result, _Value) or result.var is not None:
+                ops.append(_Op("copyto", [result], _Value()))  # a plain copy or fill: `m = g`, `m = 0`
+                result = ops[-1].out
             result.var = target
             current[target] = result
-        for s in self.state_names if self.flush else ():
-            ops.append(["flush", None, [current[s]], None])
-        for i, (_, _, inputs, _) in enumerate(ops):
-            for v in inputs:
+        if flush:
+            ops += [_Flush(current[s]) for s in self.state_names]
+        for i, op in enumerate(ops):
+            for v in (op.inputs if isinstance(op, _Op) else [op.state]):
                 if isinstance(v, _Value):
                     v.last_use = i
         for s in self.stored:
@@ -259,79 +249,66 @@ class Rule:
         return ops
 
     def _allocate(self, ops):
-        """Give every SSA value a buffer: its variable's own, a dying input's, or scratch.
+        """Give every SSA value a buffer: (scratch names, the lines of the chunk function).
 
-        A version of p or of a state array is written into that array's buffer. Any other
-        value goes, in order of preference, over an input read for the last time (in place),
-        into a p/state buffer between the last read of its old value and its next write, or
-        into the first free scratch chunk.
+        A new version of p or of a state array goes into that array's buffer (its old value
+        moved to scratch first if still needed). Any other value goes over an input read for
+        the last time (in place), if that buffer is scratch or is not written again before
+        the value dies, or else into the first free scratch chunk.
         """
-        occupant = {name: self._initial[name] for name in self.stored}
-        writes = {name: [i for i, op in enumerate(ops) if op[3] is not None and op[3].var == name]
-                  for name in self.stored}
+        occupant = {name: self._initial[name] for name in self.stored}  # buffer -> value held
+        writes = [op.out.var if isinstance(op, _Op) else None for op in ops]
         scratch, lines = [], []
 
         def free(buf, i):
             v = occupant.get(buf)
             return v is None or v.last_use < i
 
-        def next_write(buf, i):
-            return next((w for w in writes.get(buf, ()) if w >= i), -1)
+        def written_between(buf, i, j):
+            return buf in writes[i:j + 1]
 
         def scratch_for(i, avoid):
-            for t in scratch:
-                if free(t, i) and t not in avoid:
-                    return t
-            scratch.append(f"tmp{len(scratch)}")
-            return scratch[-1]
+            t = next((t for t in scratch if free(t, i) and t not in avoid), None)
+            if t is None:
+                t = f"tmp{len(scratch)}"
+                scratch.append(t)
+            return t
 
-        for i, (kind, ufunc, inputs, out) in enumerate(ops):
-            in_locs = {v.loc for v in inputs if isinstance(v, _Value)}
-            if kind == "flush":  # s = s * (|s| >= threshold), via a free scratch chunk
-                s = inputs[0].loc
-                t = scratch_for(i, in_locs)
-                lines += [f"np_absolute({s}, {t})",
-                          f"np_greater_equal({t}, flush_threshold, {t})",
-                          f"np_multiply({s}, {t}, {s})"]
+        for i, op in enumerate(ops):
+            if isinstance(op, _Flush):
+                lines += _flush.numpy_lines(op.state.loc, scratch_for(i, {op.state.loc}))
                 continue
+            values = [v for v in op.inputs if isinstance(v, _Value)]
+            in_locs = {v.loc for v in values}
+            out = op.out
             if out.var in self.stored:
                 loc = out.var
-                held = occupant.get(loc)
-                if held is not None and held.last_use > i:  # its old value is still needed
+                held = occupant[loc]
+                if held.last_use > i:  # its old value is still needed
                     tmp = scratch_for(i, in_locs)
                     lines.append(f"np_copyto({tmp}, {loc})")
                     held.loc, occupant[tmp] = tmp, held
             else:
-                loc = None
-                for v in inputs:
-                    if isinstance(v, _Value) and v.last_use == i and v.loc != "g" and (
-                            v.loc in scratch or out.last_use <= next_write(v.loc, i + 1)):
-                        loc = v.loc
-                        break
-                if loc is None:
-                    for buf in self.stored:
-                        nw = next_write(buf, i + 1)
-                        if free(buf, i) and nw > i and out.last_use <= nw and buf not in in_locs:
-                            loc = buf
-                            break
+                loc = next((v.loc for v in values if v.last_use == i and v.loc != "g" and (
+                    v.loc in scratch or not written_between(v.loc, i + 1, out.last_use))), None)
                 if loc is None:
                     loc = scratch_for(i, in_locs)
-            operands = [v.loc if isinstance(v, _Value) else v for v in inputs]
-            if ufunc == "copyto":
+            operands = [v.loc if isinstance(v, _Value) else v for v in op.inputs]
+            if op.ufunc == "copyto":
                 lines.append(f"np_copyto({loc}, {operands[0]})")
-            elif ufunc in ("maximum", "minimum"):
-                lines.append(f"np_{ufunc}({', '.join(operands)}, out={loc})")
+            elif op.ufunc in ("maximum", "minimum"):
+                lines.append(f"np_{op.ufunc}({', '.join(operands)}, out={loc})")
             else:
-                lines.append(f"np_{ufunc}({', '.join(operands)}, {loc})")
+                lines.append(f"np_{op.ufunc}({', '.join(operands + [loc])})")
             out.loc = loc
             occupant[loc] = out
-        self.scratch_names = scratch
-        self.n_scratch = len(scratch)
-        return lines
+        return scratch, lines
 
     # --------------------------------------------------------------- GPU: CUDA
-    def cuda_source(self, dtype):
+    def cuda_source(self, dtype, flush=False):
         """(in_params, out_params, body) of the fused ElementwiseKernel for ``dtype``."""
+        if numpy.dtype(dtype) not in _C_TYPES:
+            raise TypeError(f"the GPU update kernels support float32 and float64, not {numpy.dtype(dtype)}")
         ctype, suffix = _C_TYPES[numpy.dtype(dtype)]
         dname = numpy.dtype(dtype).name
         names = {name: name for name in ("g",) + self.stored}
@@ -359,37 +336,30 @@ class Rule:
                 local = f"{target}_v{versions[target]}"
                 lines.append(f"{ctype} {local} = {code};")
                 names[target] = local
-        if self.flush:
-            lines += [f"if ({s} < flush_threshold && {s} > -flush_threshold) {s} = 0;"
-                      for s in self.state_names]
-        inputs = ["g", *self.coef_names] + (["flush_threshold"] if self.flush else [])
+        if flush:
+            lines += [_flush.cuda_line(s) for s in self.state_names]
+        inputs = ["g", *self.coef_names, "flush_threshold"]
         in_params = ", ".join(f"{dname} {n}" for n in inputs)
         out_params = ", ".join(f"{dname} {n}" for n in self.stored)
         return in_params, out_params, "\n".join(lines)
 
-    def cuda_kernel(self, dtype):
-        """The cupy.ElementwiseKernel; call it as kernel(g, *coefficients, [flush_threshold,] p, *state)."""
+    def cuda_kernel(self, dtype, flush=False):
+        """The cupy.ElementwiseKernel; call it as kernel(g, *coefficients, flush_threshold, p, *state)."""
         dtype = numpy.dtype(dtype)
-        kernel = self._cuda_kernels.get(dtype)
+        kernel = self._cuda_kernels.get((dtype, flush))
         if kernel is None:
-            from minidl import backend
+            from .. import backend
             cupy = backend.get_cupy()
-            in_params, out_params, body = self.cuda_source(dtype)
+            in_params, out_params, body = self.cuda_source(dtype, flush)
             digest = hashlib.sha1(body.encode()).hexdigest()[:10]
             kernel = cupy.ElementwiseKernel(in_params, out_params, body,
                                             f"minidl_{self.name}_{digest}",
                                             options=("--fmad=false",))
-            self._cuda_kernels[dtype] = kernel
+            self._cuda_kernels[dtype, flush] = kernel
         return kernel
 
     def __repr__(self):
-        return f"Rule({self.name!r}, state={self.state_names}, flush={self.flush})"
-
-
-def flush_threshold(dtype):
-    """State magnitudes below this become 0: 2**(mantissa bits + 1) * tiny (2.0e-31 for float32)."""
-    fi = numpy.finfo(dtype)
-    return 2 * float(fi.tiny) / float(fi.eps)
+        return f"Rule({self.name!r}, state={self.state_names})"
 
 
 def _names(node):
@@ -399,10 +369,10 @@ def _names(node):
 _CACHE = {}
 
 
-def compile_rule(source, state_names=(), flush=False, name="update"):
-    """A cached :class:`Rule` (rules are compiled once per distinct text and options)."""
-    key = (source, tuple(state_names), bool(flush))
+def compile_rule(source, state_names=(), name="update"):
+    """A cached :class:`Rule` (rules are compiled once per distinct text and state names)."""
+    key = (source, tuple(state_names))
     rule = _CACHE.get(key)
     if rule is None:
-        rule = _CACHE[key] = Rule(source, state_names, flush, name)
+        rule = _CACHE[key] = Rule(source, state_names, name)
     return rule

@@ -10,7 +10,7 @@ current one), so a schedule composes with manual changes of ``group["lr"]`` as i
 """
 import math
 
-from minidl.optim.optimizer import Optimizer
+from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "OneCycleLR"]
 

@@ -1,5 +1,5 @@
 """Momentum in the seed's form: an exponential moving average of the gradients."""
-from minidl.optim.optimizer import Optimizer, required
+from .optimizer import Optimizer, required
 
 __all__ = ["Momentum"]
 
@@ -27,5 +27,6 @@ class Momentum(Optimizer):
         p = p - lr * velocity
     """
 
-    def __init__(self, params, lr=required, beta=0.9, *, flush_denormal=True):
-        super().__init__(params, dict(lr=lr, beta=beta, flush_denormal=flush_denormal))
+    def __init__(self, params, lr=required, beta=0.9, *, flush_denormal=True, executor="fast"):
+        super().__init__(params, dict(lr=lr, beta=beta, flush_denormal=flush_denormal,
+                                      executor=executor))

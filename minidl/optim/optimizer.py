@@ -1,4 +1,10 @@
-"""The optimizer base class: parameter groups, validation, state, step and state_dict.
+"""The optimizer base class: torch.optim's API and the books, nothing of the execution.
+
+``Optimizer`` keeps the parameter groups and their hyperparameters (validated), the
+per-parameter state dicts and step counts, ``zero_grad``, ``state_dict`` /
+``load_state_dict``; ``step`` compiles each group's rule and hands it to the group's
+executor (:mod:`minidl.optim.plain` describes the interface and the plain one, to read first;
+:mod:`minidl.optim.fast` is the default, fast one).
 
 Writing a new optimizer is writing a short subclass: the constructor lists its
 hyperparameters, ``state_defaults`` its state arrays, and ``update`` its rule, once, in the
@@ -15,18 +21,29 @@ seed's notation (see :mod:`minidl.optim.kernels` for the language). For example:
         def __init__(self, params, lr=1e-3, beta=0.9):
             super().__init__(params, dict(lr=lr, beta=beta))
 
-From that the base class runs every step as in-place NumPy ufuncs over cache-sized chunks
-of one flat buffer per group on the CPU, or as one fused CuPy kernel per group on the GPU.
+A mistake in ``update`` raises :class:`~minidl.optim.kernels.RuleError` when the class is
+defined; a name that is neither an array nor a hyperparameter, when it is constructed.
 Rules that depend on a group's options or on the step override ``rule(group, step)`` and
-``initial_state(group)``; extra host scalars come from ``scalars(group, step)``.
+``initial_state(group)``; extra host scalars come from ``scalars(group, step)``; shared rule
+lines are in :mod:`minidl.optim.rules`.
+
+Every group also has ``flush_denormal`` (True, False or a period K: the subnormal flush of
+the state, :mod:`minidl.optim.flush`) and ``executor`` ("fast" or "plain").
 """
+import time
+
 import numpy
 
-from minidl import backend
-from minidl.optim.flat import FlatBucket
-from minidl.optim.kernels import compile_rule
+from .. import autograd, backend
+from ..tensor import Tensor
+from . import flush
+from .fast import FastExecutor
+from .kernels import RuleError, compile_rule
+from .plain import PlainExecutor
 
 __all__ = ["Optimizer", "required"]
+
+EXECUTORS = {"fast": FastExecutor, "plain": PlainExecutor}
 
 
 class _Required:
@@ -47,9 +64,30 @@ _CHECKS = {
     "beta": (lambda v: 0 <= v < 1, "Invalid beta value: {}"),
     "lr_decay": (lambda v: v >= 0, "Invalid lr_decay value: {}"),
     "initial_accumulator_value": (lambda v: v >= 0, "Invalid initial_accumulator_value value: {}"),
-    "flush_denormal": (lambda v: v is True or v is False or (isinstance(v, int) and v >= 1),
-                       "Invalid flush_denormal value: {} (True, False or a period >= 1)"),
 }
+_OPTIONS = {
+    "flush_denormal": (lambda v: v is True or v is False or (_number(v) and int(v) == v and v >= 1),
+                       "Invalid flush_denormal value: {!r} (True, False or a period >= 1)"),
+    "executor": (lambda v: v in EXECUTORS, "Invalid executor value: {!r} (expected 'fast' or 'plain')"),
+}
+
+
+def _number(v):
+    return isinstance(v, (int, float, numpy.number)) and not isinstance(v, (bool, numpy.bool_))
+
+
+def _plain_value(name, v):
+    """A hyperparameter as a plain Python value: NumPy scalars, 0-d arrays and 0-d Tensors
+    become numbers (as torch accepts a 0-d tensor lr); a larger array is refused."""
+    if isinstance(v, Tensor):
+        v = v.data
+    if isinstance(v, tuple):
+        return tuple(_plain_value(name, x) for x in v)
+    if isinstance(v, numpy.generic) or hasattr(v, "ndim") and hasattr(v, "item"):
+        if getattr(v, "ndim", 0) != 0:
+            raise TypeError(f"{name} must be a number, got an array of shape {tuple(v.shape)}")
+        return v.item()
+    return v
 
 
 class ParamState:
@@ -93,38 +131,36 @@ class ParamState:
         return f"ParamState({len(self)} parameters)"
 
 
-def _number(v):
-    return isinstance(v, (int, float, numpy.number)) and not isinstance(v, (bool, numpy.bool_))
-
-
 class Optimizer:
     """Base class of all optimizers (``torch.optim.Optimizer``'s API).
 
-    ``params`` is an iterable of parameters (Tensors with ``requires_grad``) or of dicts
-    (parameter groups, each with ``"params"`` and its own hyperparameters); ``defaults``
-    holds the hyperparameters a group does not set. Every group also has
-    ``flush_denormal``: an integer K flushes the state every K-th step for each CPU chunk
-    (staggered, so each step pays 1/K of the cost): entries below 2**24 * tiny (2e-31 in
-    float32) become 0, so the state and the update's products are never subnormal (see
-    :mod:`minidl.optim.kernels`). True (the default) means K = ``flush_period`` = 4, which
-    keeps an Adam step within 2.5x the memory floor; False never flushes. The GPU kernel
-    flushes at every step (it is fused, so free).
+    ``params`` is an iterable of parameters (leaf Tensors) or of dicts (parameter groups,
+    each with ``"params"`` and its own hyperparameters); ``defaults`` holds the
+    hyperparameters a group does not set, plus ``flush_denormal`` (default True) and
+    ``executor`` (default "fast").
     """
 
     update = None         # the rule text, when it does not depend on the group's options
     state_defaults = {}   # state array name -> initial value
-    chunk_size = 32768    # CPU: elements per chunk of the flat buffers (128 KiB of float32)
+    chunk_size = FastExecutor.chunk_size  # CPU elements per chunk of the fast executor
     flush_period = 4      # CPU: steps between two flushes of a chunk when flush_denormal=True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("update") is not None:  # compile now: a mistake fails here
+            compile_rule(cls.update, tuple(cls.state_defaults), cls.__name__.lower())
+
     def __init__(self, params, defaults):
-        self.defaults = dict(defaults)
-        self.defaults.setdefault("flush_denormal", True)
+        self.defaults = {"flush_denormal": True, "executor": "fast", **defaults}
         self.state = ParamState()
         self.param_groups = []
-        self._buckets = []  # per group: list of FlatBucket, built at the first step
-        if hasattr(params, "data") and hasattr(params, "grad"):
+        self._executors = []  # per group: (kind, executor), made at its first step
+        if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {type(params).__name__}")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got set")
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -154,11 +190,19 @@ class Optimizer:
         return ns
 
     def validate(self, group):
-        """Raise ValueError for an invalid hyperparameter of ``group``."""
+        """Raise ValueError (TypeError for a non-number) for an invalid hyperparameter."""
         for key, (ok, message) in _CHECKS.items():
+            if key in group:
+                if not _number(group[key]):
+                    raise TypeError(f"{key} must be a number, got {type(group[key]).__name__}")
+                if not ok(group[key]):
+                    raise ValueError(message.format(group[key]))
+        for key, (ok, message) in _OPTIONS.items():
             if key in group and not ok(group[key]):
                 raise ValueError(message.format(group[key]))
         for i, beta in enumerate(group.get("betas", ())):
+            if not _number(beta):
+                raise TypeError(f"betas must be numbers, got {type(beta).__name__} at index {i}")
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
@@ -167,30 +211,47 @@ class Optimizer:
         """Add a group (a dict with "params" and optional hyperparameters) to optimize."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
-        group = dict(param_group)
-        params = group["params"]
-        if hasattr(params, "data") and hasattr(params, "grad"):
+        params = param_group["params"]
+        if isinstance(params, Tensor):
             params = [params]
-        else:
-            params = list(params)
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+                            "the ordering of tensors in sets will change between runs. Please use "
+                            "a list instead.")
+        params = list(params)
         for p in params:
-            if not (hasattr(p, "data") and hasattr(p, "grad")):
+            if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
                                 f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
         if len({id(p) for p in params}) != len(params):
             raise ValueError("parameter group contains a parameter more than once")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
-        group["params"] = params
+        group = {k: _plain_value(k, v) for k, v in param_group.items() if k != "params"}
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError("parameter group didn't specify a value of required "
                                  f"optimization parameter {name}")
-            group.setdefault(name, default)
+            group.setdefault(name, _plain_value(name, default))
         self.validate(group)
+        self._check_rule_names(group)
+        group["params"] = params
         self.param_groups.append(group)
-        self._buckets.append(None)
+        self._executors.append(None)
+
+    def _check_rule_names(self, group):
+        """A class-level ``update`` may use only the scalars the group provides."""
+        if self.update is None or type(self).rule is not Optimizer.rule:
+            return
+        rule = compile_rule(self.update, tuple(self.state_defaults), type(self).__name__.lower())
+        missing = sorted(set(rule.scalar_names) - set(self.scalars(group, 1)))
+        if missing:
+            raise RuleError(f"update rule of {type(self).__name__} uses {', '.join(missing)}, which "
+                            f"is neither a state array nor a hyperparameter; scalars available: "
+                            f"{', '.join(sorted(self.scalars(group, 1)))}")
 
     def zero_grad(self, set_to_none=True):
         """Reset the gradients: to None (the default), or to zeros in place."""
@@ -207,90 +268,49 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns closure() if given."""
         loss = closure() if closure is not None else None
+        profiler = autograd._profiler
+        start = time.perf_counter() if profiler is not None else 0.0
         for index, group in enumerate(self.param_groups):
-            for bucket in self._group_buckets(index):
-                self._step_bucket(group, bucket)
+            self._step_group(index, group)
+        if profiler is not None:
+            profiler.record("optimizer", f"{type(self).__name__}.step", start, time.perf_counter(), 0)
         return loss
 
-    def _step_bucket(self, group, bucket):
+    def _step_group(self, index, group):
+        executor = self._executor(index, group)
         init = self.initial_state(group)
-        flush = group.get("flush_denormal", True)
-        period = self.flush_period if flush is True else int(flush)
-        params = bucket.params
-        k = 0
-        while k < len(params):  # runs of consecutive parameters with a grad and the same step
-            if params[k].grad is None:
-                k += 1
+        by_step = {}  # t -> (params, their state dicts): parameters may have missed steps
+        for i, p in enumerate(group["params"]):
+            if p.grad is None:
                 continue
-            t = self._steps_done(params[k]) + 1
-            end = k + 1
-            while end < len(params) and params[end].grad is not None \
-                    and self._steps_done(params[end]) + 1 == t:
-                end += 1
-            source = self.rule(group, t)
-            rule = compile_rule(source, tuple(init), flush, type(self).__name__.lower())
-            for name in rule.state_names:
-                bucket.ensure_state(name, init[name])
-            for j in range(k, end):
-                self._param_state(bucket, j, init)["step"] = t
-            bucket.run(rule, k, end, [p.grad for p in params[k:end]],
-                       rule.coefficients(self.scalars(group, t)), t, period)
-            k = end
-
-    def _steps_done(self, p):
-        st = self.state.get(p)
-        return 0 if st is None else st["step"]
-
-    def _param_state(self, bucket, k, init):
-        """The state dict of parameter k of ``bucket``, created at its first step."""
-        p = bucket.params[k]
-        st = self.state.get(p)
-        if st is None:
-            st = {"step": 0}
-            self.state[p] = st
-        for name, initial in init.items():
-            if name not in st:
-                st[name] = bucket.ensure_state(name, initial)[k]
-        return st
-
-    # ------------------------------------------------------------ flat buffers
-    def _group_buckets(self, index):
-        buckets = self._buckets[index]
-        if buckets is not None and all(b.readopt() for b in buckets):
-            return buckets
-        return self._rebuild(index)
-
-    def _rebuild(self, index):
-        """(Re)flatten a group: one bucket per (device, dtype); state carried over."""
-        group = self.param_groups[index]
-        saved = {}
-        for p in group["params"]:
+            _check_grad(p, i, index)
             st = self.state.get(p)
-            if st is not None:
-                saved[id(p)] = {k: (backend.to_device(v, "cpu").copy() if hasattr(v, "shape") else v)
-                                for k, v in st.items()}
-                del self.state[p]
-        by_kind = {}
-        for p in group["params"]:
-            data = p.data
-            key = (backend.device_of(data), numpy.dtype(data.dtype).str)
-            by_kind.setdefault(key, []).append(p)
-        buckets = [FlatBucket(ps, self.chunk_size) for ps in by_kind.values()]
-        self._buckets[index] = buckets
-        init = self.initial_state(group)
-        for bucket in buckets:
-            for k, p in enumerate(bucket.params):
-                if id(p) in saved:
-                    self._load_param_state(bucket, k, saved[id(p)], init)
-        return buckets
+            if st is None:
+                st = self.state[p] = {"step": 0, **executor.new_state(p, init)}
+            elif any(name not in st for name in init):  # e.g. momentum switched on later
+                st.update(executor.new_state(p, {n: v for n, v in init.items() if n not in st}))
+            params, states = by_step.setdefault(st["step"] + 1, ([], []))
+            params.append(p)
+            states.append(st)
+        flush_every = 0
+        if flush.applies(group):
+            flush_every = self.flush_period if group["flush_denormal"] is True else int(group["flush_denormal"])
+        for t, (params, states) in by_step.items():
+            rule = compile_rule(self.rule(group, t), tuple(init), type(self).__name__.lower())
+            executor.run(rule, params, states, rule.coefficients(self.scalars(group, t)), t, flush_every)
+            for p, st in zip(params, states):
+                st["step"] = t
+                p._version += 1  # an in-place write: backward refuses a graph that saved p
 
-    def _load_param_state(self, bucket, k, values, init):
-        st = self._param_state(bucket, k, {**init, **{n: init.get(n, 0.0) for n in values if n != "step"}})
-        for name, value in values.items():
-            if name == "step":
-                st["step"] = int(value)
-            else:
-                st[name][...] = backend.to_device(numpy.asarray(value), backend.device_of(bucket.flat))
+    def _executor(self, index, group):
+        kind = group["executor"]
+        cached = self._executors[index]
+        if cached is None or cached[0] != kind:
+            executor = EXECUTORS[kind](group["params"])
+            if kind == "fast":
+                executor.chunk_size = self.chunk_size
+            cached = self._executors[index] = (kind, executor)
+        return cached[1]
 
     # -------------------------------------------------------------- state_dict
     def state_dict(self):
@@ -316,45 +336,62 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Load a :meth:`state_dict`; the run then continues bit for bit."""
-        saved_groups = state_dict["param_groups"]
+        """Load a :meth:`state_dict`; the run then continues bit for bit.
+
+        Everything is checked before anything changes: a state dict that does not fit leaves
+        the optimizer as it was. State arrays take each parameter's dtype and device.
+        """
+        groups, states = self._checked(state_dict)
+        for group, values in zip(self.param_groups, groups):
+            group.update(values)
+        self.state = ParamState()
+        for p, st in states:
+            self.state[p] = st
+
+    def _checked(self, state_dict):
+        """(new hyperparameters per group, [(p, new state dict)]) from ``state_dict``, validated."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError("an optimizer state dict has the keys 'state' and 'param_groups'")
+        saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"the optimizer has {len(self.param_groups)}")
-        by_index = {}
+        by_index, groups = {}, []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(group["params"]) != len(saved["params"]):
                 raise ValueError(f"loaded state dict contains a parameter group ({i}) that doesn't "
                                  f"match the size of optimizer's group: {len(saved['params'])} "
                                  f"parameters, expected {len(group['params'])}")
-            for p, idx in zip(group["params"], saved["params"]):
-                by_index[int(idx)] = p
-        saved_state = {int(i): st for i, st in state_dict["state"].items()}
-        for idx, st in saved_state.items():
-            if idx not in by_index:
+            by_index.update({int(idx): p for p, idx in zip(group["params"], saved["params"])})
+            values = {k: _plain_value(k, tuple(v) if isinstance(group.get(k), tuple) else v)
+                      for k, v in saved.items() if k != "params"}
+            self.validate({**group, **values})
+            groups.append(values)
+        states = []
+        for idx, saved in state_dict["state"].items():
+            p = by_index.get(int(idx))
+            if p is None:
                 raise ValueError(f"loaded state dict has state for parameter {idx}, which no group lists")
-            shape = tuple(by_index[idx].shape)
-            for name, value in st.items():
-                if name != "step" and tuple(numpy.shape(value)) != shape:
+            st = {}
+            for name, value in saved.items():
+                if name == "step":
+                    if not _number(value) or int(value) != value or value < 0:
+                        raise ValueError(f"loaded state of parameter {idx} has step {value!r}, "
+                                         "expected a count >= 0")
+                    st["step"] = int(value)
+                    continue
+                value = numpy.asarray(backend.to_device(value, "cpu"))
+                if value.shape != tuple(p.shape):
                     raise ValueError(f"loaded state {name!r} of parameter {idx} has shape "
-                                     f"{tuple(numpy.shape(value))}, expected {shape}")
-        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            for key, value in saved.items():
-                if key != "params":
-                    group[key] = tuple(value) if isinstance(group.get(key), tuple) else value
-            self.validate(group)
-            init = self.initial_state(group)
-            for bucket in self._group_buckets(i):
-                for k, p in enumerate(bucket.params):
-                    if p in self.state:
-                        del self.state[p]
-                    bucket.reset_state(k, init)
-            for idx in saved["params"]:
-                p = by_index[int(idx)]
-                if int(idx) in saved_state:
-                    bucket = next(b for b in self._buckets[i] if b.owns(p))
-                    k = next(j for j, q in enumerate(bucket.params) if q is p)
-                    self._load_param_state(bucket, k, saved_state[int(idx)], init)
+                                     f"{value.shape}, expected {tuple(p.shape)}")
+                if value.dtype.kind not in "fiu":
+                    raise ValueError(f"loaded state {name!r} of parameter {idx} has dtype "
+                                     f"{value.dtype}, expected numbers")
+                st[name] = backend.to_device(value.astype(p.dtype), p.device)
+            if "step" not in st:
+                raise ValueError(f"loaded state of parameter {idx} has no step count")
+            states.append((p, st))
+        return groups, states
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -363,3 +400,16 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def _check_grad(p, i, group_index):
+    """The gradient of parameter i of a group must be a Tensor shaped and placed like it."""
+    grad = p.grad
+    where = f"parameter {i} of group {group_index} (shape {tuple(p.shape)})"
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"the gradient of {where} is a {type(grad).__name__}, not a Tensor; "
+                        "assign minidl.tensor(array) to .grad")
+    if grad.shape != p.shape:
+        raise ValueError(f"the gradient of {where} has shape {tuple(grad.shape)}")
+    if backend.array_module(grad.data) is not backend.array_module(p.data):
+        raise ValueError(f"the gradient of {where} is on {grad.device}, the parameter on {p.device}")

@@ -1,8 +1,8 @@
 """RAdam: Adam with the variance of its adaptive step rectified (torch.optim.RAdam)."""
 import math
 
-from minidl.optim.optimizer import Optimizer
-from minidl.optim.adam import moment_lines
+from .optimizer import Optimizer
+from .rules import adam_moments
 
 __all__ = ["RAdam"]
 
@@ -26,10 +26,12 @@ class RAdam(Optimizer):
     state_defaults = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 decoupled_weight_decay=False, *, maximize=False, flush_denormal=True):
+                 decoupled_weight_decay=False, *, maximize=False, flush_denormal=True,
+                 executor="fast"):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize, flush_denormal=flush_denormal))
+                                      maximize=maximize, flush_denormal=flush_denormal,
+                                      executor=executor))
 
     @staticmethod
     def _rho(group, step):
@@ -46,7 +48,7 @@ class RAdam(Optimizer):
         return ns
 
     def rule(self, group, step):
-        lines = moment_lines(group, group["decoupled_weight_decay"])
+        lines = adam_moments(group, group["decoupled_weight_decay"])
         if self._rho(group, step)[1] > 5:
             lines.append("p = p - lr * rect * sqrt(1 - beta2 ** step) / (1 - beta1 ** step)"
                          " * exp_avg / (sqrt(exp_avg_sq) + eps)")

@@ -1,6 +1,6 @@
 """RMSprop, with torch.optim.RMSprop's momentum and centered options."""
-from minidl.optim.optimizer import Optimizer
-from minidl.optim.sgd import _decayed_gradient
+from .optimizer import Optimizer
+from .rules import decayed_gradient
 
 __all__ = ["RMSprop"]
 
@@ -22,10 +22,10 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False, flush_denormal=True):
+                 centered=False, *, maximize=False, flush_denormal=True, executor="fast"):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize,
-                                      flush_denormal=flush_denormal))
+                                      flush_denormal=flush_denormal, executor=executor))
 
     def initial_state(self, group):
         names = ["square_avg"] + ["grad_avg"] * bool(group["centered"]) \
@@ -33,7 +33,7 @@ class RMSprop(Optimizer):
         return dict.fromkeys(names, 0.0)
 
     def rule(self, group, step):
-        lines = [_decayed_gradient(group),
+        lines = [decayed_gradient(group),
                  "square_avg = alpha * square_avg + (1 - alpha) * g * g"]
         if group["centered"]:
             lines += ["grad_avg = alpha * grad_avg + (1 - alpha) * g",

@@ -1,5 +1,6 @@
 """Stochastic gradient descent, with torch.optim.SGD's momentum, dampening and Nesterov."""
-from minidl.optim.optimizer import Optimizer, required
+from .optimizer import Optimizer, required
+from .rules import decayed_gradient
 
 __all__ = ["SGD"]
 
@@ -21,10 +22,10 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=required, momentum=0, dampening=0, nesterov=False,
-                 weight_decay=0, maximize=False, *, flush_denormal=True):
+                 weight_decay=0, maximize=False, *, flush_denormal=True, executor="fast"):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      nesterov=nesterov, weight_decay=weight_decay,
-                                      maximize=maximize, flush_denormal=flush_denormal))
+                                      nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
+                                      flush_denormal=flush_denormal, executor=executor))
 
     def validate(self, group):
         super().validate(group)
@@ -35,7 +36,7 @@ class SGD(Optimizer):
         return {"momentum_buffer": 0.0} if group["momentum"] else {}
 
     def rule(self, group, step):
-        lines = [_decayed_gradient(group)]
+        lines = [decayed_gradient(group)]
         if not group["momentum"]:
             return "\n".join(lines + ["p = p - lr * g"])
         if step == 1:
@@ -48,14 +49,3 @@ class SGD(Optimizer):
                      "p = p - lr * momentum_buffer")
         return "\n".join(lines)
 
-
-def _decayed_gradient(group):
-    """The rule line (possibly empty) that applies ``maximize`` and L2 ``weight_decay`` to g."""
-    maximize, decay = group.get("maximize", False), group.get("weight_decay", 0)
-    if maximize and decay:
-        return "g = weight_decay * p - g"
-    if maximize:
-        return "g = -g"
-    if decay:
-        return "g = g + weight_decay * p"
-    return ""

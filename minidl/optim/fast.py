@@ -1,0 +1,229 @@
+"""The fast executor: flat state, cache-sized CPU chunks, fused CuPy kernels.
+
+The executor interface and the plain executor to read first: :mod:`minidl.optim.plain`.
+Here the parameters of a group are sorted into buckets by (device, dtype), each with flat
+state arrays and a chunk plan (:mod:`minidl.optim.flat`):
+
+* CPU: each chunk runs the rule's generated NumPy function (one ufunc call with ``out=`` per
+  operation, intermediates in preallocated scratch chunks; :mod:`minidl.optim.kernels`).
+  The plans (chunk views, scratch, the coefficients as 0-d arrays) are built once per rule
+  and set of parameters, so a step after the first allocates no array.
+* GPU: each chunk is one launch of the rule's fused ElementwiseKernel.
+
+The state dicts the optimizer shows hold views of the flat state. An array found there that is
+not this executor's view (``load_state_dict``, a user's assignment, a rebuilt bucket) is
+copied into the flat state and replaced by the view. A parameter whose ``.data`` was replaced
+by an array of another shape, dtype or device makes the executor rebuild its buckets.
+"""
+import numpy
+
+from .. import backend
+from . import flush
+from .flat import aligned_empty, plan_chunks
+
+__all__ = ["FastExecutor"]
+
+
+class FastExecutor:
+    """Flat state, chunked CPU updates and fused GPU kernels for one parameter group."""
+
+    chunk_size = 32768  # CPU elements per chunk; see minidl.optim.flat
+    gpu_chunk_size = 2 ** 22
+
+    def __init__(self, params, chunk_size=None):
+        self.params = list(params)
+        if chunk_size is not None:
+            self.chunk_size = int(chunk_size)
+        self._where = None  # id(p) -> (bucket, k), built at first use
+
+    def _locate(self, p):
+        where = None if self._where is None else self._where.get(id(p))
+        if where is None or not where[0].follow(where[1], p.data):
+            self._build()  # a parameter's data now has another shape, dtype or device
+            where = self._where[id(p)]
+        return where
+
+    def _build(self):
+        kinds = {}
+        for p in self.params:
+            kinds.setdefault((backend.device_of(p.data), p.data.dtype.str), []).append(p)
+        self._where = {}
+        for params in kinds.values():
+            on_gpu = backend.array_module(params[0].data) is not numpy
+            chunk = self.gpu_chunk_size if on_gpu else self.chunk_size
+            bucket = _Bucket(params, chunk, pack_below=max(1, 2 ** 16 if on_gpu else chunk // 4))
+            self._where.update({id(p): (bucket, k) for k, p in enumerate(params)})
+
+    def new_state(self, p, initial):
+        bucket, k = self._locate(p)
+        views = {}
+        for name, value in initial.items():
+            views[name] = bucket.state_view(name, k)
+            views[name][...] = value
+        return views
+
+    def run(self, rule, params, states, coefficients, step, flush_every):
+        runs = {}
+        for p, st in zip(params, states):
+            bucket, k = self._locate(p)
+            bucket.adopt(k, st, rule.state_names)
+            runs.setdefault(bucket, []).append(k)
+        for bucket, ks in runs.items():
+            bucket.run(rule, tuple(ks), coefficients, step, flush_every)
+
+
+class _Bucket:
+    """The parameters of a group that share a device and a dtype."""
+
+    def __init__(self, params, chunk_size, pack_below):
+        self.params = params
+        self.datas = [p.data for p in params]
+        self.xp = backend.array_module(self.datas[0])
+        self.dtype = self.datas[0].dtype
+        self.chunk_size, self.pack_below = chunk_size, pack_below
+        self.offsets = [0]
+        for data in self.datas:
+            self.offsets.append(self.offsets[-1] + int(data.size))
+        self.state = {}         # name -> flat array
+        self.state_views = {}   # name -> per-parameter views shaped like the parameters
+        self.threshold = flush.threshold(self.dtype)
+        self.flat_data = [None] * len(params)  # per parameter: p.data as 1-d (or a copy)
+        self.copied = set()     # parameters whose data is not contiguous: worked on in a copy
+        self.plans = {}
+        self.scratch = []       # CPU: n_scratch chunks, then the gathered g and p chunks
+        self.scalars = {}       # CPU: rule -> its coefficients as 0-d arrays, bound into plans
+        self.threshold_array = numpy.array(self.threshold or 0, self.dtype)
+        for k in range(len(params)):
+            self._flatten(k)
+
+    def _flatten(self, k):
+        data = self.datas[k]
+        if data.flags.c_contiguous:
+            self.flat_data[k] = data.reshape(-1)
+            self.copied.discard(k)
+        else:
+            self.flat_data[k] = aligned_empty(self.xp, data.size, self.dtype)
+            self.copied.add(k)
+
+    def follow(self, k, data):
+        """Accept a replaced ``p.data`` of the same shape, dtype and device; False if not."""
+        old = self.datas[k]
+        if data is old:
+            return True
+        if backend.array_module(data) is not self.xp or data.dtype != self.dtype \
+                or data.shape != old.shape:
+            return False
+        self.datas[k] = data
+        self._flatten(k)
+        self.plans.clear()
+        return True
+
+    # ------------------------------------------------------------------- state
+    def state_view(self, name, k):
+        if name not in self.state:
+            flat = aligned_empty(self.xp, self.offsets[-1], self.dtype)
+            flat.fill(0)
+            self.state[name] = flat
+            self.state_views[name] = [flat[lo:hi].reshape(d.shape) for d, lo, hi
+                                      in zip(self.datas, self.offsets, self.offsets[1:])]
+        return self.state_views[name][k]
+
+    def adopt(self, k, st, names):
+        """Make parameter k's state dict ``st`` hold this bucket's views, copying values in."""
+        for name in names:
+            view = self.state_view(name, k)
+            value = st[name]
+            if value is view:
+                continue
+            if tuple(value.shape) != view.shape:
+                raise ValueError(f"state {name!r} has shape {tuple(value.shape)}, but its "
+                                 f"parameter has shape {view.shape}")
+            view[...] = backend.to_device(value, backend.device_of(view))
+            st[name] = view
+
+    # -------------------------------------------------------------------- step
+    def run(self, rule, ks, coefficients, step, flush_every):
+        grads = {}
+        for k in ks:
+            g = self.params[k].grad.data
+            grads[k] = g.astype(self.dtype, copy=False).reshape(-1)
+            if k in self.copied:
+                self.flat_data[k][...] = self.datas[k].reshape(-1)
+        if self.threshold is None:
+            flush_every = 0
+        if self.xp is numpy:
+            self._run_cpu(rule, ks, grads, coefficients, step, flush_every)
+        else:
+            self._run_gpu(rule, ks, grads, coefficients, flush_every)
+        for k in self.copied.intersection(ks):
+            self.datas[k][...] = self.flat_data[k].reshape(self.datas[k].shape)
+
+    def _run_cpu(self, rule, ks, grads, coefficients, step, flush_every):
+        plan = self.plans.get((rule, ks))
+        if plan is None:
+            plan = self.plans[rule, ks] = self._plan(rule, ks)
+        for array, value in zip(self.scalars[rule], coefficients):
+            array[()] = value
+        functions = (rule.chunk_function(False), rule.chunk_function(True))
+        offsets, flat_data = self.offsets, self.flat_data
+        g_chunk = self.scratch[-2]
+        for index, (chunk, bound) in enumerate(plan):
+            function = functions[bool(flush_every) and (step + index) % flush_every == 0]
+            if len(chunk.pieces) == 1:
+                k, a, b = chunk.pieces[0]
+                function(grads[k][a:b], *bound)
+                continue
+            g, p = g_chunk[:chunk.hi - chunk.lo], bound[0]
+            for k, a, b in chunk.pieces:
+                at = offsets[k] - chunk.lo
+                g[at:at + b - a] = grads[k][a:b]
+                p[at:at + b - a] = flat_data[k][a:b]
+            function(g, *bound)
+            for k, a, b in chunk.pieces:
+                at = offsets[k] - chunk.lo
+                flat_data[k][a:b] = p[at:at + b - a]
+
+    def _plan(self, rule, ks):
+        """[(chunk, the arguments after g)] for parameters ``ks``: p, state, scratch, scalars."""
+        size = self.chunk_size
+        while len(self.scratch) < rule.n_scratch + 2:  # the last two gather g and p
+            self.scratch.insert(0, aligned_empty(numpy, size, self.dtype))
+        scratch, p_chunk = self.scratch[:rule.n_scratch], self.scratch[-1]
+        states = [self.state[s] for s in rule.state_names]
+        scalars = self.scalars.setdefault(rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names])
+        plan = []
+        for chunk in plan_chunks(ks, self.offsets, size, self.pack_below):
+            lo, hi = chunk.lo, chunk.hi
+            if len(chunk.pieces) == 1:
+                k, a, b = chunk.pieces[0]
+                p = self.flat_data[k][a:b]
+            else:
+                p = p_chunk[:hi - lo]
+            plan.append((chunk, (p, *[s[lo:hi] for s in states], *[t[:hi - lo] for t in scratch],
+                                 *scalars, self.threshold_array)))
+        return plan
+
+    def _run_gpu(self, rule, ks, grads, coefficients, flush_every):
+        kernel = rule.cuda_kernel(self.dtype, bool(flush_every))
+        coefs = [self.dtype.type(c) for c in coefficients] + [self.dtype.type(self.threshold or 0)]
+        chunks = self.plans.get(ks)
+        if chunks is None:
+            chunks = self.plans[ks] = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
+        for chunk in chunks:
+            lo, hi = chunk.lo, chunk.hi
+            states = [self.state[s][lo:hi] for s in rule.state_names]
+            if len(chunk.pieces) == 1:
+                k, a, b = chunk.pieces[0]
+                kernel(grads[k][a:b], *coefs, self.flat_data[k][a:b], *states)
+                continue
+            if not self.scratch:
+                self.scratch = [self.xp.empty(self.chunk_size, self.dtype) for _ in range(2)]
+            g, p = self.scratch[0][:hi - lo], self.scratch[1][:hi - lo]
+            for k, a, b in chunk.pieces:
+                at = self.offsets[k] - lo
+                g[at:at + b - a] = grads[k][a:b]
+                p[at:at + b - a] = self.flat_data[k][a:b]
+            kernel(g, *coefs, p, *states)
+            for k, a, b in chunk.pieces:
+                at = self.offsets[k] - lo
+                self.flat_data[k][a:b] = p[at:at + b - a]
