@@ -34,6 +34,8 @@ class DataLoader:
     shuffle: reshuffle at every ``iter()``; ``seed`` fixes the sequence of orders
         (None: drawn from minidl's global generator, see ``minidl.manual_seed``;
         kept in ``self.seed``).
+    sampler: an iterable of dataset indices with ``__len__`` (e.g. ``DistributedSampler``)
+        giving the order instead; as in PyTorch it excludes ``shuffle``.
     drop_last: drop the final batch when it is smaller than ``batch_size``.
     collate_fn: as in PyTorch, called with the list of samples of a batch; when given,
         samples are always fetched one by one with ``dataset[i]``. Arrays in what it
@@ -42,15 +44,17 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 collate_fn=None, device=None):
+                 collate_fn=None, device=None, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size <= 0:
             raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
         try:
-            n = len(dataset)
+            n = len(dataset) if sampler is None else len(sampler)
         except TypeError:
-            raise TypeError(f"DataLoader needs a dataset with __len__, got "
-                            f"{type(dataset).__name__}") from None
+            raise TypeError(f"DataLoader needs a dataset (or sampler) with __len__, got "
+                            f"{type(dataset if sampler is None else sampler).__name__}") from None
         if n == 0:
             raise ValueError("DataLoader: the dataset is empty")
         if drop_last and n < batch_size:
@@ -69,6 +73,7 @@ class DataLoader:
         self.seed = _fresh_seed() if seed is None else seed
         self.collate_fn = collate_fn
         self.device = device
+        self.sampler = sampler
         self._rng = np.random.default_rng(self.seed)
         self._batched = collate_fn is None and hasattr(dataset, "__getitems__")
 
@@ -82,12 +87,16 @@ class DataLoader:
         self._rng.bit_generator.state = state["rng"]
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        n = len(order)
         if self.drop_last:
             order = order[:n - n % self.batch_size]
         return self._batches(order)
