@@ -26,3 +26,4 @@ __version__ = "0.1.0"
 from .serialization import save, load, CheckpointError
 from . import nn  # noqa: E402
 from . import optim, data  # noqa: E402
+from . import viz, profiler  # noqa: E402  (instruments: graph pictures, op timings)
