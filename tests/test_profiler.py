@@ -75,3 +75,87 @@ def test_chrome_trace_has_one_complete_event_per_record_in_microseconds(tmp_path
     assert [e["name"] for e in events][2:] == ["LinearBackward", "step", "Adam.step"]
     assert len({(e["pid"], e["tid"]) for e in events}) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["trace.json"]
+
+
+# ---- the engine and the optimizer reporting to a running profile ----------------------------
+def train_steps(model, opt, x, y, steps):
+    for _ in range(steps):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_profile_of_training_steps_lists_linear_loss_and_optimizer_with_exact_counts():
+    minidl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    x, y = minidl.randn(8, 20), minidl.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    with profile() as prof:
+        train_steps(model, opt, x, y, steps=3)
+    assert autograd._profiler is None
+    rows = rows_by_name(prof)
+    expected = {  # name: (kind, calls, bytes made), float32 = 4 bytes
+        "Linear": ("forward", 6, 3 * 4 * (8 * 16 + 8 * 4)),
+        "ReLU": ("forward", 3, 3 * 4 * 8 * 16),
+        "CrossEntropy": ("forward", 3, 3 * 4),
+        # second Linear: dx, dW, db; the first one's input needs no gradient: dW, db
+        "LinearBackward": ("backward", 6, 3 * 4 * ((8 * 16 + 4 * 16 + 4) + (16 * 20 + 16))),
+        "ReLUBackward": ("backward", 3, 3 * 4 * 8 * 16),
+        "CrossEntropyBackward": ("backward", 3, 3 * 4 * 8 * 4),  # the logits' gradient
+        "Adam.step": ("optimizer", 3, 0),
+    }
+    assert {name: (r.kind, r.count, r.cpu_memory_usage) for name, r in rows.items()} == expected
+    events = prof.events
+    assert all(e.end >= e.start for e in events)
+    # each step's events come in the order the step runs them
+    kinds = [e.kind for e in events]
+    assert kinds == (["forward"] * 4 + ["backward"] * 4 + ["optimizer"]) * 3
+    for row in rows.values():
+        assert 0 < row.cpu_time_total and row.cpu_time == pytest.approx(
+            row.cpu_time_total / row.count)
+    table = prof.table(sort_by="count")
+    for name in expected:
+        assert name in table
+    # outside the profile nothing is recorded any more
+    train_steps(model, opt, x, y, steps=1)
+    assert prof.events == events and len(events) == 27
+
+
+def test_record_function_ranges_nest_and_profiles_nest():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+
+    @record_function("square")
+    def square(t):
+        return t * t
+
+    with profile() as outer:
+        with record_function("step"):
+            with profile() as inner:
+                square(x).sum().backward()
+        assert autograd._profiler is outer
+    assert autograd._profiler is None
+    assert [e.name for e in inner.events] == ["Mul", "square", "Sum", "Sum", "Mul"]
+    assert [e.label for e in outer.events] == ["Mul", "square", "Sum", "SumBackward",
+                                               "MulBackward", "step"]
+    rows = rows_by_name(outer)
+    total = {name: r.cpu_time_total for name, r in rows.items()}
+    # self time: less the events directly inside (the Mul forward is inside "square")
+    direct = ["square", "Sum", "SumBackward", "MulBackward"]
+    assert rows["step"].self_cpu_time_total == pytest.approx(
+        total["step"] - sum(total[n] for n in direct), abs=1e-9)
+    assert rows["square"].self_cpu_time_total == pytest.approx(
+        total["square"] - total["Mul"], abs=1e-9)
+    with pytest.raises(RuntimeError, match="already running"):
+        with outer:
+            with outer:
+                pass
+
+
+def test_profile_is_removed_when_its_block_raises():
+    with pytest.raises(ZeroDivisionError):
+        with profile():
+            1 / 0
+    assert autograd._profiler is None
+    with record_function("nothing running"):  # no profile: nothing recorded, no error
+        pass
