@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -243,4 +244,223 @@ def test_save_replaces_and_keeps_the_exact_path(tmp_path):
     minidl.save({"step": 2}, str(path))
     assert os.listdir(tmp_path) == ["ckpt"]
     assert minidl.load(path) == {"step": 2}
-    assert oct(os.stat(path).st_mode & 0o777) == oct(0o644)
+
+
+# ---- permissions and paths ---------------------------------------------------------
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, restored afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def mode(path):
+    return oct(os.stat(path).st_mode & 0o777)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("mask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_new_file_honours_the_umask_like_open(tmp_path, umask, mask, expected):
+    umask(mask)
+    minidl.save({"step": 1}, tmp_path / "new.npz")
+    with open(tmp_path / "by_open", "w"):
+        pass
+    assert mode(tmp_path / "new.npz") == mode(tmp_path / "by_open") == oct(expected)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("private", [0o600, 0o640, 0o400])
+def test_saving_over_a_file_keeps_its_mode(tmp_path, umask, private):
+    # was: forced to 0644, so a checkpoint made private became world-readable
+    umask(0o022)
+    path = tmp_path / "ckpt.npz"
+    minidl.save({"step": 1}, path)
+    os.chmod(path, private)
+    minidl.save({"step": 2}, path)
+    assert mode(path) == oct(private) and minidl.load(path) == {"step": 2}
+
+
+def test_saving_into_a_missing_folder_names_the_requested_path(tmp_path):
+    path = tmp_path / "no" / "such" / "folder" / "ckpt.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        minidl.save({"step": 1}, path)
+    assert info.value.filename == str(path)
+    assert str(path) in str(info.value) and ".tmp" not in str(info.value)
+    assert "folder does not exist" in str(info.value)
+
+
+def test_saving_onto_a_folder_or_into_a_file_names_the_path(tmp_path):
+    with pytest.raises(IsADirectoryError, match="folder") as info:
+        minidl.save({"step": 1}, tmp_path)
+    assert info.value.filename == str(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError) as info:
+        minidl.save({"step": 1}, tmp_path / "file" / "ckpt.npz")
+    assert info.value.filename == str(tmp_path / "file" / "ckpt.npz")
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_arrays_of_every_plain_kind_and_layout_round_trip(tmp_path):
+    obj = {"fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+           "strided": np.arange(10)[::3], "strings": np.array(["ab", "", "héllo"]),
+           "bytes": np.array([b"x", b"yz"]), "dates": np.array(["2024-01-02"], "M8[D]"),
+           "complex": np.array([1 + 2j], np.complex64), "big_endian": np.arange(3, dtype=">i4"),
+           "empty": np.zeros((0, 3), np.float32), "scalar": np.float16(1.5)}
+    minidl.save(obj, tmp_path / "kinds.npz")
+    back = minidl.load(tmp_path / "kinds.npz")
+    for key, value in obj.items():
+        assert back[key].dtype == value.dtype and back[key].shape == np.shape(value), key
+        np.testing.assert_array_equal(back[key], value)
+    assert back["fortran"].flags.writeable and back["strided"].flags.writeable
+
+
+def test_save_refuses_structured_arrays_and_objects_nested_without_end(tmp_path):
+    with pytest.raises(TypeError, match="dtype"):
+        minidl.save({"r": np.zeros(2, dtype=[("a", "f4"), ("b", "i4")])}, tmp_path / "x.npz")
+    loop = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="nested deeper than 64 levels"):
+        minidl.save(loop, tmp_path / "x.npz")
+    deep = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested deeper"):
+        minidl.save(deep, tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# ---- hostile files: load accepts only what save writes -----------------------------
+def write_zip(path, members, compression=zipfile.ZIP_STORED):
+    """A zip of {name: bytes} members."""
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def header_bytes(tree):
+    return _npy(np.frombuffer(json.dumps({"format": "minidl.save/1", "tree": tree}).encode(),
+                              dtype=np.uint8))
+
+
+def npy_declaring(shape, dtype="<f8", data=b"\0" * 16):
+    """A .npy member whose header declares ``shape`` whatever ``data`` it holds."""
+    header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+
+
+ONE_ARRAY = {"dict": [["w", {"array": "a0"}]]}
+
+
+def load_peak(path):
+    """(what load raised, the peak of Python allocations during it, in bytes)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(minidl.CheckpointError) as info:
+            minidl.load(path)
+        return info.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                                         zipfile.ZIP_LZMA])
+def test_compressed_members_are_refused_before_inflating(tmp_path, compression):
+    # 32 MB of zeros compress to some KB (bzip2: a few hundred bytes); loading used to
+    # inflate them all
+    bomb = _npy(np.zeros(4 << 20))
+    path = write_zip(tmp_path / "bomb.npz", {"__minidl__.npy": header_bytes(ONE_ARRAY),
+                                             "a0.npy": bomb}, compression)
+    assert path.stat().st_size < 100_000
+    error, peak = load_peak(path)
+    assert "is compressed" in str(error) and "stored members only" in str(error)
+    assert peak < 1 << 20
+
+
+def test_a_huge_declared_shape_is_a_checkpoint_error_not_a_memory_error(tmp_path):
+    path = write_zip(tmp_path / "huge.npz", {"__minidl__.npy": header_bytes(ONE_ARRAY),
+                                             "a0.npy": npy_declaring((2**50,))})
+    error, peak = load_peak(path)
+    assert "declares float64 (1125899906842624,) (9007199254740992 bytes) but holds 16" \
+        in str(error)
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("shape, dtype, data, match", [
+    ((3,), "<f8", b"\0" * 16, r"declares float64 \(3,\) \(24 bytes\) but holds 16"),
+    ((2**40, 2**40), "<f4", b"", "declares float32"),        # product beyond int64: no wrap
+    ((1,), "<U10000000", b"\0" * 4, "declares <U10000000 .*40000000 bytes"),
+    ((1,), "|V8", b"\0" * 8, "dtype |V8, which minidl.save never writes"),
+    ((2,), "|O", b"\0" * 16, "Python objects"),
+])
+def test_declared_sizes_and_dtypes_are_checked_against_the_member(tmp_path, shape, dtype,
+                                                                   data, match):
+    path = write_zip(tmp_path / "bad.npz", {"__minidl__.npy": header_bytes(ONE_ARRAY),
+                                            "a0.npy": npy_declaring(shape, dtype, data)})
+    with pytest.raises(minidl.CheckpointError, match=match):
+        minidl.load(path)
+
+
+@pytest.mark.parametrize("depth", [5000, 200_000])
+def test_a_deeply_nested_header_is_a_checkpoint_error_not_a_recursion_error(tmp_path, depth):
+    tree = '{"list": [' * depth + "]}" * depth
+    text = '{"format": "minidl.save/1", "tree": ' + tree + "}"
+    path = write_zip(tmp_path / "deep.npz", {
+        "__minidl__.npy": _npy(np.frombuffer(text.encode(), dtype=np.uint8))})
+    with pytest.raises(minidl.CheckpointError, match="nested deeper than 64 levels"):
+        minidl.load(path)
+
+
+def test_nesting_inside_json_strings_does_not_count(tmp_path):
+    obj = {"note": "[[[[{{{{" * 1000, "deep": [[[[1]]]], 'quote"[': r"\"[[[["}
+    minidl.save(obj, tmp_path / "ok.npz")
+    assert minidl.load(tmp_path / "ok.npz") == obj
+
+
+def test_a_tree_deeper_than_save_writes_is_refused(tmp_path):
+    tree = {"value": 1}
+    for _ in range(70):
+        tree = {"list": [tree]}
+    path = write_zip(tmp_path / "deep.npz", {"__minidl__.npy": header_bytes(tree)})
+    with pytest.raises(minidl.CheckpointError, match="nested deeper than 64"):
+        minidl.load(path)
+
+
+@pytest.mark.parametrize("members, tree, match", [
+    ({"a0.npy": _npy(np.ones(2)), "a1.npy": _npy(np.ones(3))}, ONE_ARRAY,
+     r"members \['a1'\] are not part of the saved object"),
+    ({"a0.npy": _npy(np.ones(2)), "notes.txt": b"hello"}, ONE_ARRAY,
+     "unexpected member 'notes.txt'"),
+    ({"a0.npy": _npy(np.ones(2))}, {"list": [{"array": "a0"}, {"array": "a0"}]},
+     "refers to member 'a0' twice"),
+    ({}, ONE_ARRAY, "refers to a missing member 'a0'"),
+    ({"a0.npy": _npy(np.ones(2))}, {"scalar": "a0"}, r"scalar member 'a0' has shape \(2,\)"),
+    ({}, {"dict": [[True, {"value": 1}]]}, "malformed dict item"),
+    ({}, {"dict": [["k"]]}, "malformed dict item"),
+    ({}, {"value": {"nested": "object"}}, "malformed tree node"),
+    ({}, {"list": [], "tuple": []}, "malformed tree node"),
+    ({}, {"array": 3}, "malformed tree node"),
+    ({}, ["not", "a", "node"], "malformed tree node"),
+])
+def test_members_are_read_only_when_the_tree_names_them_once(tmp_path, members, tree, match):
+    path = write_zip(tmp_path / "odd.npz", {"__minidl__.npy": header_bytes(tree), **members})
+    with pytest.raises(minidl.CheckpointError, match=match):
+        minidl.load(path)
+
+
+def test_a_header_that_is_not_bytes_is_refused(tmp_path):
+    path = write_zip(tmp_path / "h.npz", {"__minidl__.npy": _npy(np.ones(3))})
+    with pytest.raises(minidl.CheckpointError, match="header is float64"):
+        minidl.load(path)
+
+
+def test_an_extra_member_in_a_saved_file_is_refused(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    minidl.save({"w": np.ones(3)}, path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("a7.npy", _npy(np.zeros(10)))
+    with pytest.raises(minidl.CheckpointError, match=r"\['a7'\] are not part"):
+        minidl.load(path)
