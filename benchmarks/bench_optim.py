@@ -6,11 +6,14 @@
 For each optimizer, interleaved repetition by repetition (medians reported):
   floor          np.copyto of half the bytes the step must move (so read + write = all of
                  them): Adam reads p, g, m, v and writes p, m, v, 28 B per parameter
-  minidl         minidl.optim on one flat buffer, CPU chunks, flush_denormal on (default;
-                 the rows "Adam flush/1" and "Adam no flush" show flush_denormal=1 / False)
+  minidl         minidl.optim, the fast executor (default): flat state, CPU chunks,
+                 flush_denormal on (default; the rows "Adam flush/1" and "Adam no flush"
+                 show flush_denormal=1 / False)
+  plain          minidl.optim with executor="plain": the rule on whole arrays, parameter
+                 by parameter (the readable reference executor; flushes at every step)
   torch foreach  torch.optim default (multi-tensor) implementation, when torch is installed
   torch fused    torch.optim with fused=True, where torch has it for the CPU
-The table gives milliseconds and the ratios minidl/floor and minidl/torch.
+The table gives milliseconds and the ratios minidl/floor, plain/floor and minidl/torch.
 
 A second table shows the subnormal trap: Adam's state filled with float32 subnormals
 (what a moving average fed zero gradients decays into), zero gradients, time per step
@@ -36,19 +39,22 @@ from minidl import optim  # noqa: E402
 torch = harness.import_torch(THREADS)
 
 # name, minidl constructor, torch constructor name and kwargs, bytes moved per float32 param
+# (the constructors take executor= as a keyword)
 OPTIMIZERS = [
-    ("SGD", lambda p: optim.SGD(p, lr=1e-3), "SGD", dict(lr=1e-3), 12),
-    ("SGD momentum", lambda p: optim.SGD(p, lr=1e-3, momentum=0.9), "SGD",
+    ("SGD", lambda p, **kw: optim.SGD(p, lr=1e-3, **kw), "SGD", dict(lr=1e-3), 12),
+    ("SGD momentum", lambda p, **kw: optim.SGD(p, lr=1e-3, momentum=0.9, **kw), "SGD",
      dict(lr=1e-3, momentum=0.9), 20),
-    ("Momentum (EMA)", lambda p: optim.Momentum(p, lr=1e-3, beta=0.9), "SGD",
+    ("Momentum (EMA)", lambda p, **kw: optim.Momentum(p, lr=1e-3, beta=0.9, **kw), "SGD",
      dict(lr=1e-4, momentum=0.9), 20),
-    ("RMSprop", lambda p: optim.RMSprop(p, lr=1e-3), "RMSprop", dict(lr=1e-3), 20),
-    ("Adam", lambda p: optim.Adam(p, lr=1e-3), "Adam", dict(lr=1e-3), 28),
-    ("Adam flush/1", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=1), "Adam", dict(lr=1e-3), 28),
-    ("Adam no flush", lambda p: optim.Adam(p, lr=1e-3, flush_denormal=False), "Adam", dict(lr=1e-3), 28),
-    ("AdamW", lambda p: optim.AdamW(p, lr=1e-3), "AdamW", dict(lr=1e-3), 28),
-    ("Adagrad", lambda p: optim.Adagrad(p, lr=1e-2), "Adagrad", dict(lr=1e-2), 20),
-    ("RAdam", lambda p: optim.RAdam(p, lr=1e-3), "RAdam", dict(lr=1e-3), 28),
+    ("RMSprop", lambda p, **kw: optim.RMSprop(p, lr=1e-3, **kw), "RMSprop", dict(lr=1e-3), 20),
+    ("Adam", lambda p, **kw: optim.Adam(p, lr=1e-3, **kw), "Adam", dict(lr=1e-3), 28),
+    ("Adam flush/1", lambda p, **kw: optim.Adam(p, lr=1e-3, flush_denormal=1, **kw), "Adam",
+     dict(lr=1e-3), 28),
+    ("Adam no flush", lambda p, **kw: optim.Adam(p, lr=1e-3, flush_denormal=False, **kw), "Adam",
+     dict(lr=1e-3), 28),
+    ("AdamW", lambda p, **kw: optim.AdamW(p, lr=1e-3, **kw), "AdamW", dict(lr=1e-3), 28),
+    ("Adagrad", lambda p, **kw: optim.Adagrad(p, lr=1e-2, **kw), "Adagrad", dict(lr=1e-2), 20),
+    ("RAdam", lambda p, **kw: optim.RAdam(p, lr=1e-3, **kw), "RAdam", dict(lr=1e-3), 28),
 ]
 
 
@@ -60,10 +66,10 @@ def floor_copy(n_params, bytes_per_param):
     return lambda: np.copyto(dst, src)
 
 
-def minidl_step(make, n, rng):
+def minidl_step(make, n, rng, executor="fast"):
     p = minidl.tensor(rng.standard_normal(n).astype(np.float32), requires_grad=True)
     p.grad = minidl.tensor(rng.standard_normal(n).astype(np.float32))
-    opt = make([p])
+    opt = make([p], executor=executor)
     opt.step()
     return opt.step
 
@@ -94,18 +100,20 @@ def bench_sizes(sizes, repeat, names):
             cands = {
                 "floor": floors[nbytes],
                 "minidl": minidl_step(make, n, rng),
+                "plain": minidl_step(make, n, rng, "plain"),
                 "foreach": torch_step(tname, tkw, n, dict(foreach=True)),
                 "fused": torch_step(tname, tkw, n, dict(fused=True)),
             }
             t = harness.medians(harness.interleaved(cands, repeat=repeat, warmup=1))
             rows.append([f"{n:.0e}", name, nbytes, harness.fmt(t["floor"]), harness.fmt(t["minidl"]),
-                         harness.ratio(t["minidl"], t["floor"]), harness.fmt(t["foreach"]),
+                         harness.ratio(t["minidl"], t["floor"]), harness.fmt(t["plain"]),
+                         harness.ratio(t["plain"], t["floor"]), harness.fmt(t["foreach"]),
                          harness.fmt(t["fused"]), harness.ratio(t["minidl"], t["foreach"]),
                          harness.ratio(t["minidl"], t["fused"])])
             print(f"  {rows[-1][0]} {name}: {rows[-1][4]} ms, {rows[-1][5]} floor", file=sys.stderr)
             del cands
     harness.table(["params", "optimizer", "B/param", "floor ms", "minidl ms", "minidl/floor",
-                   "torch foreach ms", "torch fused ms", "minidl/foreach", "minidl/fused"], rows)
+                   "plain ms", "plain/floor", "torch foreach ms", "torch fused ms", "minidl/foreach", "minidl/fused"], rows)
 
 
 def bench_subnormals(n, repeat):
@@ -158,14 +166,19 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated optimizer names")
     ap.add_argument("--subnormal-size", type=float, default=1e6)
     ap.add_argument("--chunk", type=int, default=None, help="CPU chunk size in elements")
+    ap.add_argument("--optim-threads", type=int, default=None,
+                    help=f"threads of minidl's fast executor (default {optim.Optimizer.threads})")
     args = ap.parse_args()
     if args.chunk:
         optim.Optimizer.chunk_size = args.chunk
+    if args.optim_threads:
+        optim.Optimizer.threads = args.optim_threads
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
     names = {s.strip() for s in args.only.split(",") if s.strip()}
     print(harness.machine_line(THREADS))
-    print(f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements, flush_denormal on; "
-          "floor = np.copyto moving the step's bytes (read + write)\n")
+    print(f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements on "
+          f"{optim.Optimizer.threads} thread(s) (from 2**19 elements), flush_denormal on; "
+          "floor = np.copyto moving the step's bytes (read + write), one thread\n")
     bench_sizes(sizes, args.repeat, names)
     bench_subnormals(int(args.subnormal_size), max(3, args.repeat // 2))
 

@@ -18,6 +18,7 @@ from minidl import backend
 from minidl.optim import SGD, Adagrad, Adam, AdamW, Momentum, RAdam, RMSprop
 from minidl.optim import flush
 from minidl.optim.kernels import compile_rule
+from minidl.optim.plain import PlainExecutor
 
 F32 = np.finfo(np.float32)
 
@@ -103,6 +104,7 @@ def _reference(source, arrays, scalars):
 
 
 def test_compiled_rules_match_a_statement_by_statement_reference():
+    """Random rules through the fast executor's chunk function and the plain executor."""
     rng = np.random.default_rng(0)
     scalars = {"lr": 0.3, "beta": 0.9}
     for _ in range(300):
@@ -111,6 +113,9 @@ def test_compiled_rules_match_a_statement_by_statement_reference():
         start = {k: rng.standard_normal(8) for k in ("p", "g", "a", "b")}
         got = {k: v.copy() for k, v in start.items()}
         scratch = [np.empty(8) for _ in range(rule.n_scratch)]
+        p = minidl.tensor(start["p"], requires_grad=True)
+        p.grad = minidl.tensor(start["g"])
+        plain_state = {k: start[k].copy() for k in ("a", "b")}
         with np.errstate(all="ignore"):
             try:
                 want = _reference(source, start, scalars)
@@ -118,11 +123,16 @@ def test_compiled_rules_match_a_statement_by_statement_reference():
                 with pytest.raises(ZeroDivisionError):
                     rule.coefficients(scalars)
                 continue
-            coefs = [np.array(c) for c in rule.coefficients(scalars)]
-            rule.chunk_function()(got["g"], got["p"], got["a"], got["b"], *scratch, *coefs, None)
+            coefs = rule.coefficients(scalars)
+            rule.chunk_function()(got["g"], got["p"], got["a"], got["b"], *scratch,
+                                  *[np.array(c) for c in coefs], None)
+            PlainExecutor([p]).run(rule, [p], [plain_state], coefs, 1, 0)
+        plain = {"p": p.data, **plain_state}
         for k in ("p", "a", "b"):
-            np.testing.assert_array_equal(got[k], want[k], err_msg=f"{k} in\n{source}\n{rule.numpy_source}")
+            np.testing.assert_array_equal(got[k], want[k], err_msg=f"{k} in\n{source}\n{rule.numpy_source()}")
+            np.testing.assert_array_equal(plain[k], want[k], err_msg=f"plain: {k} in\n{source}")
         np.testing.assert_array_equal(got["g"], start["g"])  # the gradient is never written
+        np.testing.assert_array_equal(p.grad.data, start["g"])
 
 
 # ------------------------------------------------------------------------- allocations
@@ -395,3 +405,26 @@ def test_gpu_state_dict_round_trip_and_flush():
                         & (cupy.abs(opt.state[params[0]]["exp_avg"]) < F32.tiny))
     opt.load_state_dict(sd)
     assert opt.state[params[0]]["step"] == 3
+
+
+def test_two_threads_give_the_single_thread_result_bit_for_bit(monkeypatch):
+    from minidl.optim import fast
+    submitted = []
+    real_pool = fast._pool
+    monkeypatch.setattr(fast, "_pool", lambda n: submitted.append(n) or real_pool(n))
+    monkeypatch.setattr(fast._Bucket, "parallel_min", 1)
+    shapes = [(40, 50), (7,), (3, 300), (1,)]
+    results = []
+    for threads in (1, 2):
+        params = tensors(shapes, np.float32)
+        opt = Adam(params, lr=1e-2, amsgrad=True, flush_denormal=2)
+        opt.chunk_size, opt.threads = 256, threads
+        rng = np.random.default_rng(7)
+        for _ in range(5):
+            for p in params:
+                p.grad = minidl.tensor(rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+        results.append([p.data.copy() for p in params] + [opt.state[p]["exp_avg_sq"] for p in params])
+    assert submitted == [1] * 5  # the two-thread optimizer handed half its chunks to a thread
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)

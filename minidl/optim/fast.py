@@ -15,6 +15,10 @@ not this executor's view (``load_state_dict``, a user's assignment, a rebuilt bu
 copied into the flat state and replaced by the view. A parameter whose ``.data`` was replaced
 by an array of another shape, dtype or device makes the executor rebuild its buckets.
 """
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy
 
 from .. import backend
@@ -29,6 +33,7 @@ class FastExecutor:
 
     chunk_size = 32768  # CPU elements per chunk; see minidl.optim.flat
     gpu_chunk_size = 2 ** 22
+    threads = min(2, os.cpu_count() or 1)  # CPU threads for a run of at least parallel_min elements
 
     def __init__(self, params, chunk_size=None):
         self.params = list(params)
@@ -51,7 +56,8 @@ class FastExecutor:
         for params in kinds.values():
             on_gpu = backend.array_module(params[0].data) is not numpy
             chunk = self.gpu_chunk_size if on_gpu else self.chunk_size
-            bucket = _Bucket(params, chunk, pack_below=max(1, 2 ** 16 if on_gpu else chunk // 4))
+            bucket = _Bucket(params, chunk, pack_below=max(1, 2 ** 16 if on_gpu else chunk // 4),
+                             threads=1 if on_gpu else max(1, int(self.threads)))
             self._where.update({id(p): (bucket, k) for k, p in enumerate(params)})
 
     def new_state(self, p, initial):
@@ -75,8 +81,11 @@ class FastExecutor:
 class _Bucket:
     """The parameters of a group that share a device and a dtype."""
 
-    def __init__(self, params, chunk_size, pack_below):
+    parallel_min = 2 ** 19  # elements: below, handing half the chunks to a thread does not pay
+
+    def __init__(self, params, chunk_size, pack_below, threads):
         self.params = params
+        self.threads = threads
         self.datas = [p.data for p in params]
         self.xp = backend.array_module(self.datas[0])
         self.dtype = self.datas[0].dtype
@@ -90,7 +99,7 @@ class _Bucket:
         self.flat_data = [None] * len(params)  # per parameter: p.data as 1-d (or a copy)
         self.copied = set()     # parameters whose data is not contiguous: worked on in a copy
         self.plans = {}
-        self.scratch = []       # CPU: n_scratch chunks, then the gathered g and p chunks
+        self.scratch = []       # per thread: n_scratch chunks, then the gathered g and p chunks
         self.scalars = {}       # CPU: rule -> its coefficients as 0-d arrays, bound into plans
         self.threshold_array = numpy.array(self.threshold or 0, self.dtype)
         for k in range(len(params)):
@@ -164,16 +173,26 @@ class _Bucket:
             plan = self.plans[rule, ks] = self._plan(rule, ks)
         for array, value in zip(self.scalars[rule], coefficients):
             array[()] = value
+        work = (rule, grads, step, flush_every)
+        if len(plan) == 1:
+            self._run_chunks(plan[0], *work)
+            return
+        # NumPy's ufuncs release the GIL: the other parts of the plan run on other cores
+        others = [_pool(len(plan) - 1).submit(self._run_chunks, part, *work) for part in plan[1:]]
+        self._run_chunks(plan[0], *work)
+        for future in others:
+            future.result()
+
+    def _run_chunks(self, part, rule, grads, step, flush_every):
         functions = (rule.chunk_function(False), rule.chunk_function(True))
         offsets, flat_data = self.offsets, self.flat_data
-        g_chunk = self.scratch[-2]
-        for index, (chunk, bound) in enumerate(plan):
+        for index, chunk, g, bound in part:
             function = functions[bool(flush_every) and (step + index) % flush_every == 0]
-            if len(chunk.pieces) == 1:
+            if g is None:  # a slice of one parameter, worked on in place
                 k, a, b = chunk.pieces[0]
                 function(grads[k][a:b], *bound)
                 continue
-            g, p = g_chunk[:chunk.hi - chunk.lo], bound[0]
+            p = bound[0]  # small parameters: gathered, updated, scattered back
             for k, a, b in chunk.pieces:
                 at = offsets[k] - chunk.lo
                 g[at:at + b - a] = grads[k][a:b]
@@ -184,24 +203,37 @@ class _Bucket:
                 flat_data[k][a:b] = p[at:at + b - a]
 
     def _plan(self, rule, ks):
-        """[(chunk, the arguments after g)] for parameters ``ks``: p, state, scratch, scalars."""
-        size = self.chunk_size
-        while len(self.scratch) < rule.n_scratch + 2:  # the last two gather g and p
-            self.scratch.insert(0, aligned_empty(numpy, size, self.dtype))
-        scratch, p_chunk = self.scratch[:rule.n_scratch], self.scratch[-1]
+        """Per thread: [(chunk index, chunk, its gathered-g scratch or None, the arguments
+        after g: p, state, scratch, scalars, threshold)] for parameters ``ks``."""
+        chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
+        total = sum(c.hi - c.lo for c in chunks)
+        threads = min(self.threads, len(chunks)) if total >= self.parallel_min else 1
         states = [self.state[s] for s in rule.state_names]
         scalars = self.scalars.setdefault(rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names])
-        plan = []
-        for chunk in plan_chunks(ks, self.offsets, size, self.pack_below):
+        parts, done = [[] for _ in range(threads)], 0
+        for index, chunk in enumerate(chunks):
             lo, hi = chunk.lo, chunk.hi
+            thread = done * threads // max(total, 1)  # equal shares of the elements
+            done += hi - lo
+            *scratch, g_chunk, p_chunk = self._scratch(thread, rule.n_scratch)
             if len(chunk.pieces) == 1:
                 k, a, b = chunk.pieces[0]
-                p = self.flat_data[k][a:b]
+                g, p = None, self.flat_data[k][a:b]
             else:
-                p = p_chunk[:hi - lo]
-            plan.append((chunk, (p, *[s[lo:hi] for s in states], *[t[:hi - lo] for t in scratch],
-                                 *scalars, self.threshold_array)))
-        return plan
+                g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
+            parts[thread].append((index, chunk, g, (
+                p, *[s[lo:hi] for s in states], *[t[:hi - lo] for t in scratch], *scalars,
+                self.threshold_array)))
+        return parts
+
+    def _scratch(self, thread, n):
+        """Thread's scratch chunks: n for the rule, then one each to gather g and p."""
+        while len(self.scratch) <= thread:
+            self.scratch.append([aligned_empty(numpy, self.chunk_size, self.dtype) for _ in range(2)])
+        mine = self.scratch[thread]
+        while len(mine) < n + 2:
+            mine.insert(0, aligned_empty(numpy, self.chunk_size, self.dtype))
+        return mine[len(mine) - n - 2:]
 
     def _run_gpu(self, rule, ks, grads, coefficients, flush_every):
         kernel = rule.cuda_kernel(self.dtype, bool(flush_every))
@@ -217,8 +249,8 @@ class _Bucket:
                 kernel(grads[k][a:b], *coefs, self.flat_data[k][a:b], *states)
                 continue
             if not self.scratch:
-                self.scratch = [self.xp.empty(self.chunk_size, self.dtype) for _ in range(2)]
-            g, p = self.scratch[0][:hi - lo], self.scratch[1][:hi - lo]
+                self.scratch = [[self.xp.empty(self.chunk_size, self.dtype) for _ in range(2)]]
+            g, p = self.scratch[0][0][:hi - lo], self.scratch[0][1][:hi - lo]
             for k, a, b in chunk.pieces:
                 at = self.offsets[k] - lo
                 g[at:at + b - a] = grads[k][a:b]
@@ -227,3 +259,15 @@ class _Bucket:
             for k, a, b in chunk.pieces:
                 at = self.offsets[k] - lo
                 self.flat_data[k][a:b] = p[at:at + b - a]
+
+
+_pool_lock = threading.Lock()
+_pools = {}
+
+
+def _pool(workers):
+    """A process-wide pool of ``workers`` threads for the CPU chunks (made once)."""
+    with _pool_lock:
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="minidl-optim")
+        return _pools[workers]

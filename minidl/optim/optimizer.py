@@ -143,6 +143,7 @@ class Optimizer:
     update = None         # the rule text, when it does not depend on the group's options
     state_defaults = {}   # state array name -> initial value
     chunk_size = FastExecutor.chunk_size  # CPU elements per chunk of the fast executor
+    threads = FastExecutor.threads        # CPU threads of the fast executor for large groups
     flush_period = 4      # CPU: steps between two flushes of a chunk when flush_denormal=True
 
     def __init_subclass__(cls, **kwargs):
@@ -308,7 +309,7 @@ class Optimizer:
         if cached is None or cached[0] != kind:
             executor = EXECUTORS[kind](group["params"])
             if kind == "fast":
-                executor.chunk_size = self.chunk_size
+                executor.chunk_size, executor.threads = self.chunk_size, self.threads
             cached = self._executors[index] = (kind, executor)
         return cached[1]
 
