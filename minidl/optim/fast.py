@@ -7,7 +7,9 @@ state arrays and a chunk plan (:mod:`minidl.optim.flat`):
 * CPU: each chunk runs the rule's generated NumPy function (one ufunc call with ``out=`` per
   operation, intermediates in preallocated scratch chunks; :mod:`minidl.optim.kernels`).
   The plans (chunk views, scratch, the coefficients as 0-d arrays) are built once per rule
-  and set of parameters, so a step after the first allocates no array.
+  and set of parameters, so a step after the first allocates no array. A run of at least
+  2**19 elements is split between ``threads`` threads (NumPy's ufuncs release the GIL), each
+  with its own scratch; every element sees the same operations, so the result is the same.
 * GPU: each chunk is one launch of the rule's fused ElementwiseKernel.
 
 The state dicts the optimizer shows hold views of the flat state. An array found there that is
@@ -185,22 +187,26 @@ class _Bucket:
 
     def _run_chunks(self, part, rule, grads, step, flush_every):
         functions = (rule.chunk_function(False), rule.chunk_function(True))
-        offsets, flat_data = self.offsets, self.flat_data
         for index, chunk, g, bound in part:
             function = functions[bool(flush_every) and (step + index) % flush_every == 0]
             if g is None:  # a slice of one parameter, worked on in place
                 k, a, b = chunk.pieces[0]
                 function(grads[k][a:b], *bound)
-                continue
-            p = bound[0]  # small parameters: gathered, updated, scattered back
-            for k, a, b in chunk.pieces:
-                at = offsets[k] - chunk.lo
-                g[at:at + b - a] = grads[k][a:b]
-                p[at:at + b - a] = flat_data[k][a:b]
-            function(g, *bound)
-            for k, a, b in chunk.pieces:
-                at = offsets[k] - chunk.lo
-                flat_data[k][a:b] = p[at:at + b - a]
+            else:  # small parameters: gathered, updated, scattered back
+                self._gather(chunk, grads, g, bound[0])
+                function(g, *bound)
+                self._scatter(chunk, bound[0])
+
+    def _gather(self, chunk, grads, g, p):
+        for k, a, b in chunk.pieces:
+            at = self.offsets[k] - chunk.lo
+            g[at:at + b - a] = grads[k][a:b]
+            p[at:at + b - a] = self.flat_data[k][a:b]
+
+    def _scatter(self, chunk, p):
+        for k, a, b in chunk.pieces:
+            at = self.offsets[k] - chunk.lo
+            self.flat_data[k][a:b] = p[at:at + b - a]
 
     def _plan(self, rule, ks):
         """Per thread: [(chunk index, chunk, its gathered-g scratch or None, the arguments
@@ -251,14 +257,9 @@ class _Bucket:
             if not self.scratch:
                 self.scratch = [[self.xp.empty(self.chunk_size, self.dtype) for _ in range(2)]]
             g, p = self.scratch[0][0][:hi - lo], self.scratch[0][1][:hi - lo]
-            for k, a, b in chunk.pieces:
-                at = self.offsets[k] - lo
-                g[at:at + b - a] = grads[k][a:b]
-                p[at:at + b - a] = self.flat_data[k][a:b]
+            self._gather(chunk, grads, g, p)
             kernel(g, *coefs, p, *states)
-            for k, a, b in chunk.pieces:
-                at = self.offsets[k] - lo
-                self.flat_data[k][a:b] = p[at:at + b - a]
+            self._scatter(chunk, p)
 
 
 _pool_lock = threading.Lock()
