@@ -1,0 +1,69 @@
+"""The GPU code paths on the CPU: every test marked ``gpu`` runs against tests/fake_cupy.py,
+a NumPy stand-in for CuPy that is as strict as CuPy about host/device mixing; and the
+stand-in itself is checked to be that strict, so a pass means something."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fake_cupy as fake
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_the_stand_in_refuses_what_cupy_refuses():
+    x = fake.asarray(np.arange(4, dtype=np.float32))
+    with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
+        np.asarray(x)
+    for mix in (lambda: x + np.ones(4, np.float32), lambda: np.ones(4, np.float32) * x,
+                lambda: fake.exp(np.ones(2)), lambda: fake.maximum(x, np.zeros(4))):
+        with pytest.raises(TypeError, match="NumPy array"):
+            mix()
+    with pytest.raises(AttributeError, match="ctypes"):
+        x.ctypes
+
+
+def test_the_stand_in_behaves_like_cupy_where_numpy_differs():
+    x = fake.asarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    total = x.sum()
+    assert isinstance(total, fake.ndarray) and total.ndim == 0 and float(total) == 15
+    assert isinstance(x[1, 2], fake.ndarray) and int(x[1, 2]) == 5
+    assert isinstance(x * np.float32(2) + 1, fake.ndarray)  # NumPy scalars are fine
+    pieces = fake.split(x, [1], axis=1)
+    assert all(isinstance(p, fake.ndarray) for p in pieces)
+    x[0] = np.array([7, 8, 9], np.float32)  # host data may be copied in
+    np.testing.assert_array_equal(fake.asnumpy(x), [[7, 8, 9], [3, 4, 5]])
+    assert fake.get_array_module(x) is fake and fake.get_array_module(np.ones(1)) is np
+    fake.add.at(x, (fake.asarray(np.array([1, 1])), 0), 1.0)
+    assert float(x[1, 0]) == 5.0
+
+
+def test_the_stand_in_runs_kernel_bodies_as_c():
+    kernel = fake.ElementwiseKernel("float32 x, float32 a", "float32 y",
+                                    "float t_v1 = (a * x);\ny = (t_v1 + sqrtf(y));", "axpy")
+    rng = np.random.default_rng(0)
+    xs, ys = rng.random(1000, np.float32), rng.random(1000, np.float32)
+    y = fake.asarray(ys)
+    kernel(fake.asarray(xs), 0.1, y)  # a Python float, cast to the declared float32
+    np.testing.assert_array_equal(fake.asnumpy(y), np.float32(0.1) * xs + np.sqrt(ys))
+    with pytest.raises(TypeError, match="Type is mismatched"):
+        kernel(fake.asarray(xs.astype(np.float64)), 0.1, y)
+    with pytest.raises(TypeError, match="NumPy array"):
+        kernel(xs, 0.1, y)
+
+
+def test_every_gpu_test_passes_on_the_stand_in():
+    """pytest -m gpu with the stand-in installed. A failure here is a GPU-only path that
+    breaks CuPy's rules (a device array handed to NumPy, a host array mixed into device
+    arithmetic) or a gap in tests/fake_cupy.py: the output below says which test."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS.parent)]))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "fake_cupy", "-m", "gpu", "-q", "-rfEs",
+         "-p", "no:cacheprovider", str(TESTS)],
+        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+    assert "needs CuPy" not in result.stdout and "CuPy with a CUDA GPU" not in result.stdout
