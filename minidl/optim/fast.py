@@ -187,30 +187,25 @@ class _Bucket:
 
     def _run_chunks(self, part, rule, grads, step, flush_every):
         functions = (rule.chunk_function(False), rule.chunk_function(True))
-        for index, chunk, g, bound in part:
+        for index, piece, g, bound, packed in part:
             function = functions[bool(flush_every) and (step + index) % flush_every == 0]
-            if g is None:  # a slice of one parameter, worked on in place
-                k, a, b = chunk.pieces[0]
+            if packed is None:  # a slice of one parameter, worked on in place
+                k, a, b = piece
                 function(grads[k][a:b], *bound)
             else:  # small parameters: gathered, updated, scattered back
-                self._gather(chunk, grads, g, bound[0])
+                _gather(packed, grads)
                 function(g, *bound)
-                self._scatter(chunk, bound[0])
+                _scatter(packed)
 
-    def _gather(self, chunk, grads, g, p):
-        for k, a, b in chunk.pieces:
-            at = self.offsets[k] - chunk.lo
-            g[at:at + b - a] = grads[k][a:b]
-            p[at:at + b - a] = self.flat_data[k][a:b]
-
-    def _scatter(self, chunk, p):
-        for k, a, b in chunk.pieces:
-            at = self.offsets[k] - chunk.lo
-            self.flat_data[k][a:b] = p[at:at + b - a]
+    def _packed(self, chunk, g, p):
+        """Per parameter of a packed chunk: (k, its places in the chunks g and p, its own data)."""
+        places = [(k, self.offsets[k] - chunk.lo, b) for k, _, b in chunk.pieces]  # whole parameters
+        return [(k, g[at:at + n], p[at:at + n], self.flat_data[k]) for k, at, n in places]
 
     def _plan(self, rule, ks):
-        """Per thread: [(chunk index, chunk, its gathered-g scratch or None, the arguments
-        after g: p, state, scratch, scalars, threshold)] for parameters ``ks``."""
+        """Per thread: [(chunk index, its first piece, its gathered-g scratch or None, the
+        arguments after g: p, state, scratch, scalars, threshold; the gather list or None)]
+        for parameters ``ks``."""
         chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
         total = sum(c.hi - c.lo for c in chunks)
         threads = min(self.threads, len(chunks)) if total >= self.parallel_min else 1
@@ -224,12 +219,13 @@ class _Bucket:
             *scratch, g_chunk, p_chunk = self._scratch(thread, rule.n_scratch)
             if len(chunk.pieces) == 1:
                 k, a, b = chunk.pieces[0]
-                g, p = None, self.flat_data[k][a:b]
+                g, p, packed = None, self.flat_data[k][a:b], None
             else:
                 g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
-            parts[thread].append((index, chunk, g, (
+                packed = self._packed(chunk, g, p)
+            parts[thread].append((index, chunk.pieces[0], g, (
                 p, *[s[lo:hi] for s in states], *[t[:hi - lo] for t in scratch], *scalars,
-                self.threshold_array)))
+                self.threshold_array), packed))
         return parts
 
     def _scratch(self, thread, n):
@@ -257,9 +253,21 @@ class _Bucket:
             if not self.scratch:
                 self.scratch = [[self.xp.empty(self.chunk_size, self.dtype) for _ in range(2)]]
             g, p = self.scratch[0][0][:hi - lo], self.scratch[0][1][:hi - lo]
-            self._gather(chunk, grads, g, p)
+            packed = self._packed(chunk, g, p)
+            _gather(packed, grads)
             kernel(g, *coefs, p, *states)
-            self._scatter(chunk, p)
+            _scatter(packed)
+
+
+def _gather(packed, grads):
+    for k, g_at, p_at, own in packed:
+        g_at[...] = grads[k]
+        p_at[...] = own
+
+
+def _scatter(packed):
+    for _, _, p_at, own in packed:
+        own[...] = p_at
 
 
 _pool_lock = threading.Lock()

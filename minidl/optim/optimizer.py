@@ -282,13 +282,15 @@ class Optimizer:
         init = self.initial_state(group)
         by_step = {}  # t -> (params, their state dicts): parameters may have missed steps
         for i, p in enumerate(group["params"]):
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            _check_grad(p, i, index)
+            if type(grad) is not Tensor or grad.shape != p.shape or type(grad.data) is not type(p.data):
+                _refuse_grad(p, i, index)
             st = self.state.get(p)
             if st is None:
                 st = self.state[p] = {"step": 0, **executor.new_state(p, init)}
-            elif any(name not in st for name in init):  # e.g. momentum switched on later
+            elif not init.keys() <= st.keys():  # e.g. momentum switched on later
                 st.update(executor.new_state(p, {n: v for n, v in init.items() if n not in st}))
             params, states = by_step.setdefault(st["step"] + 1, ([], []))
             params.append(p)
@@ -403,8 +405,8 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _check_grad(p, i, group_index):
-    """The gradient of parameter i of a group must be a Tensor shaped and placed like it."""
+def _refuse_grad(p, i, group_index):
+    """Raise for a gradient of parameter i that is no Tensor shaped and placed like it."""
     grad = p.grad
     where = f"parameter {i} of group {group_index} (shape {tuple(p.shape)})"
     if not isinstance(grad, Tensor):
