@@ -16,16 +16,19 @@ array is a temporary, and every remaining name is a scalar: a hyperparameter of 
 
 * host code: every sub-expression made only of scalars (``1 - beta1``, the bias corrections)
   is evaluated in Python floats once per step and becomes an argument of the kernels;
-* a NumPy function over one cache-sized chunk of the flat buffers: one ufunc call with
-  ``out=`` per array operation, intermediates in a few preallocated scratch chunks, so the
-  chunk stays in L1/L2 while it is worked on and a step allocates nothing;
+* ``statements``: the assignments with those sub-expressions replaced by ``coef0, coef1...``,
+  which the plain executor evaluates on whole arrays (:mod:`minidl.optim.plain`);
+* a NumPy function over one cache-sized chunk (the fast executor's, :mod:`minidl.optim.fast`):
+  one ufunc call with ``out=`` per array operation, intermediates in a few preallocated
+  scratch chunks, so the chunk stays in L1/L2 while it is worked on and a step allocates
+  nothing;
 * the body of one fused ``cupy.ElementwiseKernel`` for the GPU.
 
-Both evaluate the same expression tree in the same order and in the parameter's dtype (the
-GPU kernel is compiled without FMA contraction), so the two paths agree to the last bit for
+All evaluate the same expression tree in the same order and in the parameter's dtype (the
+GPU kernel is compiled without FMA contraction), so they agree to the last bit for
 ``+ - * /``, ``sqrt``, ``abs``, ``maximum`` and ``minimum``.
 
-Both functions come in two variants, with and without the subnormal flush of the state
+The chunk function and the kernel come in two variants, with and without the subnormal flush of the state
 arrays after the update (``flush=True``; why and how: :mod:`minidl.optim.flush`).
 """
 import ast
