@@ -275,8 +275,10 @@ _pools = {}
 
 
 def _pool(workers):
-    """A process-wide pool of ``workers`` threads for the CPU chunks (made once)."""
+    """A pool of ``workers`` threads for the CPU chunks, made once per process (a child
+    forked by a DataLoader does not inherit its parent's threads)."""
+    key = (os.getpid(), workers)
     with _pool_lock:
-        if workers not in _pools:
-            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="minidl-optim")
-        return _pools[workers]
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(workers, thread_name_prefix="minidl-optim")
+        return _pools[key]
