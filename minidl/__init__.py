@@ -11,6 +11,12 @@ from .ops import (
     clamp, clip, maximum, minimum, sum, mean, max, min, amax, amin, argmax, argmin,
     reshape, transpose, permute, flatten, unsqueeze, squeeze, cat, concatenate, stack,
     log_softmax, softmax, where, broadcast_to, swapaxes, swapdims, concat,
+    # shape, selection, reductions, scans, sorting, einsum
+    expand, expand_as, repeat, tile, flip, roll, tril, triu, diagonal, diag, unfold, split,
+    chunk, narrow, movedim, moveaxis, view_as, reshape_as, unbind, masked_fill,
+    masked_select, nonzero, gather, scatter, scatter_add, index_select, take_along_dim,
+    prod, var, std, var_mean, std_mean, logsumexp, norm, any, all, count_nonzero, cumsum,
+    cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk, einsum,
 )
 from .creation import zeros, ones, full, zeros_like, ones_like, arange, rand, randn
 from .random import manual_seed

@@ -292,6 +292,9 @@ class Tensor:
     def __getitem__(self, index):
         return ops.getitem(self, index)
 
+    def __setitem__(self, index, value):
+        ops.setitem(self, index, value)
+
     # comparisons give boolean tensors outside the graph
     def __eq__(self, other):
         return ops.compare(self, other, "equal")
@@ -336,9 +339,16 @@ _OP_METHODS = (
     "matmul",
     # reductions
     "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softmax",
-    "log_softmax",
+    "log_softmax", "prod", "var", "std", "logsumexp", "norm", "any", "all", "count_nonzero",
+    "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "sort", "argsort", "topk",
     # shape
     "reshape", "transpose", "permute", "flatten", "unsqueeze", "squeeze",
+    "expand", "expand_as", "repeat", "tile", "flip", "roll", "tril", "triu", "diagonal",
+    "diag", "unfold", "split", "chunk", "narrow", "movedim", "moveaxis", "swapaxes",
+    "swapdims", "view_as", "reshape_as", "broadcast_to", "unbind",
+    # selection
+    "masked_fill", "masked_select", "nonzero", "gather", "scatter", "scatter_add",
+    "index_select", "take_along_dim",
 )
 for _name in _OP_METHODS:
     setattr(Tensor, _name, getattr(ops, _name))

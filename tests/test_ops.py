@@ -304,7 +304,7 @@ def test_flatten_unsqueeze_squeeze():
 
 # ---- indexing ------------------------------------------------------------------------
 INDICES = [
-    ("int", 1), ("negative int", -1), ("slice", slice(1, None)), ("step", slice(None, None, -2)),
+    ("int", 1), ("negative int", -1), ("slice", slice(1, None)), ("step", slice(None, None, 2)),
     ("tuple", (1, slice(0, 2))), ("ellipsis", (Ellipsis, 0)), ("newaxis", (None, 1)),
     ("int array", np.array([0, 2, 0])), ("int list", [2, 2, 2, 0]),
     ("2d int array", np.array([[0, 1], [1, 1]])), ("mixed", (np.array([0, 1, 1]), 2)),

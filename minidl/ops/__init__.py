@@ -2,10 +2,12 @@
 wrapper function right below it.
 
 - :mod:`.elementwise`: arithmetic and math functions
-- :mod:`.linalg`: matrix products
-- :mod:`.reduce`: sums, means, max/min, softmax
-- :mod:`.shape`: reshape, permute, broadcast, concatenate, stack
-- :mod:`.index`: indexing, where, comparisons
+- :mod:`.linalg`: matrix products, einsum
+- :mod:`.reduce`: sums, means, max/min, softmax, prod, var/std, norms, any/all
+- :mod:`.scan`: cumsum, cumprod, cummax/cummin, logcumsumexp
+- :mod:`.sort`: sort, argsort, topk
+- :mod:`.shape`: reshape, permute, broadcast, join, split, flip, roll, diagonals, unfold
+- :mod:`.index`: indexing (PyTorch's rules), assignment, gather/scatter, where, masks
 - :mod:`.conversion`: device and dtype moves
 - :mod:`.xp`: NumPy's names on Tensors, the vocabulary backward formulas are written in
 - :mod:`.base`: what they share (undoing broadcasting, ``dim`` arguments, operands)
@@ -22,14 +24,24 @@ from .elementwise import (  # noqa: F401
     Sub, Tanh, abs, add, clamp, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
     sigmoid, sqrt, sub, tanh,
 )
-from .index import GetItem, IndexAddZeros, Where, compare, getitem, where  # noqa: F401
-from .linalg import MatMul, matmul  # noqa: F401
+from .index import (  # noqa: F401
+    Gather, GetItem, IndexAddZeros, Scatter, ScatterAdd, SetItem, Where, compare, gather,
+    getitem, index_select, masked_fill, masked_select, nonzero, one_hot, scatter,
+    scatter_add, setitem, take_along_dim, where,
+)
+from .linalg import Einsum, MatMul, einsum, matmul  # noqa: F401
 from .reduce import (  # noqa: F401
-    Amax, Amin, LogSoftmax, Mean, MaxResult, Softmax, Sum, amax, amin, argmax, argmin,
-    log_softmax, max, mean, min, softmax, sum,
+    Amax, Amin, LogSoftmax, Mean, MaxResult, PNorm, Prod, Softmax, Sum, all, amax, amin,
+    any, argmax, argmin, count_nonzero, log_softmax, logsumexp, max, mean, min, norm, prod,
+    softmax, std, std_mean, sum, var, var_mean,
+)
+from .scan import (  # noqa: F401
+    CumProd, CumSum, LogCumSumExp, cummax, cummin, cumprod, cumsum, logcumsumexp,
 )
 from .shape import (  # noqa: F401
-    BroadcastTo, Concatenate, Permute, Reshape, Stack, broadcast_to, cat, concat,
-    concatenate, flatten, permute, reshape, squeeze, stack, swapaxes, swapdims, transpose,
-    unsqueeze,
+    BroadcastTo, Concatenate, Permute, Reshape, Stack, broadcast_to, cat, chunk, concat,
+    concatenate, diag, diagonal, expand, expand_as, flatten, flip, moveaxis, movedim,
+    narrow, permute, repeat, reshape, reshape_as, roll, split, squeeze, stack, swapaxes,
+    swapdims, tile, transpose, tril, triu, unbind, unfold, unsqueeze, view_as,
 )
+from .sort import argsort, sort, topk  # noqa: F401

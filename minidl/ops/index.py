@@ -1,11 +1,139 @@
-"""Indexing, and comparisons (which give boolean tensors outside the graph)."""
+"""Indexing and selection: ``a[index]`` with PyTorch's rules, assignment into it, gather
+and scatter along a dim, ``where``/``masked_fill``, and comparisons (boolean tensors
+outside the graph).
+
+**Where advanced-index dimensions go.** PyTorch applies the basic items of an index
+first (an integer removes its dimension, a slice keeps it, None and a Python bool add
+one), then indexes what is left with the index tensors under NumPy's rule: their
+broadcast shape replaces the indexed dimensions in place when those are adjacent, else
+it goes first. NumPy instead counts integers as advanced indices too, so for ``y`` of
+shape (2, 3, 4) ``y[0, :, [0, 1]]`` is (3, 2) in PyTorch and (2, 3) in NumPy.
+:class:`Index` splits an index into those two steps, so minidl follows PyTorch.
+"""
 import numpy
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import unbroadcast
+from .base import check_dim, unbroadcast
+
+
+# ---- an index in PyTorch's two steps ---------------------------------------------------
+class Index:
+    """An index as ``(basic, advanced)``: ``a[index]`` is ``a[basic][advanced]``.
+
+    ``basic`` holds the integers, slices, None and Ellipsis (a view); ``advanced`` the
+    index arrays, with ``slice(None)`` for the dimensions they leave alone. Either may
+    be None (not needed)."""
+
+    __slots__ = ("basic", "advanced")
+
+    def __init__(self, basic, advanced):
+        self.basic, self.advanced = basic, advanced
+
+    def take(self, a):
+        if self.basic is not None:
+            a = a[self.basic]
+        return a if self.advanced is None else a[self.advanced]
+
+    def target(self, out):
+        """The view of ``out`` that the advanced step indexes (all of it if none)."""
+        if self.basic is None:
+            return out
+        if self.advanced is None and Ellipsis not in self.basic:
+            return out[self.basic + (Ellipsis,)]  # a 0-d view, not a scalar copy
+        return out[self.basic]
+
+    def add_into(self, out, g):
+        """out[index] += g, repeated indices accumulating."""
+        view = self.target(out)
+        if self.advanced is None:
+            view += g
+        else:
+            array_module(out).add.at(view, self.advanced, g)
+
+    def put(self, out, value):
+        """out[index] = value (in place)."""
+        view = self.target(out)
+        if self.advanced is None:
+            view[...] = value
+        else:
+            view[self.advanced] = value
+
+
+def _is_bool_scalar(item):
+    return isinstance(item, (bool, numpy.bool_)) or (
+        hasattr(item, "dtype") and item.ndim == 0 and item.dtype == bool)
+
+
+def _as_index_item(item, device):
+    """A Tensor, list or array in an index as an array on ``device``; other items as given."""
+    if isinstance(item, Tensor):
+        item = item.data
+    elif isinstance(item, (list, tuple)):
+        item = numpy.asarray([i.item() if isinstance(i, Tensor) else i for i in item]
+                             if any(isinstance(i, Tensor) for i in item) else item)
+        if item.dtype.kind not in "biu" and item.size:
+            raise IndexError("tensors used as indices must be long, int, byte or bool "
+                             f"tensors, got a list of {item.dtype}")
+        if not item.size:
+            item = item.astype(numpy.int64)
+    if hasattr(item, "dtype"):
+        if item.dtype.kind not in "biu":
+            raise IndexError("tensors used as indices must be long, int, byte or bool "
+                             f"tensors, got {item.dtype}")
+        if item.ndim == 0 and item.dtype != bool:
+            return int(item)  # a 0-d integer tensor selects, like an int
+        if device == "gpu" and isinstance(item, numpy.ndarray):
+            item = backend.to_device(item, device)
+    return item
+
+
+def torch_index(index, shape, device="cpu"):
+    """``index`` (anything ``Tensor.__getitem__`` accepts) as an :class:`Index` with
+    PyTorch's semantics for a tensor of ``shape``."""
+    items = index if isinstance(index, tuple) else (index,)
+    items = [_as_index_item(i, device) for i in items]
+    consumed = 0
+    for item in items:
+        if item is None or item is Ellipsis or _is_bool_scalar(item):
+            continue
+        consumed += item.ndim if getattr(item, "dtype", None) == bool else 1
+    if consumed > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)} "
+                         f"(got {consumed})")
+    if sum(item is Ellipsis for item in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    basic, advanced = [], []
+    has_array = needs_basic = False
+    for item in items:
+        if isinstance(item, slice) and item.step is not None and item.step <= 0:
+            raise ValueError("step must be greater than zero")
+        if item is None or item is Ellipsis or isinstance(item, slice):
+            basic.append(item)
+            advanced.append(Ellipsis if item is Ellipsis else slice(None))
+            needs_basic = needs_basic or item is None
+        elif _is_bool_scalar(item):  # a new dimension of size 1, kept (True) or emptied
+            basic.append(None)
+            advanced.append(numpy.array([bool(item)]))
+            has_array = needs_basic = True
+        elif isinstance(item, (int, numpy.integer)):
+            basic.append(int(item))
+            needs_basic = True
+        elif hasattr(item, "dtype"):
+            basic.extend([slice(None)] * (item.ndim if item.dtype == bool else 1))
+            advanced.append(item)
+            has_array = True
+        else:
+            raise IndexError(f"only integers, slices, None, Ellipsis, lists and integer or "
+                             f"boolean tensors are valid indices, got "
+                             f"{type(item).__name__}")
+    if not has_array:
+        return Index(tuple(basic), None)
+    if not needs_basic:  # only slices and arrays: NumPy's rule is PyTorch's
+        return Index(None, tuple(items))
+    return Index(tuple(basic), tuple(advanced))
 
 
 class GetItem(Function):
@@ -13,7 +141,7 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.index = a.shape, index
-        return a[index]
+        return index.take(a)
 
     @staticmethod
     def backward(ctx, g):
@@ -27,10 +155,7 @@ class IndexAddZeros(Function):
     def forward(ctx, g, shape, index):
         ctx.index = index
         out = array_module(g).zeros(shape, dtype=g.dtype)
-        if _has_array(index):
-            array_module(g).add.at(out, index, g)
-        else:
-            out[index] = g  # basic slicing never repeats an element
+        index.add_into(out, g)
         return out
 
     @staticmethod
@@ -38,29 +163,225 @@ class IndexAddZeros(Function):
         return GetItem.apply(out_grad, ctx.index), None, None
 
 
-def _has_array(index):
-    items = index if isinstance(index, tuple) else (index,)
-    return any(hasattr(i, "shape") or isinstance(i, (list, bool)) for i in items)
-
-
-def _index_array(i, device):
-    """Tensor indices as arrays; integer/boolean arrays and lists on ``device``."""
-    if isinstance(i, Tensor):
-        i = i.data
-    if device == "gpu" and isinstance(i, (list, numpy.ndarray)):
-        i = backend.to_device(numpy.asarray(i), device)
-    return i
-
-
 def getitem(a, index):
-    device = a.device
-    if isinstance(index, tuple):
-        index = tuple(_index_array(i, device) for i in index)
-    else:
-        index = _index_array(index, device)
-    return GetItem.apply(a, index)
+    """``a[index]`` with PyTorch's semantics (see the module docstring)."""
+    return GetItem.apply(a, torch_index(index, a.shape, a.device))
 
 
+class SetItem(Function):
+    """out = a with value written at index (value broadcast to a[index]'s shape)
+    da = g with zeros at index ;  dvalue = g[index] summed back to value's shape"""
+    @staticmethod
+    def forward(ctx, a, value, index, inplace):
+        xp = array_module(a)
+        out = a if inplace else a.copy()
+        index.put(out, value)
+        ctx.index, ctx.value_shape = index, getattr(value, "shape", ())
+        written = xp.zeros(a.shape, dtype=bool)
+        index.put(written, True)
+        ctx.written = written  # a constant of the op
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_value = ctx.needs_input_grad[:2]
+        da = array_module(g).where(ctx.written, 0, g) if need_a else None
+        dvalue = None
+        if need_value:
+            dvalue = unbroadcast(GetItem.apply(g, ctx.index), ctx.value_shape)
+        return da, dvalue, None, None
+
+
+def setitem(a, index, value):
+    """``a[index] = value`` in place, as PyTorch: bumps ``a._version``; recorded in the
+    graph when ``a`` or ``value`` requires grad (then ``a`` takes the new node); a leaf
+    that requires grad may only be written under ``no_grad``."""
+    index = torch_index(index, a.shape, a.device)
+    if isinstance(value, Tensor):
+        if value.device != a.device:
+            raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on "
+                               f"{a.device}")
+        if value.dtype != a.dtype:
+            value = value.to(dtype=a.dtype)
+    recorded = is_grad_enabled() and (
+        a.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+    if recorded and a.requires_grad and a._ctx is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    if not recorded:
+        index.put(a.data, value.data if isinstance(value, Tensor) else value)
+        a._version += 1
+        return a
+    before = Tensor._make(a.data, a._ctx)  # a's history up to now
+    before.requires_grad = a.requires_grad
+    out = SetItem.apply(before, value, index, True)
+    a._ctx, a.requires_grad = out._ctx, True
+    a._version += 1
+    return a
+
+
+# ---- gather and scatter along a dim ----------------------------------------------------
+def _along(index, dim):
+    """The NumPy index that pairs ``index`` (an integer array) with ``dim``: position
+    ``(i_0, ..., i_n)`` of ``index`` addresses ``(i_0, ..., index[i], ..., i_n)``."""
+    xp = array_module(index)
+    mesh = []
+    for d, n in enumerate(index.shape):
+        if d == dim:
+            mesh.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[d] = n
+            mesh.append(xp.arange(n).reshape(shape))
+    return tuple(mesh)
+
+
+class Gather(Function):
+    """out[i..] = a[i.. with index[i..] at dim] ;  da = zeros with g added there"""
+    @staticmethod
+    def forward(ctx, a, dim, index):
+        ctx.shape, ctx.dim, ctx.index = a.shape, dim, index
+        return a[_along(index, dim)]
+
+    @staticmethod
+    def backward(ctx, g):
+        zeros = array_module(ctx.index).zeros(ctx.shape, dtype=g.dtype)
+        return ScatterAdd.apply(zeros, g, ctx.dim, ctx.index), None, None
+
+
+class ScatterAdd(Function):
+    """out = a with src[i..] added at (i.. with index[i..] at dim), repeats accumulating
+    da = g ;  dsrc = g gathered at the same places"""
+    @staticmethod
+    def forward(ctx, a, src, dim, index):
+        ctx.dim, ctx.index = dim, index
+        out = a.copy()
+        array_module(a).add.at(out, _along(index, dim), src)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_src = ctx.needs_input_grad[:2]
+        return (g if need_a else None,
+                Gather.apply(g, ctx.dim, ctx.index) if need_src else None, None, None)
+
+
+class Scatter(Function):
+    """out = a with src[i..] written at (i.. with index[i..] at dim)
+    da = g with zeros where written ;  dsrc = g gathered at those places"""
+    @staticmethod
+    def forward(ctx, a, src, dim, index):
+        xp = array_module(a)
+        where = _along(index, dim)
+        out = a.copy()
+        out[where] = src
+        written = xp.zeros(a.shape, dtype=bool)
+        written[where] = True
+        ctx.dim, ctx.index, ctx.written = dim, index, written
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_src = ctx.needs_input_grad[:2]
+        return (array_module(g).where(ctx.written, 0, g) if need_a else None,
+                Gather.apply(g, ctx.dim, ctx.index) if need_src else None, None, None)
+
+
+def _index_array(index, like, name):
+    data = index.data if isinstance(index, Tensor) else numpy.asarray(index)
+    if data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {data.dtype}")
+    return backend.to_device(data, like.device) if like.device != "cpu" else data
+
+
+def _check_along(a, dim, index, name, src=None):
+    """PyTorch's shape rules for gather/scatter: same ndim, index no larger than ``a``
+    (and than ``src``) in every dim but ``dim``; values in range."""
+    dim = check_dim(dim, a.ndim)
+    if index.ndim != max(a.ndim, 1) and not (a.ndim == 0 and index.ndim == 0):
+        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions "
+                           f"as input tensor ({index.ndim} vs {a.ndim})")
+    for d, n in enumerate(index.shape):
+        if d != dim and n > a.shape[d]:
+            raise RuntimeError(f"{name}(): Size does not match at dimension {d}: index "
+                               f"{tuple(index.shape)} is larger than input "
+                               f"{tuple(a.shape)} apart from dimension {dim}")
+        if src is not None and n > src.shape[d]:
+            raise RuntimeError(f"{name}(): index {tuple(index.shape)} is larger than src "
+                               f"{tuple(src.shape)} at dimension {d}")
+    if index.size and (int(index.min()) < -a.shape[dim] or int(index.max()) >= a.shape[dim]):
+        raise RuntimeError(f"{name}(): index {int(index.max())} is out of bounds for "
+                           f"dimension {dim} with size {a.shape[dim]}")
+    return dim
+
+
+def gather(input, dim, index):
+    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on for other dims)."""
+    index = _index_array(index, input, "gather")
+    dim = _check_along(input, dim, index, "gather")
+    return Gather.apply(input, dim, index)
+
+
+def _scatter(op, name, input, dim, index, src):
+    index = _index_array(index, input, name)
+    dim = _check_along(input, dim, index, name, src if isinstance(src, Tensor) else None)
+    if isinstance(src, Tensor):
+        if src.shape != index.shape:
+            src = getitem(src, tuple(slice(0, n) for n in index.shape))
+        if src.dtype != input.dtype:
+            src = src.to(dtype=input.dtype)
+    return op.apply(input, src, dim, index)
+
+
+def scatter(input, dim, index, src=None, value=None):
+    """A copy of ``input`` with ``src`` (a tensor, or the number ``value``) written at
+    the places :func:`gather` would read from."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter(): give exactly one of src and value")
+    return _scatter(Scatter, "scatter", input, dim, index, value if src is None else src)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of ``input`` with ``src`` added at the places :func:`gather` would read
+    from; repeated places accumulate."""
+    if not isinstance(src, Tensor):
+        raise TypeError("scatter_add(): src must be a Tensor")
+    return _scatter(ScatterAdd, "scatter_add", input, dim, index, src)
+
+
+def take_along_dim(input, indices, dim=None):
+    """``gather`` with ``indices`` broadcast against ``input`` (all dims but ``dim``);
+    without ``dim`` both are flattened first (NumPy's take_along_axis)."""
+    from .shape import broadcast_to, reshape
+    index = _index_array(indices, input, "take_along_dim")
+    if dim is None:
+        return gather(reshape(input, -1), 0, index.reshape(-1))
+    dim = check_dim(dim, input.ndim)
+    if index.ndim != input.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number "
+                           f"of dimensions, but got {input.ndim} and {index.ndim}")
+    shape = [max(n, m) for n, m in zip(input.shape, index.shape)]
+    input = broadcast_to(input, [n if d != dim else input.shape[d]
+                                 for d, n in enumerate(shape)])
+    xp = array_module(index)
+    index = xp.broadcast_to(index, [n if d != dim else index.shape[d]
+                                    for d, n in enumerate(shape)])
+    return gather(input, dim, index)
+
+
+def index_select(input, dim, index):
+    """The entries of ``input`` along ``dim`` at the (1-D) ``index``."""
+    index = _index_array(index, input, "index_select")
+    if index.ndim > 1:
+        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
+                         f"{tuple(index.shape)}")
+    dim = check_dim(dim, input.ndim)
+    if input.ndim == 0:
+        return getitem(input.reshape(1), index.reshape(-1)).reshape(())
+    return getitem(input, (slice(None),) * dim + (index.reshape(-1),))
+
+
+# ---- masks and conditions --------------------------------------------------------------
 def compare(a, b, name):
     """Elementwise comparison (``equal``, ``less``, ...): a boolean tensor, no gradient."""
     xp = array_module(a.data)
@@ -87,9 +408,99 @@ class Where(Function):
                 unbroadcast(xp.where(cond, 0, g), ctx.shapes[1]) if need_y else None)
 
 
-def where(condition, input, other):
-    """``input`` where ``condition`` holds, else ``other`` (broadcast together)."""
+def _scalar_dtype(value):
+    """PyTorch's dtype for a Python number standing alone: bool, int64 or float32."""
+    if isinstance(value, (bool, numpy.bool_)):
+        return numpy.dtype(bool)
+    if isinstance(value, (int, numpy.integer)):
+        return numpy.dtype(numpy.int64)
+    return numpy.dtype(numpy.float32)
+
+
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` holds, else ``other`` (broadcast together; either may
+    be a Python number). ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    like = next((t for t in (condition, input, other) if isinstance(t, Tensor)), None)
+    device = like.device if like is not None else None
     if not isinstance(condition, Tensor):
-        like = input if isinstance(input, Tensor) else other
-        condition = Tensor(condition, device=like.device)
+        condition = Tensor(condition, device=device)
+    tensors = [t for t in (input, other) if isinstance(t, Tensor)]
+    if not tensors:  # two numbers: PyTorch's dtype for them
+        dtype = numpy.result_type(_scalar_dtype(input), _scalar_dtype(other))
+        input = Tensor(numpy.asarray(input, dtype=dtype), device=condition.device)
+    elif len(tensors) == 1:  # a number next to a tensor keeps the tensor's dtype kind
+        t = tensors[0]
+        number = other if t is input else input
+        if t.dtype.kind in "biu" and isinstance(number, float):
+            t = t.to(dtype=numpy.float32)
+            input, other = (t, number) if input is tensors[0] else (number, t)
+    elif input.dtype != other.dtype:
+        dtype = numpy.result_type(input.dtype, other.dtype)
+        input, other = input.to(dtype=dtype), other.to(dtype=dtype)
+    if condition.dtype != bool:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
+                           f"tensor with dtype {condition.dtype}")
     return Where.apply(condition, input, other)
+
+
+def masked_fill(input, mask, value):
+    """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True."""
+    mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=input.device)
+    if mask.dtype != bool:
+        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype "
+                           f"{mask.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but "
+                               f"got tensor with {value.ndim} dimension(s)")
+        value = value if value.dtype == input.dtype else value.to(dtype=input.dtype)
+    else:
+        value = numpy.asarray(value).astype(input.dtype).item()
+    out = Where.apply(mask, value, input)
+    if out.shape != input.shape:
+        raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not "
+                           f"broadcast to the input's shape {tuple(input.shape)}")
+    return out
+
+
+def masked_select(input, mask):
+    """The entries of ``input`` where ``mask`` is True, as a 1-D tensor (both broadcast)."""
+    from .shape import broadcast_to
+    mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=input.device)
+    if mask.dtype != bool:
+        raise RuntimeError(f"masked_select: expected a boolean mask, got {mask.dtype}")
+    shape = numpy.broadcast_shapes(input.shape, mask.shape)
+    mask_data = array_module(mask.data).broadcast_to(mask.data, shape)
+    return getitem(broadcast_to(input, shape), mask_data)
+
+
+def nonzero(input, as_tuple=False):
+    """Indices of the non-zero entries: an (n, ndim) int64 tensor, or with ``as_tuple`` one
+    1-D tensor per dimension (not differentiable)."""
+    xp = array_module(input.data)
+    found = xp.nonzero(input.data if input.ndim else input.data.reshape(1))
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(numpy.int64), None) for i in found)
+    if input.ndim == 0:
+        return Tensor._make(xp.zeros((int(found[0].size), 0), dtype=numpy.int64), None)
+    return Tensor._make(xp.stack(found, axis=1).astype(numpy.int64), None)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape ``tensor.shape + (num_classes,)`` with a 1 at each class."""
+    data = tensor.data if isinstance(tensor, Tensor) else numpy.asarray(tensor)
+    if data.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of integer dtype, "
+                           f"got {data.dtype}")
+    xp = array_module(data)
+    if data.size and int(data.min()) < 0:
+        raise RuntimeError("one_hot: Class values must be non-negative.")
+    if num_classes == -1:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    elif data.size and int(data.max()) >= num_classes:
+        raise RuntimeError(f"one_hot: Class values must be smaller than num_classes "
+                           f"({num_classes}), got {int(data.max())}")
+    out = (data[..., None] == xp.arange(num_classes)).astype(numpy.int64)
+    return Tensor._make(out, None)

@@ -1,8 +1,11 @@
-"""Matrix products."""
+"""Matrix products and einsum."""
+import numpy
+
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import operand, shape_of, unbroadcast
+from .shape import broadcast_to
 
 
 class MatMul(Function):
@@ -42,3 +45,121 @@ def matmul(a, b):
     if not isinstance(a, Tensor):
         a = operand(a, b)
     return MatMul.apply(a, operand(b, a))
+
+
+# ---- einsum ------------------------------------------------------------------------------
+class Einsum(Function):
+    """out = einsum(equation, *operands), the equation in plain letters (no ``...``)
+    d operand_i = einsum of g with the other operands, giving operand_i's letters; letters
+    only operand i has are broadcast back, repeated ones put on the diagonal."""
+    @staticmethod
+    def forward(ctx, *operands, equation):
+        ctx.save_for_backward(*operands)
+        ctx.equation = equation
+        return array_module(operands[0]).einsum(equation, *operands, optimize=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        operands = ctx.saved_tensors
+        inputs, output = ctx.equation.split("->")
+        specs = inputs.split(",")
+        sizes = {c: n for spec, x in zip(specs, operands) for c, n in zip(spec, x.shape)}
+        grads = []
+        for i, (spec, x) in enumerate(zip(specs, operands)):
+            if not ctx.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(specs) if j != i]
+            known = set(output).union(*others)
+            letters = "".join(dict.fromkeys(spec))
+            kept = "".join(c for c in letters if c in known)
+            equation = ",".join([output] + others) + "->" + kept
+            grad = Einsum.apply(g, *[o for j, o in enumerate(operands) if j != i],
+                                equation=equation)
+            grads.append(_place(grad, kept, letters, spec, sizes))
+        return tuple(grads)
+
+
+def _place(grad, kept, letters, spec, sizes):
+    """``grad`` (letters ``kept``) as a gradient of an operand with letters ``spec``:
+    broadcast over the letters it lacks, zero off the diagonals of repeated letters."""
+    xp = array_module(grad)
+    shape = [sizes[c] if c in kept else 1 for c in letters]
+    order = [kept.index(c) for c in letters if c in kept]
+    grad = xp.transpose(grad, order) if order != sorted(order) else grad
+    grad = xp.broadcast_to(grad.reshape(shape), [sizes[c] for c in letters])
+    if len(letters) == len(spec):
+        return grad
+    # a letter repeated in spec: an identity over its positions, multiplied in
+    out_shape = [sizes[c] for c in spec]
+    first = {c: spec.index(c) for c in letters}
+    grad = grad.reshape([sizes[c] if first[c] == k else 1 for k, c in enumerate(spec)])
+    for k, c in enumerate(spec):
+        if first[c] != k:
+            eye_shape = [1] * len(spec)
+            eye_shape[first[c]] = eye_shape[k] = sizes[c]
+            eye = numpy.eye(sizes[c], dtype=grad.dtype).reshape(eye_shape)
+            if xp is not numpy and not isinstance(grad, Tensor):
+                eye = xp.asarray(eye)  # CuPy
+            grad = grad * eye
+    return xp.broadcast_to(grad, out_shape)
+
+
+def _einsum_equation(equation, operands):
+    """The equation in plain letters: ``...`` spelled out with fresh letters (operands'
+    ellipsis dims broadcast against each other), the implicit output made explicit."""
+    equation = equation.replace(" ", "")
+    inputs, arrow, output = equation.partition("->")
+    specs = inputs.split(",")
+    if len(specs) != len(operands):
+        raise ValueError(f"einsum(): the equation has {len(specs)} operands but "
+                         f"{len(operands)} tensors were given")
+    used = set(equation) - set(".,->")
+    fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 if c not in used)
+    ellipsis_dims = 0
+    for spec, x in zip(specs, operands):
+        letters = spec.replace("...", "")
+        if not letters.isalpha() and letters:
+            raise ValueError(f"einsum(): invalid subscript in {spec!r}")
+        if "..." in spec:
+            ellipsis_dims = max(ellipsis_dims, x.ndim - len(letters))
+        elif len(letters) != x.ndim:
+            raise ValueError(f"einsum(): the number of subscripts in {spec!r} does not match "
+                             f"the number of dimensions ({x.ndim}) of its operand")
+    ell = "".join(next(fresh) for _ in range(ellipsis_dims))
+    new_specs, new_operands = [], []
+    for spec, x in zip(specs, operands):
+        if "..." in spec:
+            n = x.ndim - len(spec.replace("...", ""))
+            if n < 0:
+                raise ValueError(f"einsum(): {spec!r} has more subscripts than its operand "
+                                 f"has dimensions ({x.ndim})")
+            spec = spec.replace("...", ell[ellipsis_dims - n:])
+        new_specs.append(spec)
+        new_operands.append(x)
+    if ellipsis_dims:  # broadcast the ellipsis dims of all operands to one size each
+        sizes = {}
+        for spec, x in zip(new_specs, new_operands):
+            for c, n in zip(spec, x.shape):
+                if c in ell and n != 1:
+                    sizes[c] = n
+        new_operands = [x if x.shape == tuple(sizes.get(c, n) for c, n in zip(s, x.shape))
+                        else broadcast_to(x, [sizes.get(c, n) for c, n in zip(s, x.shape)])
+                        for s, x in zip(new_specs, new_operands)]
+    if arrow:
+        output = output.replace("...", ell)
+    else:
+        counts = {}
+        for c in "".join(new_specs):
+            counts[c] = counts.get(c, 0) + 1
+        output = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    return ",".join(new_specs) + "->" + output, new_operands
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum`` (``...`` and implicit outputs included)."""
+    if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
+        operands = tuple(operands[0])
+    equation, operands = _einsum_equation(equation, operands)
+    return Einsum.apply(*operands, equation=equation)

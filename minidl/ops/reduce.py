@@ -1,6 +1,8 @@
 """Reductions over axes, and softmax along one: each Function with its wrapper below it."""
 from collections import namedtuple
 
+import numpy
+
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
@@ -164,3 +166,201 @@ def softmax(a, dim=-1, **numpy_names):
     dim, _ = dim_args(dim, False, numpy_names)
     (axis,) = normalize_dims(dim, a.ndim) or (None,)
     return Softmax.apply(a, axis)
+
+
+# ---- products, spreads, norms ----------------------------------------------------------
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+class Prod(Function):
+    """out = product of a over axes ;  da = g * (product of the other entries), which is
+    g * out / a without zeros and is computed exactly (no division) with them"""
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        out = a.prod(axis=axes, keepdims=keepdim)
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        g = expand_reduced(g, ctx.axes, ctx.keepdim, a.shape)
+        if not (_data(a) == 0).any():
+            return g * expand_reduced(out, ctx.axes, ctx.keepdim, a.shape) / a, None, None
+        return g * _product_of_others(a, ctx.axes), None, None
+
+
+def _product_of_others(a, axes):
+    """For each entry of ``a``, the product of the other entries of its group over
+    ``axes``: an (n, n) table per group with ones on the diagonal, multiplied out."""
+    xp = array_module(a)
+    rest = [d for d in range(a.ndim) if d not in axes]
+    order = rest + list(axes)
+    moved = xp.transpose(a, order)
+    kept = moved.shape[:len(rest)]
+    n = 1
+    for ax in axes:
+        n *= a.shape[ax]
+    flat = moved.reshape(kept + (1, n))
+    eye = numpy.eye(n, dtype=bool)
+    if xp is not numpy and not isinstance(a, Tensor):
+        eye = xp.asarray(eye)
+    table = xp.where(eye, 1, xp.broadcast_to(flat, kept + (n, n)))
+    others = Prod.apply(table, (len(kept) + 1,), False)
+    return xp.transpose(others.reshape(moved.shape), tuple(numpy.argsort(order).tolist()))
+
+
+def prod(a, dim=None, keepdim=False, dtype=None, **numpy_names):
+    """Product over ``dim`` (all entries without it); integer and bool inputs give int64."""
+    dim, keepdim = dim_args(dim, keepdim, numpy_names)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    elif a.dtype.kind in "biu":
+        a = Tensor._make(a.data.astype(numpy.int64), None)
+    return Prod.apply(a, normalize_dims(dim, a.ndim), keepdim)
+
+
+def _correction(unbiased, correction):
+    if unbiased is not None and correction is not None:
+        raise RuntimeError("var/std: give at most one of unbiased and correction")
+    if correction is None:
+        return 1 if unbiased is None or unbiased else 0
+    return correction
+
+
+def _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names):
+    if isinstance(dim, bool):  # var(x, False): the legacy positional `unbiased`
+        dim, unbiased = None, dim
+    dim, keepdim = dim_args(dim, keepdim, numpy_names)
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(f"var/std only support floating point and complex dtypes, got "
+                           f"{a.dtype}")
+    axes = normalize_dims(dim, a.ndim)
+    count = 1
+    for ax in axes:
+        count *= a.shape[ax]
+    divisor = count - _correction(unbiased, correction)
+    mean_ = mean(a, axes, keepdim=True)
+    centred = a - mean_
+    squares = sum(centred * centred, axes, keepdim)
+    # like PyTorch, no entries left to divide by gives inf (or nan for 0 / 0)
+    var_ = squares / divisor if divisor > 0 else squares * numpy.inf
+    return var_, mean_ if keepdim else mean_.reshape(var_.shape)
+
+
+def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
+    """sum((a - mean)^2) / (n - correction) over ``dim``; correction 1 (Bessel's) unless
+    ``unbiased=False`` or ``correction=`` says otherwise."""
+    return _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0]
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
+    """sqrt of :func:`var`."""
+    return _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0] ** 0.5
+
+
+def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
+    """``(var, mean)`` over ``dim`` in one pass."""
+    return _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)
+
+
+def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
+    """``(std, mean)`` over ``dim`` in one pass."""
+    var_, mean_ = _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)
+    return var_ ** 0.5, mean_
+
+
+def logsumexp(a, dim=None, keepdim=False, **numpy_names):
+    """log(sum(exp(a))) over ``dim``, shifted by the max so that it never overflows."""
+    from .. import ops
+    dim, keepdim = dim_args(dim, keepdim, numpy_names)
+    if a.dtype.kind not in "fc":
+        a = a.to(dtype=numpy.float32)
+    axes = normalize_dims(dim, a.ndim)
+    xp = array_module(a.data)
+    shift = a.data.max(axis=axes, keepdims=True) if a.numel() else xp.zeros((1,) * a.ndim)
+    shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(a.dtype), None)
+    out = ops.log(sum(ops.exp(a - shift), axes, keepdim=True)) + shift
+    return out if keepdim else out.reshape([n for d, n in enumerate(out.shape)
+                                           if d not in axes])
+
+
+class PNorm(Function):
+    """out = (sum |a|^p)^(1/p) over axes ;  da = g sign(a) |a|^(p-1) / out^(p-1)
+    (0 where out = 0, as PyTorch)"""
+    @staticmethod
+    def forward(ctx, a, p, axes, keepdim):
+        xp = array_module(a)
+        if p == 2:
+            out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
+        else:
+            out = (xp.abs(a) ** p).sum(axis=axes, keepdims=keepdim) ** (1 / p)
+        ctx.save_for_backward(a, out)
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        xp = array_module(g)
+        p = ctx.p
+        g = expand_reduced(g, ctx.axes, ctx.keepdim, a.shape)
+        out = expand_reduced(out, ctx.axes, ctx.keepdim, a.shape)
+        safe = xp.where(out == 0, 1, out)
+        if p == 2:
+            slope = a / safe
+        else:
+            slope = xp.sign(a) * xp.abs(a) ** (p - 1) / safe ** (p - 1)
+        return xp.where(out == 0, 0, g * slope), None, None, None
+
+
+def norm(a, p="fro", dim=None, keepdim=False, dtype=None, **numpy_names):
+    """The p-norm over ``dim`` (all entries without it): p a number, inf, -inf, 0 (the
+    count of non-zeros) or "fro" (2). Matrix norms other than Frobenius are not
+    supported."""
+    dim, keepdim = dim_args(dim, keepdim, numpy_names)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(f"norm: expected a floating point tensor, got {a.dtype}")
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p={p!r} is not supported (use a number, inf, -inf or 'fro')")
+    axes = normalize_dims(dim, a.ndim)
+    if p in (numpy.inf, -numpy.inf):
+        from .. import ops
+        extreme = amax if p > 0 else amin
+        return extreme(ops.abs(a), axes, keepdim) if a.ndim else ops.abs(a)
+    if p == 0:
+        counts = (a.data != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+        return Tensor._make(array_module(a.data).asarray(counts), None)
+    return PNorm.apply(a, float(p), axes, keepdim)
+
+
+# ---- logical reductions (no gradient) --------------------------------------------------
+def _logical(name, a, dim, keepdim, numpy_names):
+    dim, keepdim = dim_args(dim, keepdim, numpy_names)
+    axes = normalize_dims(dim, a.ndim)
+    out = getattr(a.data.astype(bool), name)(axis=axes, keepdims=keepdim)
+    return Tensor._make(array_module(a.data).asarray(out), None)
+
+
+def any(a, dim=None, keepdim=False, **numpy_names):
+    """True where any entry over ``dim`` is non-zero."""
+    return _logical("any", a, dim, keepdim, numpy_names)
+
+
+def all(a, dim=None, keepdim=False, **numpy_names):
+    """True where every entry over ``dim`` is non-zero."""
+    return _logical("all", a, dim, keepdim, numpy_names)
+
+
+def count_nonzero(a, dim=None, **numpy_names):
+    """The number of non-zero entries over ``dim`` (int64)."""
+    dim, _ = dim_args(dim, False, numpy_names)
+    axes = normalize_dims(dim, a.ndim)
+    out = (a.data != 0).sum(axis=axes).astype(numpy.int64)
+    return Tensor._make(array_module(a.data).asarray(out), None)

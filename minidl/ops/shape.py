@@ -41,13 +41,15 @@ def flatten(a, start_dim=0, end_dim=-1):
     return reshape(a, shape)
 
 
-def unsqueeze(a, dim):
+def unsqueeze(a, dim=None, **numpy_names):
+    dim = dim_alias(dim, numpy_names, "unsqueeze")
     shape = list(a.shape)
     shape.insert(check_dim(dim, a.ndim + 1), 1)
     return reshape(a, shape)
 
 
-def squeeze(a, dim=None):
+def squeeze(a, dim=None, **numpy_names):
+    dim = dim_alias(dim, numpy_names, "squeeze")
     if dim is None:
         shape = [n for n in a.shape if n != 1]
     else:
@@ -169,3 +171,268 @@ def stack(tensors, dim=0, **numpy_names):
                                f"{tuple(tensors[0].shape)} at entry 0 and {tuple(t.shape)} "
                                f"at entry {i}")
     return Stack.apply(*tensors, axis=check_dim(dim, tensors[0].ndim + 1))
+
+
+def dim_alias(dim, numpy_names, name):
+    """PyTorch's ``axis=`` alias of a ``dim`` argument, for ops without ``keepdim``."""
+    unknown = set(numpy_names) - {"axis"}
+    if unknown:
+        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(unknown)}")
+    return numpy_names.get("axis", dim)
+
+
+def _sizes(sizes):
+    """``f(2, 3)`` and ``f((2, 3))`` alike, as a tuple of ints."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    return tuple(int(n) for n in sizes)
+
+
+# ---- views made of the ops above (so each is differentiable to any order) --------------
+def expand(a, *sizes):
+    """``a`` broadcast to ``sizes``; -1 keeps a dimension, new ones go in front."""
+    sizes = _sizes(sizes)
+    if len(sizes) < a.ndim:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be "
+                           f"greater or equal to the number of dimensions in the tensor "
+                           f"({a.ndim})")
+    lead = len(sizes) - a.ndim
+    shape = []
+    for d, n in enumerate(sizes):
+        old = a.shape[d - lead] if d >= lead else None
+        if n == -1:
+            if old is None:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing "
+                                   f"dimension {d}")
+            n = old
+        elif old is not None and old != 1 and old != n:
+            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the "
+                               f"existing size ({old}) at non-singleton dimension {d}.  "
+                               f"Target sizes: {list(sizes)}.  Tensor sizes: {list(a.shape)}")
+        shape.append(n)
+    return broadcast_to(a, shape)
+
+
+def expand_as(a, other):
+    return expand(a, other.shape)
+
+
+def view_as(a, other):
+    return reshape(a, other.shape)
+
+
+reshape_as = view_as
+
+
+def repeat(a, *sizes):
+    """``a`` repeated ``sizes[d]`` times along each dim d (PyTorch's repeat, NumPy's tile
+    with at least ``a.ndim`` sizes)."""
+    sizes = _sizes(sizes)
+    if len(sizes) < a.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                           f"number of dimensions of tensor ({len(sizes)} < {a.ndim})")
+    shape = (1,) * (len(sizes) - a.ndim) + tuple(a.shape)
+    interleaved = [n for s in shape for n in (1, s)]
+    tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
+    out = broadcast_to(reshape(a, interleaved), tiled)
+    return reshape(out, [r * s for r, s in zip(sizes, shape)])
+
+
+def tile(a, dims):
+    """NumPy's tile: like :func:`repeat`, with missing leading counts taken as 1."""
+    dims = _sizes((dims,)) if isinstance(dims, (tuple, list)) else (int(dims),)
+    return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
+
+
+def _slices(ndim, dim, item):
+    return (slice(None),) * dim + (item,) + (slice(None),) * (ndim - dim - 1)
+
+
+def _take(a, index):
+    """``a[index]`` for an index built here (NumPy semantics: basic items and at most one
+    run of adjacent arrays, where NumPy and PyTorch agree)."""
+    from .index import GetItem, Index
+    return GetItem.apply(a, Index(None, index))
+
+
+def flip(a, dims):
+    """``a`` with the order of its entries reversed along ``dims``."""
+    dims = normalize_dims(dims, a.ndim) if a.ndim else ()
+    index = tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(a.ndim))
+    return _take(a, index)
+
+
+def roll(a, shifts, dims=None):
+    """Entries shifted by ``shifts`` along ``dims``, wrapping around (without ``dims``:
+    along the flattened tensor, shape kept)."""
+    if dims is None:
+        if isinstance(shifts, (tuple, list)) and len(shifts) != 1:
+            raise RuntimeError("roll: shifts without dims must be a single number")
+        shift = shifts[0] if isinstance(shifts, (tuple, list)) else shifts
+        return reshape(roll(reshape(a, -1), shift, 0), a.shape)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims: {len(dims)}")
+    out = a
+    for shift, dim in zip(shifts, dims):
+        dim = check_dim(dim, a.ndim)
+        n = a.shape[dim]
+        if n == 0 or shift % n == 0:
+            continue
+        cut = n - shift % n
+        out = cat([_take(out, _slices(a.ndim, dim, slice(cut, None))),
+                   _take(out, _slices(a.ndim, dim, slice(None, cut)))], dim)
+    return out
+
+
+def _triangle(a, diagonal, lower):
+    from .index import Where
+    if a.ndim < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least "
+                           f"2 dimensions, got shape {tuple(a.shape)}")
+    xp = array_module(a.data)
+    rows, cols = a.shape[-2:]
+    keep = xp.tri(rows, cols, diagonal, dtype=bool)
+    if not lower:
+        keep = ~xp.tri(rows, cols, diagonal - 1, dtype=bool)
+    return Where.apply(keep, a, 0)
+
+
+def tril(a, diagonal=0):
+    """The lower triangle of the last two dims (entries with col - row <= diagonal)."""
+    return _triangle(a, diagonal, True)
+
+
+def triu(a, diagonal=0):
+    """The upper triangle of the last two dims (entries with col - row >= diagonal)."""
+    return _triangle(a, diagonal, False)
+
+
+def diagonal(a, offset=0, dim1=0, dim2=1):
+    """The entries ``a[..., i, i + offset]`` of the plane (dim1, dim2), as a new last dim."""
+    if a.ndim < 2:
+        raise RuntimeError(f"diagonal: expected a tensor with at least 2 dimensions, got "
+                           f"shape {tuple(a.shape)}")
+    d1, d2 = check_dim(dim1, a.ndim), check_dim(dim2, a.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rest = [d for d in range(a.ndim) if d not in (d1, d2)]
+    moved = permute(a, rest + [d1, d2])
+    rows, cols = a.shape[d1], a.shape[d2]
+    xp = array_module(a.data)
+    start_row, start_col = max(-offset, 0), max(offset, 0)
+    length = max(min(rows - start_row, cols - start_col), 0)
+    i = xp.arange(length)
+    return _take(moved, (Ellipsis, i + start_row, i + start_col))
+
+
+_diagonal = diagonal
+
+
+def diag(a, diagonal=0):
+    """1-D ``a``: the square matrix with ``a`` on its ``diagonal``-th diagonal;
+    2-D ``a``: that diagonal of ``a`` as a 1-D tensor."""
+    from .index import IndexAddZeros, Index
+    if a.ndim == 2:
+        return _diagonal(a, diagonal)
+    if a.ndim != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {a.ndim}D")
+    n = a.shape[0] + abs(diagonal)
+    i = array_module(a.data).arange(a.shape[0])
+    index = Index(None, (i + max(-diagonal, 0), i + max(diagonal, 0)))
+    return IndexAddZeros.apply(a, (n, n), index)
+
+
+def unfold(a, dimension, size, step):
+    """Every slice of length ``size`` along ``dimension``, ``step`` apart: that dim
+    becomes the number of windows and a new last dim of length ``size`` is added."""
+    dim = check_dim(dimension, a.ndim)
+    length = a.shape[dim] if a.ndim else 1
+    if size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {dim} is {length} but "
+                           f"size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    xp = array_module(a.data)
+    windows = xp.arange((length - size) // step + 1)[:, None] * step + xp.arange(size)
+    out = _take(a, (slice(None),) * dim + (windows,))
+    return movedim(out, dim + 1, -1)
+
+
+def movedim(a, source, destination):
+    """``a`` with the dims ``source`` moved to the positions ``destination``."""
+    source = source if isinstance(source, (tuple, list)) else (source,)
+    destination = destination if isinstance(destination, (tuple, list)) else (destination,)
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} "
+                           f"dims) should contain the same number of dims as destination "
+                           f"({destination} dims)")
+    src = [check_dim(d, a.ndim) for d in source]
+    dst = [check_dim(d, a.ndim) for d in destination]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {source} or destination "
+                           f"{destination}")
+    order = [None] * a.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(d for d in range(a.ndim) if d not in src)
+    order = [next(rest) if o is None else o for o in order]
+    return permute(a, order) if a.ndim else a
+
+
+moveaxis = movedim
+
+
+def narrow(a, dim, start, length, **numpy_names):
+    """The entries ``start`` to ``start + length`` along ``dim`` (a view)."""
+    dim = check_dim(dim_alias(dim, numpy_names, "narrow"), a.ndim)
+    n = a.shape[dim]
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but "
+                         f"got {start})")
+    start %= n if n else 1
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({n}).")
+    return _take(a, _slices(a.ndim, dim, slice(start, start + length)))
+
+
+def split(a, split_size_or_sections, dim=0, **numpy_names):
+    """Pieces of ``a`` along ``dim``: of ``split_size`` each (the last may be smaller), or
+    of the given list of sizes (which must add up to the dim's length)."""
+    dim = check_dim(dim_alias(dim, numpy_names, "split"), a.ndim)
+    n = a.shape[dim]
+    if isinstance(split_size_or_sections, (tuple, list)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {dim}), but got "
+                               f"split_sizes={sizes}")
+    else:
+        size = int(split_size_or_sections)
+        if size <= 0 and not (size == 0 and n == 0):
+            raise RuntimeError(f"split expects split_size be non-negative, but got "
+                               f"split_size={size}")
+        sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
+    bounds = numpy.cumsum([0] + sizes).tolist()
+    return tuple(_take(a, _slices(a.ndim, dim, slice(lo, hi)))
+                 for lo, hi in zip(bounds, bounds[1:]))
+
+
+def chunk(a, chunks, dim=0, **numpy_names):
+    """``a`` split into at most ``chunks`` pieces of ceil(n / chunks) along ``dim``."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    dim = check_dim(dim_alias(dim, numpy_names, "chunk"), a.ndim)
+    n = a.shape[dim]
+    return split(a, max(-(-n // chunks), 1), dim)
+
+
+def unbind(a, dim=0, **numpy_names):
+    """The slices of ``a`` along ``dim``, that dim removed."""
+    dim = check_dim(dim_alias(dim, numpy_names, "unbind"), a.ndim)
+    return tuple(_take(a, _slices(a.ndim, dim, i)) for i in range(a.shape[dim]))

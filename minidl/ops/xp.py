@@ -105,3 +105,7 @@ def __getattr__(name):
     raise AttributeError(
         f"minidl.ops.xp has no differentiable {name!r}: a backward used a NumPy function "
         "that has no Tensor counterpart yet; add it to minidl/ops/xp.py")
+
+
+def flip(a, axis=None):
+    return shape.flip(a, tuple(range(a.ndim)) if axis is None else axis)

@@ -1,0 +1,166 @@
+"""Scans along one dim: cumsum, cumprod, cummax, cummin, logcumsumexp.
+
+Each output entry i depends on the entries 0..i of its input, so each backward is a
+scan in the other direction: for cumsum, da_k = sum over i >= k of g_i.
+"""
+from collections import namedtuple
+
+import numpy
+
+from ..autograd import Function
+from ..backend import array_module
+from ..tensor import Tensor
+from .base import check_dim
+from .index import Gather
+from .shape import dim_alias
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _reverse_cumsum(g, axis):
+    """sum over i >= k of g_i, for each k along ``axis``."""
+    xp = array_module(g)
+    return xp.flip(CumSum.apply(xp.flip(g, axis), axis), axis)
+
+
+class CumSum(Function):
+    """out_i = sum over j <= i of a_j ;  da_k = sum over i >= k of g_i"""
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        return array_module(a).cumsum(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _reverse_cumsum(g, ctx.axis), None
+
+
+def _scan_dim(a, dim, numpy_names, name):
+    dim = dim_alias(dim, numpy_names, name)
+    return check_dim(dim, a.ndim) if a.ndim else None
+
+
+def _scan_input(a, dtype):
+    """PyTorch's dtype for a sum-like scan: integers and bools accumulate in int64."""
+    if dtype is not None:
+        return a.to(dtype=dtype)
+    if a.dtype.kind in "biu":
+        return Tensor._make(a.data.astype(numpy.int64), None)
+    return a
+
+
+def cumsum(a, dim, dtype=None, **numpy_names):
+    """Running sums along ``dim``."""
+    axis = _scan_dim(a, dim, numpy_names, "cumsum")
+    a = _scan_input(a, dtype)
+    return CumSum.apply(a, axis) if axis is not None else a.reshape(())
+
+
+class CumProd(Function):
+    """out_i = product over j <= i of a_j
+    da_k = sum over i >= k of g_i * (product over j <= i, j != k of a_j), which is
+    reverse_cumsum(g * out)_k / a_k when no a_j is zero"""
+    @staticmethod
+    def forward(ctx, a, axis):
+        out = array_module(a).cumprod(a, axis=axis)
+        ctx.save_for_backward(a, out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        if not (_data(a) == 0).any():
+            return _reverse_cumsum(g * out, ctx.axis) / a, None
+        # With zeros: row k of an (n, n) table holds a with a_k replaced by 1; its
+        # running products are the products over j <= i, j != k.
+        xp = array_module(g)
+        axis, n = ctx.axis, a.shape[ctx.axis]
+        moved_a, moved_g = xp.swapaxes(a, axis, -1), xp.swapaxes(g, axis, -1)
+        lead = moved_a.shape[:-1]
+        rows = xp.broadcast_to(moved_a.reshape(lead + (1, n)), lead + (n, n))
+        eye = numpy.eye(n, dtype=bool)
+        upper = numpy.triu(numpy.ones((n, n), dtype=bool))  # i >= k
+        if xp is not numpy and not isinstance(g, Tensor):
+            eye, upper = xp.asarray(eye), xp.asarray(upper)
+        partial = CumProd.apply(xp.where(eye, 1, rows), len(lead) + 1)
+        terms = xp.where(upper, partial * moved_g.reshape(lead + (1, n)), 0)
+        return xp.swapaxes(terms.sum(axis=-1), axis, -1), None
+
+
+def cumprod(a, dim, dtype=None, **numpy_names):
+    """Running products along ``dim`` (gradients exact with zeros in the input)."""
+    axis = _scan_dim(a, dim, numpy_names, "cumprod")
+    a = _scan_input(a, dtype)
+    return CumProd.apply(a, axis) if axis is not None else a.reshape(())
+
+
+CumResult = namedtuple("CumResult", ["values", "indices"])
+
+
+def _cumulative_extreme(a, dim, numpy_names, name, better):
+    axis = _scan_dim(a, dim, numpy_names, name)
+    if axis is None:
+        return CumResult(a.reshape(()), Tensor._make(
+            array_module(a.data).zeros((), dtype=numpy.int64), None))
+    xp = array_module(a.data)
+    data = a.data
+    running = getattr(xp, better).accumulate(data, axis=axis)
+    shape = [1] * a.ndim
+    shape[axis] = a.shape[axis]
+    positions = xp.arange(a.shape[axis]).reshape(shape)
+    # the latest position where the running extreme was reached (PyTorch's tie rule)
+    reached = xp.where(data == running, positions, 0)
+    indices = xp.maximum.accumulate(reached, axis=axis).astype(numpy.int64)
+    values = Gather.apply(a, axis, indices)
+    return CumResult(values, Tensor._make(indices, None))
+
+
+def cummax(a, dim, **numpy_names):
+    """``(values, indices)``: the running max along ``dim`` and where it was reached
+    (the latest position on ties); values are differentiable."""
+    return _cumulative_extreme(a, dim, numpy_names, "cummax", "maximum")
+
+
+def cummin(a, dim, **numpy_names):
+    """``(values, indices)``: the running min along ``dim``; see :func:`cummax`."""
+    return _cumulative_extreme(a, dim, numpy_names, "cummin", "minimum")
+
+
+class LogCumSumExp(Function):
+    """out_i = log(sum over j <= i of exp(a_j)), accumulated with logaddexp (stable)
+    da_k = sum over i >= k of g_i exp(a_k - out_i). On arrays, as PyTorch, g is split
+    into its positive and negative parts, each summed in log space (stable for any
+    spread): da = exp(a + rlcse(log g+ - out)) - exp(a + rlcse(log g- - out)), rlcse the
+    reversed logcumsumexp. Under create_graph the same sum is written with a constant
+    shift s = max(out), da = exp(a - s) reverse_cumsum(g exp(s - out)), which has no
+    log(0) to differentiate."""
+    @staticmethod
+    def forward(ctx, a, axis):
+        out = array_module(a).logaddexp.accumulate(a, axis=axis)
+        ctx.save_for_backward(a, out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        xp = array_module(g)
+        axis = ctx.axis
+        if isinstance(g, Tensor):
+            shift = Tensor._make(out.data.max(axis=axis, keepdims=True), None)
+            return xp.exp(a - shift) * _reverse_cumsum(g * xp.exp(shift - out), axis), None
+        with numpy.errstate(divide="ignore"):  # log(0) = -inf is meant
+            parts = [xp.flip(LogCumSumExp.apply(xp.flip(xp.log(part) - out, axis), axis), axis)
+                     for part in (xp.where(g > 0, g, 0), xp.where(g < 0, -g, 0))]
+        return xp.exp(a + parts[0]) - xp.exp(a + parts[1]), None
+
+
+def logcumsumexp(a, dim, **numpy_names):
+    """log(cumsum(exp(a))) along ``dim``, computed without overflow or underflow."""
+    axis = _scan_dim(a, dim, numpy_names, "logcumsumexp")
+    if a.dtype.kind not in "fc":
+        a = a.to(dtype=numpy.float32)
+    return LogCumSumExp.apply(a, axis) if axis is not None else a.reshape(())
