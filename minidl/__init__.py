@@ -8,7 +8,13 @@ from . import backend
 from .autograd import Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled
 from .ops import (
     add, sub, mul, div, neg, pow, matmul, exp, log, sqrt, abs, tanh, sigmoid, relu,
-    clamp, clip, maximum, minimum, sum, mean, max, min, amax, amin, argmax, argmin,
+    clamp, clip, maximum, minimum, lerp, subtract, multiply, divide, true_divide, negative,
+    sin, cos, tan, asin, acos, atan, atan2, arctan2, sinh, cosh, asinh, acosh, atanh, erf,
+    erfc, exp2, expm1, log2, log10, log1p, rsqrt, reciprocal, square, sign, floor, ceil,
+    round, trunc, fix, frac, fmod, remainder, copysign, hypot, logaddexp, floor_divide,
+    isnan, isinf, isfinite, isposinf, isneginf, isclose, allclose, equal, logical_not,
+    logical_and, logical_or, logical_xor, bitwise_not, bitwise_and, bitwise_or, bitwise_xor,
+    bitwise_left_shift, bitwise_right_shift, sum, mean, max, min, amax, amin, argmax, argmin,
     reshape, transpose, permute, flatten, unsqueeze, squeeze, cat, concatenate, stack,
     log_softmax, softmax, where, broadcast_to, swapaxes, swapdims, concat,
     # shape, selection, reductions, scans, sorting, einsum

@@ -142,6 +142,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __iter__(self):
+        """The rows (sub-tensors along dim 0), as PyTorch iterates."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     # ---- conversion ---------------------------------------------------------------
     def numpy(self):
         """A host NumPy copy of the data."""
@@ -218,10 +224,6 @@ class Tensor:
         arrays and Tensors."""
         return self.to(dtype=dtype)
 
-    def zero_(self):
-        self.data[...] = 0
-        return self
-
     def __repr__(self):
         body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extras = []
@@ -252,7 +254,7 @@ class Tensor:
     def __index__(self):
         return int(self.item())
 
-    # ---- arithmetic -----------------------------------------------------------------
+    # ---- operators (PyTorch's type promotion: see minidl.ops.base.result_type) ---------
     def __add__(self, other):
         return ops.add(self, other)
 
@@ -277,11 +279,32 @@ class Tensor:
     def __rtruediv__(self, other):
         return ops.div(other, self)
 
-    def __neg__(self):
-        return ops.neg(self)
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
 
     def __pow__(self, exponent):
         return ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return ops.pow(base, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
 
     def __matmul__(self, other):
         return ops.matmul(self, other)
@@ -289,11 +312,100 @@ class Tensor:
     def __rmatmul__(self, other):
         return ops.matmul(other, self)
 
+    def __invert__(self):
+        return ops.bitwise_not(self)
+
+    def __and__(self, other):
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return ops.bitwise_xor(other, self)
+
+    def __lshift__(self, other):
+        return ops.bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other):
+        return ops.bitwise_left_shift(other, self)
+
+    def __rshift__(self, other):
+        return ops.bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other):
+        return ops.bitwise_right_shift(other, self)
+
+    # x += y is in place, as in PyTorch (so `with no_grad(): w -= lr * w.grad` updates w)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ifloordiv__(self, other):
+        return _in_place(self, ops.floor_divide, other)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
+
+    def __ipow__(self, exponent):
+        return self.pow_(exponent)
+
+    def __iand__(self, other):
+        return _in_place(self, ops.bitwise_and, other)
+
+    def __ior__(self, other):
+        return _in_place(self, ops.bitwise_or, other)
+
+    def __ixor__(self, other):
+        return _in_place(self, ops.bitwise_xor, other)
+
+    def __ilshift__(self, other):
+        return _in_place(self, ops.bitwise_left_shift, other)
+
+    def __irshift__(self, other):
+        return _in_place(self, ops.bitwise_right_shift, other)
+
     def __getitem__(self, index):
         return ops.getitem(self, index)
 
     def __setitem__(self, index, value):
         ops.setitem(self, index, value)
+
+    # ---- in place (each bumps _version; see _in_place) -----------------------------------
+    def fill_(self, value):
+        """Every element set to ``value`` (a number or a 0-d tensor), cast to this dtype."""
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        return self.copy_(value if isinstance(value, Tensor) else
+                          Tensor._make(numpy.asarray(value), None))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """This tensor's elements set to ``src``'s (broadcast to this shape, cast to this
+        dtype); differentiable with respect to ``src``."""
+        if not isinstance(src, Tensor):
+            src = tensor(src, device=self.device)
+        return _in_place(self, _broadcast_cast, src, check_dtype=False)
 
     # comparisons give boolean tensors outside the graph
     def __eq__(self, other):
@@ -334,7 +446,16 @@ from . import autograd, ops  # noqa: E402  (both need Tensor defined first)
 _OP_METHODS = (
     # elementwise
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh",
-    "sigmoid", "relu", "clamp", "clip", "maximum", "minimum",
+    "sigmoid", "relu", "clamp", "clip", "maximum", "minimum", "lerp", "subtract",
+    "multiply", "divide", "true_divide", "negative", "sin", "cos", "tan", "asin", "acos",
+    "atan", "atan2", "arctan2", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc",
+    "exp2", "expm1", "log2", "log10", "log1p", "rsqrt", "reciprocal", "square", "sign",
+    "floor", "ceil", "round", "trunc", "fix", "frac", "fmod", "remainder", "copysign",
+    "hypot", "logaddexp", "floor_divide",
+    # tests, logical and bitwise
+    "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isclose", "allclose", "equal",
+    "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
     # linear algebra
     "matmul",
     # reductions
@@ -353,5 +474,72 @@ _OP_METHODS = (
 for _name in _OP_METHODS:
     setattr(Tensor, _name, getattr(ops, _name))
 Tensor.view = ops.reshape  # no strides here: every reshape is a view or a copy
+
+
+# ---- in-place ops ---------------------------------------------------------------------
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _in_place(self, op, *args, check_dtype=True, **kwargs):
+    """``self`` made to hold ``op(self, *args, **kwargs)``, as PyTorch's ``x.op_(...)``.
+
+    Under no_grad (or when nothing requires grad) the result is written into
+    ``self.data``'s memory, so references to it (``p.data``, views) see the change. When
+    the op is recorded, ``self`` becomes the output of the new node; its old history
+    continues through a copy of its old values (which the new node may have saved). A
+    leaf that requires grad may only be modified under no_grad, as in PyTorch. The
+    result must fit this dtype (no float into an integer tensor) and this shape (no
+    broadcasting of ``self``). Every write bumps ``self._version``: a backward that
+    saved the old values then refuses to run."""
+    recorded = autograd.is_grad_enabled() and (self.requires_grad or any(
+        isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values())))
+    if recorded:
+        if self._ctx is None and self.requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        before = Tensor._make(self.data.copy(), self._ctx)
+        before.requires_grad = self.requires_grad
+        out = op(before, *args, **kwargs)
+    else:
+        with autograd.no_grad():
+            out = op(self, *args, **kwargs)
+    if out.shape != self.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                           f"broadcast shape {list(out.shape)}")
+    if check_dtype and _CATEGORY[out.dtype.kind] > _CATEGORY[self.dtype.kind]:
+        raise RuntimeError(f"result type {out.dtype} can't be cast to the desired output "
+                           f"type {self.dtype}")
+    if recorded:
+        out = out.to(dtype=self.dtype)
+        self._ctx, self.requires_grad = out._ctx, out.requires_grad
+    self.data[...] = out.data
+    self._version += 1
+    return self
+
+
+def _broadcast_cast(self, src):
+    """``src`` as ``self``'s dtype, broadcast to ``self``'s shape (what copy_ writes)."""
+    return ops.broadcast_to(src.to(dtype=self.dtype), self.shape)
+
+
+def _in_place_method(op):
+    def method(self, *args, **kwargs):
+        return _in_place(self, op, *args, **kwargs)
+    method.__name__ = method.__qualname__ = op.__name__ + "_"
+    method.__doc__ = f"In-place :func:`minidl.{op.__name__}` (see ``_in_place``)."
+    return method
+
+
+# ``x.name_(...)``: the in-place form of the op ``name``.
+_IN_PLACE_METHODS = (
+    "add", "sub", "mul", "div", "pow", "neg", "abs", "clamp", "clip", "exp", "log", "sqrt",
+    "tanh", "sigmoid", "relu", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "exp2", "expm1", "log2", "log10",
+    "log1p", "rsqrt", "reciprocal", "square", "sign", "floor", "ceil", "round", "trunc",
+    "frac", "fmod", "remainder", "copysign", "hypot", "lerp", "floor_divide",
+    "masked_fill", "scatter", "scatter_add", "tril", "triu",
+)
+for _name in _IN_PLACE_METHODS:
+    setattr(Tensor, _name + "_", _in_place_method(getattr(ops, _name)))
 
 Tensor._array_namespace = ops.xp  # backend.array_module(tensor): NumPy's names, differentiable

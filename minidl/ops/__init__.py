@@ -1,7 +1,9 @@
 """Differentiable primitives, by family; each :class:`~minidl.autograd.Function` has its
 wrapper function right below it.
 
-- :mod:`.elementwise`: arithmetic and math functions
+- :mod:`.elementwise`: arithmetic with PyTorch's type promotion
+- :mod:`.math`: math functions (exp, log, trigonometric, erf, rounding, atan2, ...)
+- :mod:`.logical`: tests, comparisons, logical and bitwise ops (constants)
 - :mod:`.linalg`: matrix products, einsum
 - :mod:`.reduce`: sums, means, max/min, softmax, prod, var/std, norms, any/all
 - :mod:`.scan`: cumsum, cumprod, cummax/cummin, logcumsumexp
@@ -20,9 +22,19 @@ from . import xp  # noqa: F401
 from .base import unbroadcast  # noqa: F401
 from .conversion import Cast, ToDevice, cast, to_device  # noqa: F401
 from .elementwise import (  # noqa: F401
-    Abs, Add, Clamp, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt,
-    Sub, Tanh, abs, add, clamp, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
-    sigmoid, sqrt, sub, tanh,
+    Add, Clamp, Div, Maximum, Minimum, Mul, Neg, Pow, Sub, add, clamp, clip, div, divide,
+    lerp, maximum, minimum, mul, multiply, neg, negative, pow, sub, subtract, true_divide,
+)
+from .math import (  # noqa: F401
+    Abs, Exp, Log, ReLU, Sigmoid, Sqrt, Tanh, Unary, abs, acos, acosh, arctan2, asin, asinh,
+    atan, atan2, atanh, ceil, copysign, cos, cosh, erf, erfc, exp, exp2, expm1, fix, floor,
+    floor_divide, fmod, frac, hypot, log, log1p, log2, log10, logaddexp, reciprocal,
+    relu, remainder, round, rsqrt, sigmoid, sign, sin, sinh, sqrt, square, tan, tanh, trunc,
+)
+from .logical import (  # noqa: F401
+    allclose, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
+    bitwise_xor, equal, isclose, isfinite, isinf, isnan, isneginf, isposinf, logical_and,
+    logical_not, logical_or, logical_xor,
 )
 from .index import (  # noqa: F401
     Gather, GetItem, IndexAddZeros, Scatter, ScatterAdd, SetItem, Where, compare, gather,

@@ -71,18 +71,91 @@ def expand_reduced(g, axes, keepdim, shape):
 
 
 def operand(x, like):
-    """Tensors and Python numbers pass through (a Python number keeps the tensor's dtype,
-    NumPy's NEP 50 rule; NumPy scalars are treated as Python numbers so that they do not
-    upcast float32 either); arrays and lists become constant tensors on ``like``'s device."""
+    """Tensors and Python numbers pass through (NumPy scalars count as Python numbers);
+    arrays and lists become constant tensors on ``like``'s device."""
     if isinstance(x, numpy.generic) and x.dtype.kind in "biuf":
         x = x.item()
     if isinstance(x, (Tensor, int, float, bool)):
         return x
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"unsupported operand of type {type(x).__name__} for a tensor op")
     return Tensor(x, device=like.device)
 
 
-def binary(fn, a, b):
-    """``fn.apply(a, b)`` with whichever operand is not a Tensor made an operand."""
+# ---- type promotion (PyTorch's rule, not NumPy's) ---------------------------------------
+DEFAULT_FLOAT = numpy.dtype(numpy.float32)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _category_and_priority(x):
+    """(category, priority): bool < integer < float; a tensor with dimensions outranks a
+    0-d tensor, which outranks a Python number, but only within one category."""
+    if isinstance(x, Tensor):
+        return _CATEGORY[x.dtype.kind], 2 if x.ndim else 1
+    if isinstance(x, bool):
+        return 0, 0
+    return (1 if isinstance(x, int) else 2), 0
+
+
+def result_type(*operands):
+    """PyTorch's result dtype of an op on ``operands`` (Tensors and Python numbers).
+
+    The highest category present decides (bool < integer < float); among the operands of
+    that category the highest priority decides (tensor with dimensions > 0-d tensor >
+    Python number) and their dtypes promote as usual; Python numbers alone give bool,
+    int64 or the default float32. So int tensor + 2.5 is float32, int32 tensor + 0-d
+    int64 tensor is int32, float32 tensor + 0-d float64 tensor is float32."""
+    ranked = [(_category_and_priority(x), x) for x in operands]
+    top = max(cp for cp, _ in ranked)
+    winners = [x for cp, x in ranked if cp == top]
+    if top[1]:
+        return numpy.result_type(*[x.dtype for x in winners])
+    return (numpy.dtype(numpy.bool_), numpy.dtype(numpy.int64), DEFAULT_FLOAT)[top[0]]
+
+
+def promote(operands, dtype):
+    """``operands`` with every Tensor cast to ``dtype`` (differentiably where it needs
+    a gradient); Python numbers pass (NumPy keeps the array's dtype with them)."""
+    return [x.to(dtype=dtype) if isinstance(x, Tensor) and x.dtype != dtype else x
+            for x in operands]
+
+
+def needs_promotion(a, b):
+    """False on the fast paths: same-dtype tensors, or a tensor and a Python number that
+    NumPy already combines into the tensor's dtype (as PyTorch does)."""
+    if isinstance(b, Tensor):
+        return a.dtype != b.dtype
+    kind = a.dtype.kind
+    if isinstance(b, bool):
+        return False
+    if isinstance(b, int):
+        return kind == "b"
+    return kind not in "fc"
+
+
+def binary(fn, a, b, floating=False):
+    """``fn.apply(a, b)`` with PyTorch's type promotion; ``floating``: an integer or
+    boolean result becomes the default float (true division, atan2, ...)."""
     if isinstance(a, Tensor):
-        return fn.apply(a, operand(b, a))
-    return fn.apply(operand(a, b), b)
+        b = operand(b, a)
+        first, second = a, b
+    else:
+        a = operand(a, b)
+        first, second = b, a
+    if needs_promotion(first, second) or floating and first.dtype.kind not in "fc":
+        dtype = result_type(a, b)
+        if floating and dtype.kind not in "fc":
+            dtype = DEFAULT_FLOAT
+        a, b = promote((a, b), dtype)
+    return fn.apply(a, b)
+
+
+def floating(a):
+    """``a`` as the default float dtype when it holds integers or booleans: the input of
+    exp, log, sin, sigmoid, ... (PyTorch computes those in floating point)."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"expected a Tensor as input, got {type(a).__name__}; wrap it with "
+                        "minidl.tensor()")
+    if a.dtype.kind in "fc":
+        return a
+    return Tensor._make(a.data.astype(DEFAULT_FLOAT), None)

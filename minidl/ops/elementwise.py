@@ -1,13 +1,18 @@
-"""Elementwise ops: arithmetic and math functions, each Function with its wrapper below it.
+"""Elementwise arithmetic: + - * / ** with PyTorch's type promotion, neg, clamp, maximum,
+minimum, lerp; each Function with its wrapper below it (math functions: :mod:`.math`).
 
 Notation: ``g`` is the gradient of the loss with respect to the op's output; each
 backward returns the gradient with respect to each input. Binary ops broadcast like
 NumPy; their backward sums ``g`` over the broadcast axes (:func:`unbroadcast`).
 """
+import math as _math
+
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import binary, shape_of, unbroadcast
+from .base import (binary, needs_promotion, operand, promote, result_type, shape_of,
+                   unbroadcast)
+from .math import floor_divide, sign, trunc
 
 
 # ---- arithmetic -----------------------------------------------------------------------
@@ -25,8 +30,9 @@ class Add(Function):
                 unbroadcast(g, ctx.shapes[1]) if need_b else None)
 
 
-def add(a, b):
-    return binary(Add, a, b)
+def add(a, b, alpha=1):
+    """a + alpha b"""
+    return binary(Add, a, b if alpha == 1 else b * alpha)
 
 
 class Sub(Function):
@@ -43,8 +49,20 @@ class Sub(Function):
                 unbroadcast(-g, ctx.shapes[1]) if need_b else None)
 
 
-def sub(a, b):
+def sub(a, b, alpha=1):
+    if alpha != 1:
+        b = b * alpha
+    if _is_bool(a) and _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
     return binary(Sub, a, b)
+
+
+def _is_bool(x):
+    return isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.kind == "b"
+
+
+subtract = sub
 
 
 class Mul(Function):
@@ -66,6 +84,9 @@ def mul(a, b):
     return binary(Mul, a, b)
 
 
+multiply = mul
+
+
 class Div(Function):
     """out = a / b ;  da = g / b, db = -g * a / b^2"""
     @staticmethod
@@ -81,8 +102,30 @@ class Div(Function):
                 unbroadcast(-g * a / (b * b), shape_of(b)) if need_b else None)
 
 
-def div(a, b):
-    return binary(Div, a, b)
+def div(input, other, rounding_mode=None):
+    """input / other: true division (integers give float32, as PyTorch), or with
+    ``rounding_mode`` "trunc" / "floor" the quotient rounded that way (no gradient)."""
+    if rounding_mode is None:
+        return binary(Div, input, other, floating=True)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        like = input if isinstance(input, Tensor) else other
+        if result_type(*(operand(x, like) for x in (input, other))).kind in "fc":
+            return trunc(binary(Div, input, other))
+        return _trunc_int(input, other)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                     f"found {rounding_mode!r}")
+
+
+true_divide = divide = div
+
+
+def _trunc_int(a, b):
+    """Integer quotient rounded towards zero: |a| // |b| with the sign of a b."""
+    def sign_of(x):
+        return sign(x) if isinstance(x, Tensor) else (x > 0) - (x < 0)
+    return floor_divide(abs(a), abs(b)) * sign_of(a) * sign_of(b)
 
 
 class Neg(Function):
@@ -97,184 +140,106 @@ class Neg(Function):
 
 
 def neg(a):
+    if a.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
     return Neg.apply(a)
 
 
+negative = neg
+
+
 class Pow(Function):
-    """out = a ** p for a constant p ;  da = g * p * a^(p-1)"""
+    """out = a ** b, either a tensor or a number
+    da = g b a^(b-1) ;  db = g out log(a), taken as 0 where a = 0 (as PyTorch)"""
     @staticmethod
-    def forward(ctx, a, p):
-        ctx.save_for_backward(a)
-        ctx.p = p
-        return a ** p
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        p = ctx.p
-        if p == 0:  # a ** -1 below would be inf at a = 0
-            return array_module(g).zeros_like(a), None
-        return g * (p * a ** (p - 1)), None
-
-
-def pow(a, exponent):
-    if isinstance(exponent, Tensor):
-        raise TypeError("pow: only a constant (Python number) exponent is supported; "
-                        "for a tensor exponent use exp(b * log(a))")
-    return Pow.apply(a, exponent)
-
-
-# ---- math functions -------------------------------------------------------------------
-class Exp(Function):
-    """out = exp(a) ;  da = g * out"""
-    @staticmethod
-    def forward(ctx, a):
-        out = array_module(a).exp(a)
-        ctx.save_for_backward(out)
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.saved_tensors[0]
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        xp = array_module(g)
+        da = db = None
+        if need_a:
+            if not hasattr(b, "shape"):  # a constant exponent (the common case)
+                da = xp.zeros_like(a) if b == 0 else g * (b * a ** (b - 1))
+            else:  # (b a^(b-1) is 0 * inf at a = 0, b = 0)
+                da = unbroadcast(g * xp.where(b == 0, 0, b * a ** (b - 1)), shape_of(a))
+        if need_b:
+            if hasattr(a, "shape"):
+                log_a = xp.log(xp.where(a == 0, 1, a))
+            else:  # a number base: scalar ** tensor
+                log_a = _math.log(a) if a > 0 else 0.0 if a == 0 else _math.nan
+            db = unbroadcast(g * out * log_a, shape_of(b))
+        return da, db
 
 
-def exp(a):
-    return Exp.apply(a)
-
-
-class Log(Function):
-    """out = log(a) ;  da = g / a"""
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return array_module(a).log(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g / ctx.saved_tensors[0]
-
-
-def log(a):
-    return Log.apply(a)
-
-
-class Sqrt(Function):
-    """out = sqrt(a) ;  da = g / (2 out)"""
-    @staticmethod
-    def forward(ctx, a):
-        out = array_module(a).sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return g / (2 * ctx.saved_tensors[0])
-
-
-def sqrt(a):
-    return Sqrt.apply(a)
-
-
-class Abs(Function):
-    """out = |a| ;  da = g * sign(a)"""
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return array_module(a).abs(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * array_module(g).sign(ctx.saved_tensors[0])
-
-
-def abs(a):
-    return Abs.apply(a)
-
-
-class Tanh(Function):
-    """out = tanh(a) ;  da = g * (1 - out^2)"""
-    @staticmethod
-    def forward(ctx, a):
-        out = array_module(a).tanh(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out = ctx.saved_tensors[0]
-        return g * (1 - out * out)
-
-
-def tanh(a):
-    return Tanh.apply(a)
-
-
-class Sigmoid(Function):
-    """out = 1 / (1 + exp(-a)) ;  da = g * out * (1 - out)
-    With e = exp(-|a|), which never overflows: out = 1 / (1 + e) for a >= 0 and
-    e / (1 + e) for a < 0, so tiny outputs (a << 0) keep their relative precision."""
-    @staticmethod
-    def forward(ctx, a):
-        xp = array_module(a)
-        e = xp.exp(-xp.abs(a))
-        out = 1 / (1 + e)
-        out = xp.where(a >= 0, out, e * out)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out = ctx.saved_tensors[0]
-        return g * out * (1 - out)
-
-
-def sigmoid(a):
-    return Sigmoid.apply(a)
-
-
-class ReLU(Function):
-    """out = max(a, 0) ;  da = g where a > 0, else 0"""
-    @staticmethod
-    def forward(ctx, a):
-        out = array_module(a).maximum(a, 0)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * (ctx.saved_tensors[0] > 0)
-
-
-def relu(a):
-    return ReLU.apply(a)
+def pow(input, exponent):
+    """input ** exponent; either may be a tensor (or a number, or an array constant)."""
+    return binary(Pow, input, exponent)
 
 
 class Clamp(Function):
-    """out = min(max(a, low), high) ;  da = g where low <= a <= high, else 0"""
+    """out = min(max(a, low), high), the bounds numbers, tensors or None
+    da = g where low <= a <= high ;  dlow = g where a < low (and low < high) ;
+    dhigh = g where a > high (or high < low): where the bound is the output, as PyTorch"""
     @staticmethod
     def forward(ctx, a, low, high):
-        ctx.save_for_backward(a)
-        ctx.bounds = low, high
-        return array_module(a).clip(a, low, high)
+        ctx.save_for_backward(a, low, high)
+        xp = array_module(a)
+        if low is None:
+            return xp.minimum(a, high)
+        if high is None:
+            return xp.maximum(a, low)
+        return xp.minimum(xp.maximum(a, low), high)
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        low, high = ctx.bounds
-        if low is not None:
-            g = g * (a >= low)
-        if high is not None:
-            g = g * (a <= high)
-        return g, None, None
+        a, low, high = ctx.saved_tensors
+        need_a, need_low, need_high = ctx.needs_input_grad
+        above_low = None if low is None else a >= low
+        below_high = None if high is None else a <= high
+        da = dlow = dhigh = None
+        if need_a:
+            inside = below_high if low is None else (
+                above_low if high is None else above_low & below_high)
+            da = unbroadcast(g * inside, shape_of(a))
+        if need_low:
+            dlow = unbroadcast(g * (~above_low if high is None else ~above_low & (low < high)),
+                               shape_of(low))
+        if need_high:
+            dhigh = unbroadcast(g * (~below_high if low is None else ~below_high | (high < low)),
+                                shape_of(high))
+        return da, dlow, dhigh
 
 
-def clamp(a, min=None, max=None):
+def clamp(input, min=None, max=None):
+    """``input`` limited to [min, max]; each bound a number, a tensor (differentiable,
+    broadcasting) or None. Where min > max the result is max, as in PyTorch."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(a, min, max)
+    bounds = [None if b is None else operand(b, input) for b in (min, max)]
+    given = [b for b in bounds if b is not None]
+    if any(isinstance(b, Tensor) for b in given) or needs_promotion(input, given[0]) or (
+            len(given) == 2 and needs_promotion(input, given[1])):
+        dtype = result_type(input, *given)
+        input, *given = promote([input, *given], dtype)
+        bounds = [None if b is None else given.pop(0) for b in bounds]
+    return Clamp.apply(input, *bounds)
 
 
 clip = clamp
+
+
+def lerp(input, end, weight):
+    """input + weight (end - input): linear interpolation (weight a number or a tensor);
+    made of differentiable ops, so every gradient and higher derivative follows."""
+    return input + weight * (end - input)
 
 
 class Maximum(Function):

@@ -13,13 +13,19 @@ import numpy
 
 from ..backend import array_module
 from ..tensor import Tensor
-from . import elementwise, index, reduce, shape
+from . import elementwise, index, math, reduce, shape
 from .linalg import matmul  # noqa: F401  (part of the vocabulary)
 
-exp, log, sqrt, tanh, abs = (elementwise.exp, elementwise.log, elementwise.sqrt,
-                             elementwise.tanh, elementwise.abs)
 maximum, minimum, clip, where = (elementwise.maximum, elementwise.minimum,
                                  elementwise.clamp, index.where)
+power = elementwise.pow
+exp, log, sqrt, tanh, abs = math.exp, math.log, math.sqrt, math.tanh, math.abs
+sin, cos, tan, sinh, cosh = math.sin, math.cos, math.tan, math.sinh, math.cosh
+arcsin, arccos, arctan, arctan2 = math.asin, math.acos, math.atan, math.atan2
+arcsinh, arccosh, arctanh = math.asinh, math.acosh, math.atanh
+exp2, expm1, log2, log10, log1p = math.exp2, math.expm1, math.log2, math.log10, math.log1p
+square, reciprocal, hypot, logaddexp = math.square, math.reciprocal, math.hypot, math.logaddexp
+copysign, fmod, remainder = math.copysign, math.fmod, math.remainder
 swapaxes, broadcast_to = shape.swapaxes, shape.broadcast_to
 
 
@@ -37,8 +43,8 @@ def _constant(fn):
     return constant
 
 
-sign, isnan, isinf, isfinite, floor, ceil = map(
-    _constant, ("sign", "isnan", "isinf", "isfinite", "floor", "ceil"))
+sign, isnan, isinf, isfinite, floor, ceil, trunc, rint = map(
+    _constant, ("sign", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "rint"))
 logical_and, logical_or, logical_not = map(
     _constant, ("logical_and", "logical_or", "logical_not"))
 

@@ -1,0 +1,323 @@
+"""Elementwise math and arithmetic: values against NumPy / the math module written out
+here, gradients against finite differences (gradcheck) and second derivatives
+(gradgradcheck) in float64 over broadcasting shapes; PyTorch's type promotion against
+dtypes worked out by hand from its rules."""
+import math
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import gradcheck, gradgradcheck
+
+rng = np.random.default_rng(7)
+
+
+def leaf(shape, low, high):
+    return minidl.tensor(rng.uniform(low, high, shape), requires_grad=True)
+
+
+# ---- unary functions: name, NumPy reference, domain ----------------------------------
+_vec_erf = np.vectorize(math.erf)
+_vec_erfc = np.vectorize(math.erfc)
+UNARY = [
+    ("sin", np.sin, (-3, 3)), ("cos", np.cos, (-3, 3)), ("tan", np.tan, (-1.2, 1.2)),
+    ("asin", np.arcsin, (-0.9, 0.9)), ("acos", np.arccos, (-0.9, 0.9)),
+    ("atan", np.arctan, (-3, 3)), ("sinh", np.sinh, (-2, 2)), ("cosh", np.cosh, (-2, 2)),
+    ("tanh", np.tanh, (-2, 2)), ("asinh", np.arcsinh, (-3, 3)),
+    ("acosh", np.arccosh, (1.2, 4)), ("atanh", np.arctanh, (-0.9, 0.9)),
+    ("erf", _vec_erf, (-3, 3)), ("erfc", _vec_erfc, (-3, 3)),
+    ("exp", np.exp, (-2, 2)), ("exp2", np.exp2, (-2, 2)), ("expm1", np.expm1, (-2, 2)),
+    ("log", np.log, (0.2, 3)), ("log2", np.log2, (0.2, 3)), ("log10", np.log10, (0.2, 3)),
+    ("log1p", np.log1p, (-0.8, 3)), ("sqrt", np.sqrt, (0.2, 3)),
+    ("rsqrt", lambda a: 1 / np.sqrt(a), (0.2, 3)),
+    ("reciprocal", lambda a: 1 / a, (0.5, 3)), ("square", lambda a: a * a, (-3, 3)),
+    ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), (-3, 3)), ("abs", np.abs, (0.1, 3)),
+    ("frac", lambda a: a - np.trunc(a), (0.1, 0.9)),
+]
+
+
+@pytest.mark.parametrize("name, reference, domain", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_values_gradients_and_second_derivatives(name, reference, domain):
+    fn = getattr(minidl, name)
+    x = leaf((3, 4), *domain)
+    np.testing.assert_allclose(fn(x).numpy(), reference(x.numpy()), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(getattr(x, name)().numpy(), reference(x.numpy()), rtol=1e-13)
+    assert gradcheck(fn, [x])
+    assert gradgradcheck(fn, [x])
+
+
+def test_erf_is_accurate_to_float64():
+    x = np.concatenate([np.linspace(-7, 7, 2001), [0.0, 1e-300, -1e-10, 2.4999, 2.5, 6.0]])
+    t = minidl.tensor(x)
+    np.testing.assert_allclose(minidl.erf(t).numpy(), _vec_erf(x), rtol=2e-15, atol=1e-300)
+    np.testing.assert_allclose(minidl.erfc(t).numpy(), _vec_erfc(x), rtol=1e-13, atol=1e-300)
+    f32 = minidl.erf(minidl.tensor([0.5, -1.0]))
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32.numpy(), [math.erf(0.5), math.erf(-1.0)], rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "trunc"])
+def test_piecewise_constant_ops_have_zero_gradient(name):
+    x = minidl.tensor([-1.7, -0.5, 0.3, 2.5, 1.5], requires_grad=True)
+    y = getattr(minidl, name)(x)
+    reference = {"sign": np.sign, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc,
+                 "round": np.round}[name]
+    np.testing.assert_array_equal(y.numpy(), reference(x.numpy()))
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(5))
+
+
+def test_round_halves_to_even_and_decimals():
+    x = minidl.tensor([0.5, 1.5, 2.5, -0.5, 1.25])
+    np.testing.assert_array_equal(minidl.round(x).numpy(), [0.0, 2.0, 2.0, -0.0, 1.0])
+    np.testing.assert_allclose(minidl.round(minidl.tensor([1.234, 5.678]), decimals=1).numpy(),
+                               [1.2, 5.7], rtol=1e-6)
+
+
+# ---- binary functions over broadcasting shapes ------------------------------------------
+SHAPES = [((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((3,), ())]
+
+
+def _operands(shapes, a_domain, b_domain):
+    return leaf(shapes[0], *a_domain), leaf(shapes[1], *b_domain)
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+@pytest.mark.parametrize("name, reference, a_domain, b_domain", [
+    ("atan2", np.arctan2, (-2, 2), (0.5, 2)),
+    ("hypot", np.hypot, (0.5, 2), (-2, -0.5)),
+    ("logaddexp", np.logaddexp, (-3, 3), (-3, 3)),
+    ("pow", np.power, (0.5, 2), (-2, 2)),
+    ("copysign", np.copysign, (0.5, 2), (-1, 1)),
+], ids=["atan2", "hypot", "logaddexp", "pow", "copysign"])
+def test_binary_functions(name, reference, a_domain, b_domain, shapes):
+    a, b = _operands(shapes, a_domain, b_domain)
+    fn = getattr(minidl, name)
+    np.testing.assert_allclose(fn(a, b).numpy(), reference(a.numpy(), b.numpy()), rtol=1e-13)
+    assert gradcheck(fn, [a, b])
+    assert gradgradcheck(fn, [a, b])
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+@pytest.mark.parametrize("name", ["fmod", "remainder"])
+def test_fmod_and_remainder(name, shapes):
+    b = leaf(shapes[1], 1.5, 2.5)
+    whole = rng.integers(-3, 3, np.broadcast_shapes(*shapes))
+    part = rng.uniform(0.2, 0.8, whole.shape)  # a / b stays away from the jumps
+    a = minidl.tensor(b.numpy() * (whole + part), requires_grad=True)
+    fn = getattr(minidl, name)
+    reference = {"fmod": np.fmod, "remainder": np.remainder}[name]
+    np.testing.assert_allclose(fn(a, b).numpy(), reference(a.numpy(), b.numpy()), rtol=1e-12)
+    assert gradcheck(fn, [a, b])
+    assert gradgradcheck(fn, [a, b])
+
+
+def test_fmod_and_remainder_signs_follow_pytorch():
+    a = minidl.tensor([-5.0, 5.0, -5.0, 3.0])
+    b = minidl.tensor([3.0, -3.0, -3.0, -2.0])
+    np.testing.assert_array_equal(minidl.remainder(a, b).numpy(), [1.0, -1.0, -2.0, -1.0])
+    np.testing.assert_array_equal(minidl.fmod(a, b).numpy(), [-2.0, 2.0, -2.0, 1.0])
+    np.testing.assert_array_equal((a % 3).numpy(), [1.0, 2.0, 1.0, 0.0])
+    np.testing.assert_array_equal((minidl.tensor([-5, 5]) % 3).numpy(), [1, 2])
+    np.testing.assert_array_equal((minidl.tensor([-5, 5]) // 3).numpy(), [-2, 1])
+    assert (minidl.tensor([-5, 5]) // 3).dtype == np.int64
+
+
+@pytest.mark.parametrize("op", [lambda a: a // 0, lambda a: a % 0,
+                                lambda a: minidl.fmod(a, minidl.tensor([1, 0]))])
+def test_integer_division_by_zero_raises(op):
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        op(minidl.tensor([5, 6]))
+
+
+def test_floor_divide_refuses_inputs_that_require_grad():
+    x = minidl.tensor([1.5], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floor_divide"):
+        x // 1
+    with minidl.no_grad():
+        assert (x // 1).item() == 1.0
+
+
+def test_lerp_with_scalar_and_tensor_weight():
+    start, end = leaf((3, 4), -1, 1), leaf((4,), -1, 1)
+    weight = leaf((3, 1), 0, 1)
+    expected = start.numpy() + weight.numpy() * (end.numpy() - start.numpy())
+    np.testing.assert_allclose(minidl.lerp(start, end, weight).numpy(), expected)
+    np.testing.assert_allclose(start.lerp(end, 0.25).numpy(),
+                               start.numpy() + 0.25 * (end.numpy() - start.numpy()))
+    assert gradcheck(minidl.lerp, [start, end, weight])
+    assert gradgradcheck(minidl.lerp, [start, end, weight])
+
+
+# ---- pow with tensors on either side ------------------------------------------------------
+def test_scalar_base_and_tensor_exponent():
+    b = leaf((5,), -2, 2)
+    y = 2.0 ** b
+    np.testing.assert_allclose(y.numpy(), 2.0 ** b.numpy())
+    assert gradcheck(lambda e: 3.0 ** e, [b]) and gradgradcheck(lambda e: 3.0 ** e, [b])
+    (2 ** b).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), 2.0 ** b.numpy() * math.log(2))
+
+
+def test_pow_gradient_at_zero_base_is_zero_for_the_exponent():
+    a = minidl.tensor([0.0, 2.0], requires_grad=True)
+    b = minidl.tensor([2.0, 3.0], requires_grad=True)
+    (a ** b).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), [0.0, 8.0 * math.log(2.0)])
+    np.testing.assert_allclose(a.grad.numpy(), [0.0, 12.0])
+    z = minidl.tensor([0.0], requires_grad=True)
+    (0.0 ** z).sum().backward()
+    assert z.grad.item() == 0.0
+
+
+def test_pow_with_numpy_exponent_is_a_constant_tensor():
+    x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x ** np.array([2.0, 1.0, 0.5])
+    np.testing.assert_allclose(y.numpy(), [1.0, 2.0, math.sqrt(3.0)], rtol=1e-6)
+    assert y.dtype == np.float64  # a float64 array with dimensions promotes, as in PyTorch
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 1.0, 0.5 / math.sqrt(3.0)], rtol=1e-6)
+    assert (x ** np.float64(2.0)).dtype == np.float32
+    with pytest.raises(TypeError, match="str"):
+        x ** "2"
+    with pytest.raises(TypeError, match="NoneType"):
+        x ** None
+
+
+def test_integer_to_negative_integer_power_raises():
+    with pytest.raises(ValueError, match="negative integer powers"):
+        minidl.tensor([2, 3]) ** -1
+
+
+# ---- clamp with tensor bounds -------------------------------------------------------------
+def test_clamp_with_tensor_bounds_values_and_gradients():
+    a = leaf((3, 4), -2, 2)
+    low, high = leaf((4,), -1.5, -0.2), leaf((3, 1), 0.2, 1.5)
+    expected = np.minimum(np.maximum(a.numpy(), low.numpy()), high.numpy())
+    np.testing.assert_array_equal(minidl.clamp(a, low, high).numpy(), expected)
+    assert gradcheck(lambda a, lo, hi: minidl.clamp(a, lo, hi), [a, low, high])
+    assert gradgradcheck(lambda a, lo, hi: minidl.clamp(a, lo, hi), [a, low, high])
+    assert gradcheck(lambda a, lo: a.clamp(min=lo), [a, low])
+    assert gradcheck(lambda a, hi: a.clamp(max=hi), [a, high])
+
+
+def test_clamp_gradient_goes_to_whichever_bound_is_the_output():
+    a = minidl.tensor([-3.0, 0.0, 3.0, 0.5], requires_grad=True)
+    low = minidl.tensor([-1.0, -1.0, -1.0, 2.0], requires_grad=True)  # last: low > high
+    high = minidl.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    y = minidl.clamp(a, low, high)
+    np.testing.assert_array_equal(y.numpy(), [-1.0, 0.0, 1.0, 1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0, 1, 0, 0])
+    np.testing.assert_array_equal(low.grad.numpy(), [1, 0, 0, 0])
+    np.testing.assert_array_equal(high.grad.numpy(), [0, 0, 1, 1])
+
+
+def test_clamp_promotes_and_needs_a_bound():
+    assert minidl.tensor([1, 2]).clamp(0, 1).dtype == np.int64
+    np.testing.assert_array_equal(minidl.tensor([1, 2]).clamp(0, 1).numpy(), [1, 1])
+    assert minidl.tensor([1, 2]).clamp(0.5).dtype == np.float32
+    with pytest.raises(ValueError, match="min and max"):
+        minidl.clamp(minidl.tensor([1.0]))
+
+
+# ---- type promotion, PyTorch's rule ------------------------------------------------------
+i64 = minidl.tensor([1, 2])
+i32 = minidl.tensor(np.array([1, 2], np.int32))
+f32 = minidl.tensor([1.0, 2.0])
+f64 = minidl.tensor(np.array([1.0, 2.0]))
+b8 = minidl.tensor([True, False])
+u8 = minidl.tensor(np.array([1, 2], np.uint8))
+i8 = minidl.tensor(np.array([1, 2], np.int8))
+f64_0d = minidl.tensor(np.float64(3.0))
+f32_0d = minidl.tensor(3.0)
+i64_0d = minidl.tensor(3)
+
+
+@pytest.mark.parametrize("expr, dtype", [
+    (lambda: i64 + 2.5, np.float32),        # int tensor op Python float: the default float
+    (lambda: 2.5 * i64, np.float32),
+    (lambda: i64 / i64, np.float32),        # true division of integers
+    (lambda: i64 / 2, np.float32),
+    (lambda: i64 + f32_0d, np.float32),     # a 0-d float tensor lifts the category
+    (lambda: i64 + f64_0d, np.float64),     # ... with its own dtype
+    (lambda: f32 + f64_0d, np.float32),     # same category: the dimensioned tensor wins
+    (lambda: f32 + f64, np.float64),
+    (lambda: i32 + i64_0d, np.int32),
+    (lambda: i32 + 7, np.int32),
+    (lambda: i32 + i64, np.int64),
+    (lambda: u8 + i8, np.int16),
+    (lambda: b8 + 1, np.int64),
+    (lambda: b8 + True, np.bool_),
+    (lambda: b8 * 2.5, np.float32),
+    (lambda: i64 ** 2.0, np.float32),
+    (lambda: i64 ** 2, np.int64),
+    (lambda: f32 * np.float64(2.0), np.float32),
+    (lambda: minidl.atan2(i64, i64), np.float32),
+    (lambda: minidl.copysign(i64, -1), np.float32),
+    (lambda: minidl.fmod(i64, 2), np.int64),
+    (lambda: minidl.fmod(i64, 1.5), np.float32),
+])
+def test_type_promotion(expr, dtype):
+    assert expr().dtype == dtype
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sigmoid", "tanh", "sin", "erf",
+                                  "reciprocal", "rsqrt", "log1p", "expm1", "atan"])
+def test_float_functions_of_integers_give_float32(name):
+    y = getattr(minidl, name)(minidl.tensor([1, 2]))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), getattr(minidl, name)(f64).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("abs", [1, 2]), ("square", [1, 4]), ("sign", [-1, 1]), ("floor", [-1, 2]),
+    ("round", [-1, 2]), ("neg", [1, -2]), ("relu", [0, 2]),
+])
+def test_integer_preserving_functions(name, expected):
+    y = getattr(minidl, name)(minidl.tensor([-1, 2]))
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y.numpy(), expected)
+
+
+def test_bool_arithmetic_errors_like_pytorch():
+    with pytest.raises(RuntimeError, match="Subtraction.*bool"):
+        b8 - b8
+    with pytest.raises(RuntimeError, match="Negation.*bool"):
+        -b8
+    with pytest.raises(TypeError, match="frac"):
+        minidl.frac(i64)
+
+
+def test_promotion_keeps_gradients_flowing():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * minidl.tensor(np.array([3.0, 4.0]))).sum()  # float32 * float64 -> float64
+    assert y.dtype == np.float64
+    y.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+
+
+def test_add_and_sub_alpha():
+    a, b = minidl.tensor([1.0, 2.0]), minidl.tensor([10.0, 20.0])
+    np.testing.assert_array_equal(minidl.add(a, b, alpha=2).numpy(), [21.0, 42.0])
+    np.testing.assert_array_equal(a.sub(b, alpha=0.5).numpy(), [-4.0, -8.0])
+
+
+def test_div_rounding_modes():
+    a = minidl.tensor([-7.0, 7.0])
+    np.testing.assert_array_equal(minidl.div(a, 2, rounding_mode="trunc").numpy(), [-3, 3])
+    np.testing.assert_array_equal(minidl.div(a, 2, rounding_mode="floor").numpy(), [-4, 3])
+    ints = minidl.div(minidl.tensor([-7, 7]), minidl.tensor([2, -2]), rounding_mode="trunc")
+    assert ints.dtype == np.int64
+    np.testing.assert_array_equal(ints.numpy(), [-3, -3])
+    with pytest.raises(ValueError, match="rounding_mode"):
+        minidl.div(a, 2, rounding_mode="up")
+
+
+def test_unary_ops_refuse_non_tensors():
+    with pytest.raises(TypeError, match="Tensor"):
+        minidl.sin(1.0)
+    with pytest.raises(TypeError, match="Tensor"):
+        minidl.exp([1.0])
