@@ -23,7 +23,8 @@ at the first NaN or infinity.
 
 Shared flags: --dataset {mnist,fashion-mnist}, --epochs, --batch-size, --optimizer,
 --lr, --schedule {cosine,constant}, --backend {numpy,cupy}, --seed, --data-dir, --save,
---resume, --train-limit, --test-limit, --no-progress (``--help`` gives the defaults).
+--resume, --train-limit, --test-limit, --no-progress, --distributed (``--help`` gives the
+defaults).
 
 ``run(args, build_model, model_flags=(), build_optimizer=None) -> history``
     build_model(args) -> Module, built on the CPU (run moves it to the device).
@@ -48,6 +49,14 @@ optimizer, the schedule, the position (epoch and batch), the shuffling and dropo
 random states, the history and the run's flags, so a resumed run computes exactly what
 an uninterrupted one computes.
 
+Data-parallel (--distributed, under ``mpiexec -n N``): each rank trains a replica on its
+1/N of every global batch of --batch-size (minidl.data.DistributedSampler) and
+DistributedDataParallel averages the gradients, so the ranks stay identical; the test set
+is split over the ranks too and the sums combined. Only rank 0 prints and writes
+checkpoints; --resume reads the checkpoint on every rank (a path all machines see). All
+ranks agree on a Ctrl-C stop at the same step. Dropout masks differ between ranks: rank r
+draws from the global generator jumped r times, which a resume reproduces.
+
 Schedule: "cosine" anneals the learning rate from --lr at the first epoch to 0 after
 the last (torch's CosineAnnealingLR with T_max = --epochs, stepped once per epoch);
 "constant" keeps --lr. A run resumed with a different --epochs re-plans the cosine
@@ -68,7 +77,8 @@ from tqdm import tqdm
 import minidl
 import minidl.nn.functional as F
 from minidl import optim
-from minidl.data import MNIST, DataLoader, FashionMNIST, Subset
+from minidl.nn.parallel import DistributedDataParallel
+from minidl.data import MNIST, DataLoader, DistributedSampler, FashionMNIST, Subset
 from minidl.data import ChecksumError, DownloadError, IDXError
 from minidl.utils import NonFiniteError, check_finite
 
@@ -137,6 +147,10 @@ def argument_parser(description):
     p.add_argument("--test-limit", type=positive_int, default=None,
                    help="use only the first N test images (quick runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of an MPI job "
+                        "(mpiexec -n N python SCRIPT --distributed); --batch-size is the "
+                        "global batch, split over them")
     return p
 
 
@@ -185,8 +199,9 @@ def cosine_lr(base, epoch, epochs):
 
 
 @minidl.no_grad()
-def evaluate(model, loader):
-    """Mean cross-entropy and accuracy over a loader."""
+def evaluate(model, loader, dist=None):
+    """Mean cross-entropy and accuracy over a loader (with ``dist``, minidl.distributed,
+    over the loaders of all ranks)."""
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
     for x, y in loader:
@@ -195,6 +210,10 @@ def evaluate(model, loader):
         correct += int((logits.argmax(dim=1) == y).data.sum())
         count += len(y)
     model.train()
+    if dist is not None:
+        sums = np.array([total_loss, correct, count], dtype=np.float64)
+        dist.all_reduce(sums)
+        total_loss, correct, count = sums
     return total_loss / count, correct / count
 
 
@@ -228,8 +247,12 @@ class Diverged(Exception):
 class Trainer:
     """One training run: the model, optimizer, schedule and loaders, and where it is."""
 
-    def __init__(self, args, model, optimizer, train_loader, test_loader, flags):
+    def __init__(self, args, model, optimizer, train_loader, test_loader, flags, dist=None):
         self.args, self.model, self.optimizer = args, model, optimizer
+        self.dist = dist  # minidl.distributed under --distributed, else None
+        self.rank = dist.get_rank() if dist else 0
+        # the network itself, for checkpoints and evaluation (model may wrap it in DDP)
+        self.net = model.module if isinstance(model, DistributedDataParallel) else model
         self.train_loader, self.test_loader = train_loader, test_loader
         self.flags = flags  # the run's identity, stored in checkpoints
         self.scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -240,9 +263,11 @@ class Trainer:
     # -- checkpoints --
     def save(self, batch, loader_state, where):
         """Checkpoint at (self.epoch, batch); never writes non-finite weights (Diverged)."""
-        self._check(self.model, "model", where)
+        self._check(self.net, "model", where)
+        if self.rank != 0:  # the ranks' weights are identical: rank 0 writes them
+            return
         minidl.save({
-            "model": self.model.state_dict(),
+            "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "epoch": self.epoch, "batch": batch,
@@ -261,7 +286,9 @@ class Trainer:
             state = minidl.load(path)
         except FileNotFoundError:
             fail(args, f"--resume {path}: no such file", 2)
-        except minidl.CheckpointError as exc:
+        except IsADirectoryError:
+            fail(args, f"--resume {path}: is a folder, not a checkpoint file", 2)
+        except (minidl.CheckpointError, OSError) as exc:
             fail(args, f"--resume {path}: {exc}", 1)
         if not isinstance(state, dict) or not all(key in state for key in CHECKPOINT_KEYS):
             what = ("a model's weights (a state_dict), not a training checkpoint"
@@ -275,7 +302,7 @@ class Trainer:
                        + "; ".join(differences)
                        + " (resume with the checkpoint's flags, or start a new run)", 2)
         try:
-            self.model.load_state_dict(state["model"])
+            self.net.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             fail(args, f"--resume {path}: does not fit this model and optimizer: {exc}", 2)
@@ -334,7 +361,7 @@ class Trainer:
                 while self.epoch < args.epochs:
                     loader_state = self.train_loader.state_dict()  # replays it on resume
                     done, stats = self.train_epoch(stop)
-                    if stop.requested:
+                    if self._stop_agreed(stop):
                         return self._stopped(done, loader_state)
                     self.end_epoch(stats, started)
         except Diverged as exc:
@@ -350,6 +377,8 @@ class Trainer:
         """Steps through one epoch (from self.batch); returns (steps done, (loss sum,
         correct, count)) of the steps run now."""
         args, loader = self.args, self.train_loader
+        if loader.sampler is not None:
+            loader.sampler.set_epoch(self.epoch)  # the same order on every rank
         batches, done = iter(loader), self.batch
         if done:
             batches = itertools.islice(batches, done, None)
@@ -374,7 +403,7 @@ class Trainer:
                 if done % 20 == 0 or done == len(loader):
                     bar.set_postfix(loss=f"{run_loss / run_count:.4f}",
                                     acc=f"{run_correct / run_count:.4f}")
-                if stop.requested:
+                if self._stop_agreed(stop):
                     break
         finally:
             bar.close()
@@ -385,10 +414,14 @@ class Trainer:
         args = self.args
         if self.scheduler:
             self.scheduler.step()
-        test_loss, test_acc = evaluate(self.model, self.test_loader)
+        test_loss, test_acc = evaluate(self.net, self.test_loader, self.dist)
         self._check(test_loss, "test loss", f"the end of epoch {self.epoch + 1}")
         self.epoch += 1
         run_loss, run_correct, run_count = stats
+        if self.dist is not None:  # the whole global batch's figures, not rank 0's share
+            sums = np.array(stats, dtype=np.float64)
+            self.dist.all_reduce(sums)
+            run_loss, run_correct, run_count = sums
         train_info = (f"train loss {run_loss / run_count:.4f} acc {run_correct / run_count:.4f}, "
                       if run_count else "")
         self.history.append({"epoch": self.epoch, "test_loss": test_loss, "test_acc": test_acc})
@@ -405,6 +438,15 @@ class Trainer:
         else:
             print("stopped (pass --save PATH to keep a checkpoint)")
         return self.history
+
+    def _stop_agreed(self, stop):
+        """Whether to stop after this step; under --distributed, if any rank was told to,
+        all stop here (a rank going on alone would wait forever for the others)."""
+        if self.dist is not None:
+            flag = np.array([float(stop.requested)])
+            self.dist.all_reduce(flag, op="max")
+            stop.requested = bool(flag[0])
+        return stop.requested
 
     def _kept(self):
         """What a diverged run leaves on disk, in words."""
@@ -436,25 +478,83 @@ def _show(value):
     return str(value)
 
 
+def join_job(args):
+    """--distributed: join the MPI job (minidl.distributed); returns the module."""
+    import minidl.distributed as dist
+    try:
+        dist.init()
+    except ImportError as exc:
+        fail(args, str(exc))
+    if args.batch_size % dist.get_world_size():
+        fail(args, f"--batch-size {args.batch_size} does not split evenly over "
+                   f"{dist.get_world_size()} ranks", 2)
+    if dist.get_rank() != 0:
+        sys.stdout = open(os.devnull, "w")  # rank 0 reports for all; errors still show
+        args.no_progress = True
+    return dist
+
+
+def _check_writable(args, path):
+    """Fail now, not after an epoch of training, when --save cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        fail(args, f"--save {path}: is a folder; give a file name", 2)
+    if not os.path.isdir(folder):
+        fail(args, f"--save {path}: the folder {folder} does not exist", 2)
+    if not os.access(folder, os.W_OK):
+        fail(args, f"--save {path}: the folder {folder} is not writable", 2)
+
+
 def run(args, build_model, model_flags=(), build_optimizer=None):
     """Build everything from ``args`` and train; see the module docstring."""
-    minidl.backend.use(args.backend)
+    if args.save:
+        _check_writable(args, args.save)
+    try:
+        minidl.backend.use(args.backend)
+    except minidl.backend.BackendError as exc:
+        fail(args, f"--backend {args.backend}: {exc}", 2)
+    dist = join_job(args) if getattr(args, "distributed", False) else None
+    try:
+        return _run(args, build_model, model_flags, build_optimizer, dist)
+    except SystemExit as exc:
+        if dist is not None and exc.code:  # the other ranks may be waiting for this one
+            dist.abort(exc.code)
+        raise
+
+
+def _run(args, build_model, model_flags, build_optimizer, dist):
     device = minidl.backend.default_device()
     minidl.manual_seed(args.seed)
     train_set, test_set = load_data(args)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed, device=device)
-    test_loader = DataLoader(test_set, batch_size=1000, device=device)
+    if dist is None:
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                  seed=args.seed, device=device)
+        test_shard = test_set
+    else:
+        rank, world = dist.get_rank(), dist.get_world_size()
+        train_loader = DataLoader(train_set, batch_size=args.batch_size // world,
+                                  sampler=DistributedSampler(train_set, world, rank,
+                                                             seed=args.seed),
+                                  device=device)
+        test_shard = Subset(test_set, np.arange(rank, len(test_set), world))
+    test_loader = DataLoader(test_shard, batch_size=1000, device=device)
 
     model = build_model(args).to(device)
+    if dist is not None:
+        model = DistributedDataParallel(model)  # rank 0's initial weights everywhere
     optimizer = (build_optimizer or default_optimizer)(args, model.parameters())
     flags = {key: getattr(args, key) for key in (*RESUME_FLAGS, *model_flags, "epochs")}
-    trainer = Trainer(args, model, optimizer, train_loader, test_loader, flags)
-    print(model)
+    trainer = Trainer(args, model, optimizer, train_loader, test_loader, flags, dist)
+    print(trainer.net)
     print(f"{sum(p.numel() for p in model.parameters()):,} parameters, "
           f"optimizer {args.optimizer} (lr {args.lr}), {args.dataset}: "
-          f"{len(train_set):,} training and {len(test_set):,} test images, device {device}")
+          f"{len(train_set):,} training and {len(test_set):,} test images, device {device}"
+          + (f", {dist.get_world_size()} ranks of {args.batch_size // dist.get_world_size()}"
+             " images per batch" if dist else ""))
     if args.resume:
         trainer.resume(args.resume)
+    if dist is not None:  # rank r's own dropout masks, reproducible from rank 0's state
+        rng = minidl.random.generator().bit_generator
+        rng.state = rng.jumped(dist.get_rank()).state
     return trainer.fit()
 

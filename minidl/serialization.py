@@ -149,6 +149,8 @@ def load(path):
     anything that is not exactly what ``save`` writes (see the module docstring).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "load: a folder, not a checkpoint file", path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such checkpoint file: {path}")
     if not zipfile.is_zipfile(path):  # also refuses a bare .npy

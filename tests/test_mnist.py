@@ -226,6 +226,12 @@ def test_failed_download_lists_mirrors_and_how_to_place_files(tmp_path, monkeypa
     assert bad + "train-images-idx3-ubyte.gz: got" in message and "expected" in message
     assert str(tmp_path / "root" / "mnist") in message and "MINIDL_DATA" in message
     assert os.listdir(tmp_path / "root" / "mnist") == []  # nothing half-written left behind
+    # the parts, for a one-line report (examples/training.py prints one)
+    assert info.value.name == "train-images-idx3-ubyte.gz"
+    assert info.value.folder == tmp_path / "root" / "mnist"
+    assert [url for url, _ in info.value.failures] == [unreachable,
+                                                       bad + "train-images-idx3-ubyte.gz"]
+    assert "network disabled in tests" in info.value.failures[0][1]
 
 
 def test_download_rejects_a_file_longer_than_pinned(tmp_path, monkeypatch, offline):

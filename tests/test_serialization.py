@@ -145,6 +145,8 @@ def test_not_a_checkpoint(tmp_path):
         minidl.load(plain)
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         minidl.load(tmp_path / "missing.npz")
+    with pytest.raises(IsADirectoryError, match="a folder, not a checkpoint"):
+        minidl.load(tmp_path)
 
 
 class _Payload:

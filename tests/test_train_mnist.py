@@ -157,6 +157,20 @@ def test_bad_numbers_exit_2_with_one_line(example, capsys, flag, value, match):
     assert match in line
 
 
+def test_unusable_save_path_or_backend_fails_before_training(example, tmp_path, capsys):
+    missing = tmp_path / "missing" / "ckpt.npz"
+    line = run_fails(example, capsys, TINY + ["--save", str(missing)], 2)
+    assert f"--save {missing}: the folder {missing.parent} does not exist" in line
+    line = run_fails(example, capsys, TINY + ["--save", str(tmp_path)], 2)
+    assert "is a folder" in line
+    assert "epoch 1" not in capsys.readouterr().out
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        line = run_fails(example, capsys, TINY + ["--backend", "cupy"], 2)
+        assert "--backend cupy: CuPy is not installed" in line
+
+
 def test_resume_of_a_model_only_file_is_one_clear_line(example, tmp_path, capsys):
     weights = tmp_path / "weights.npz"
     minidl.save(example.build_model(SimpleNamespace(hidden=[16], dropout=0.1)).state_dict(),
@@ -169,6 +183,8 @@ def test_resume_of_a_missing_or_foreign_file_is_one_clear_line(example, tmp_path
     missing = tmp_path / "missing.npz"
     assert run_fails(example, capsys, TINY + ["--resume", str(missing)], 2).endswith(
         f"--resume {missing}: no such file")
+    assert run_fails(example, capsys, TINY + ["--resume", str(tmp_path)], 2).endswith(
+        "is a folder, not a checkpoint file")
     other = tmp_path / "other.npz"
     minidl.save({"epoch": 3}, other)
     assert "not a training checkpoint" in run_fails(
