@@ -37,7 +37,7 @@ from . import backend
 from .tensor import Tensor
 
 __all__ = ["init", "is_initialized", "get_rank", "get_world_size", "all_reduce", "broadcast",
-           "barrier", "threads_per_rank"]
+           "barrier", "abort", "threads_per_rank"]
 
 _INSTALL_HINT = ('Install them with `pip install -e ".[mpi]"` in a checkout (or '
                  '`pip install "minidl[mpi]"`), which brings mpi4py and the MPICH wheel with '
@@ -71,16 +71,15 @@ def init():
     if _comm is not None:
         return
     MPI = _mpi()
-    comm = MPI.COMM_WORLD
-    node = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
+    _comm = MPI.COMM_WORLD
+    node = _comm.Split_type(MPI.COMM_TYPE_SHARED, key=_comm.Get_rank())
     _local_rank, _local_size = node.Get_rank(), node.Get_size()
     node.Free()
-    _abort_job_on_uncaught_exception(comm)
+    _abort_job_on_uncaught_exception(_comm)
     _limit_blas_threads(threads_per_rank(_local_size))
     if backend.current() == "cupy":
         cupy = backend.get_cupy()
         cupy.cuda.Device(_local_rank % cupy.cuda.runtime.getDeviceCount()).use()
-    _comm = comm
 
 
 def is_initialized():
@@ -114,15 +113,25 @@ def _abort_job_on_uncaught_exception(comm):
     collective forever. Print the traceback, then take the whole job down."""
     previous = sys.excepthook
 
-    def abort(kind, value, traceback):
+    def abort_job(kind, value, traceback):
         previous(kind, value, traceback)
         if comm.Get_size() > 1:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            time.sleep(0.5)  # lets mpiexec pass the traceback on before it ends the job
-            comm.Abort(1)
+            abort(1)
 
-    sys.excepthook = abort
+    sys.excepthook = abort_job
+
+
+def abort(status=1):
+    """End every rank of the job now, with exit status ``status`` (``MPI_Abort``).
+
+    For a rank that has to stop while the others may wait for it in a collective: a plain
+    ``sys.exit`` there would leave them waiting (and ``sys.exit`` is no exception that
+    ``init()``'s hook sees). Output already written reaches mpiexec first.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.5)  # lets mpiexec pass the last output on before it ends the job
+    _world().Abort(int(status))
 
 
 # ---- BLAS threads ----------------------------------------------------------------------------

@@ -42,12 +42,13 @@ needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason=NO_MPI or "")
 
 
 def run_mpi(script, *args, ranks=2):
-    """(exit status, output) of ``mpiexec -n ranks python tests/script args``."""
+    """(exit status, output) of ``mpiexec -n ranks python script args`` (script: a path
+    from the repository root, or a file in tests/)."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for name in dist._THREAD_VARIABLES:  # let minidl choose the threads per rank
         env.pop(name, None)
     job = subprocess.Popen([MPIEXEC, "-n", str(ranks), sys.executable,
-                            os.path.join(HERE, script), *args],
+                            os.path.join(HERE if os.sep not in script else ROOT, script), *args],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                            start_new_session=True)
     try:
@@ -151,6 +152,32 @@ def test_a_failing_rank_ends_the_job_instead_of_hanging(mode):
     assert "finished" not in output
     if mode == "raise":
         assert "rank 1 fails on purpose" in output  # the traceback is shown
+
+
+# ---- MPI: the example's --distributed -----------------------------------------------------------
+DATA = os.environ.get("MINIDL_DATA")
+
+
+@needs_mpi
+@pytest.mark.skipif(not DATA or not os.path.isdir(os.path.join(DATA, "mnist")),
+                    reason="real MNIST not found: set MINIDL_DATA to a folder holding mnist/")
+def test_train_mnist_distributed_prints_once_and_resumes_exactly(tmp_path):
+    quick = [os.path.join("examples", "train_mnist.py"), "--distributed", "--data-dir", DATA,
+             "--no-progress", "--train-limit", "600", "--test-limit", "200", "--hidden", "32",
+             "--batch-size", "60", "--schedule", "constant"]
+
+    def epochs_of(*args):
+        status, output = run_mpi(*quick, *args)
+        assert status == 0, output
+        return [line.split(" (")[0] for line in output.splitlines() if line.startswith("epoch ")]
+
+    straight = epochs_of("--epochs", "2")
+    assert len(straight) == 2  # one report per epoch: only rank 0 prints
+    checkpoint = str(tmp_path / "ckpt.npz")
+    assert epochs_of("--epochs", "1", "--save", checkpoint) == straight[:1]
+    assert epochs_of("--epochs", "2", "--resume", checkpoint) == straight[1:]
+    status, output = run_mpi(*quick, "--batch-size", "61")
+    assert status == 2 and "--batch-size 61 does not split evenly over 2 ranks" in output
 
 
 # ---- without MPI ---------------------------------------------------------------------------------
