@@ -38,7 +38,11 @@ defaults).
 Errors a user can cause print one line, ``<prog>: error: <what>``, on stderr and raise
 SystemExit, as argparse does: status 2 for a bad flag (a number out of range, a
 --resume file that is not a training checkpoint or belongs to a different run), 1 for
-a failure while running (a download, a corrupt file, a run that diverges).
+a failure while running (a download, a corrupt file, a run that diverges). A script
+checking its own flags calls ``fail(args, message, status)`` for the same.
+
+Validators for a script's own flags (argparse ``type=``): positive_int,
+non_negative_int, positive_float (finite), probability (in [0, 1)).
 
 Divergence: the loss is checked every step, before backward, and the parameters before
 every checkpoint (``minidl.utils.check_finite``). The first NaN or infinity stops the
@@ -82,7 +86,7 @@ from minidl.data import MNIST, DataLoader, DistributedSampler, FashionMNIST, Sub
 from minidl.data import ChecksumError, DownloadError, IDXError
 from minidl.utils import NonFiniteError, check_finite
 
-__all__ = ["argument_parser", "parse_args", "run", "positive_int", "non_negative_int",
+__all__ = ["argument_parser", "parse_args", "run", "fail", "positive_int", "non_negative_int",
            "positive_float", "probability", "OPTIMIZERS", "DATASETS", "RESUME_FLAGS"]
 
 OPTIMIZERS = {  # name -> (factory(parameters, lr), default lr)

@@ -39,3 +39,4 @@ from .serialization import save, load, CheckpointError
 from . import nn  # noqa: E402
 from . import optim, data  # noqa: E402
 from . import viz, profiler  # noqa: E402  (instruments: graph pictures, op timings)
+from . import utils  # noqa: E402  (check_finite: the divergence guard for training loops)

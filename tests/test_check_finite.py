@@ -60,3 +60,8 @@ def test_cupy_arrays_are_checked_on_the_device():
     check_finite(cupy.ones(3))
     with pytest.raises(NonFiniteError, match="x is nan"):
         check_finite(cupy.array([1.0, cupy.nan]), "x")
+
+
+def test_reachable_as_minidl_utils_after_import_minidl():
+    assert minidl.utils.check_finite is check_finite
+    assert minidl.utils.NonFiniteError is NonFiniteError
