@@ -2,6 +2,11 @@
 from . import functional, init, utils
 from .module import Module, Parameter, Sequential, ModuleList
 from .layers import (Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax,
-                     Dropout, Flatten, Identity)
-from .losses import CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss
+                     Dropout, Dropout2d, Flatten, Identity)
+from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .embedding import Embedding
+from .losses import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss,
+                     BCELoss, BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss)
 from . import parallel  # DistributedDataParallel; imports mpi4py only when used

@@ -1,4 +1,4 @@
-"""Layers: Linear and the activations, Dropout, Flatten, Identity."""
+"""Layers: Linear and the activations, Dropout, Dropout2d, Flatten, Identity."""
 import math
 
 from ..creation import zeros
@@ -7,7 +7,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
-           "LogSoftmax", "Dropout", "Flatten", "Identity"]
+           "LogSoftmax", "Dropout", "Dropout2d", "Flatten", "Identity"]
 
 
 class Linear(Module):
@@ -111,6 +111,13 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Drops whole channels of (N, C, H, W) while training (see F.dropout2d)."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
 
 
 class Flatten(Module):
