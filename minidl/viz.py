@@ -19,6 +19,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
+from . import autograd
 from .atomic_write import atomic_write
 from .tensor import Tensor
 
@@ -40,7 +41,7 @@ def _describe(tensor):
 def _inputs(node):
     """The input Tensors of an op node (None where an input was not a Tensor)."""
     inputs = node.inputs
-    if not isinstance(inputs, tuple):
+    if inputs is autograd._FREED:
         raise RuntimeError(
             f"to_dot: the graph through {type(node).__name__} was freed by backward(); draw "
             "it before calling backward(), or pass retain_graph=True to backward()")
@@ -78,7 +79,7 @@ def to_dot(tensor, params=None):
     else:
         root = tensor.grad_fn
         ids[id(root)] = "op0"
-        ops = [root]
+        ops.append(root)
         stack = [(root, tensor)]  # (op node, a tensor it produced)
         while stack:
             node, output = stack.pop()
