@@ -68,11 +68,11 @@ def gb_per_s(n_bytes, seconds):
 class Device:
     """The arrays, the synchronisation and torch's device name for "gpu" or "cpu"."""
 
-    def __init__(self, name):
+    def __init__(self, name, with_torch=True):
         self.name = name
         self.gpu = name == "gpu"
         self.xp = backend.get_cupy() if self.gpu else np
-        self.torch = harness.import_torch()
+        self.torch = harness.import_torch() if with_torch else None
         if self.torch is not None and self.gpu and not self.torch.cuda.is_available():
             self.torch = None  # a CPU-only torch is no peer for a GPU
         self.torch_device = "cuda" if self.gpu else "cpu"
@@ -131,14 +131,14 @@ def describe(info):
     """One Markdown line about the device, from :meth:`Device.properties`."""
     if info["device"] != "gpu":
         return (f"CPU smoke run (not a benchmark): NumPy {info['numpy']}, "
-                f"torch {info['torch'] or 'not installed'}")
+                f"torch {info['torch'] or 'not used'}")
     peak = "unknown" if info["peak_gb_s"] is None else f"{info['peak_gb_s']:.0f} GB/s"
     return (f"{info['name']}, {info['memory_gib']:.0f} GiB, compute capability "
             f"{info['compute_capability']}, {info['multiprocessors']} SMs, memory "
             f"{info['memory_clock_mhz'] or '?'} MHz x {info['bus_width_bits'] or '?'} bits "
             f"(peak {peak}); CUDA runtime {info['cuda_runtime']}, driver "
             f"{info['cuda_driver']}; CuPy {info['cupy']}, NumPy {info['numpy']}, "
-            f"torch {info['torch'] or 'not installed (or without CUDA)'}")
+            f"torch {info['torch'] or 'not used (not installed, without CUDA, or --no-torch)'}")
 
 
 # ------------------------------------------------------------------ optimizer steps
@@ -333,8 +333,9 @@ def main(argv=None):
                     choices=["momentum", "adam"], help="mlp: optimizers")
     ap.add_argument("--epochs", type=int, default=3, help="mlp: timed epochs (median)")
     ap.add_argument("--limit", type=int, default=None, help="mlp: first N training images only")
+    ap.add_argument("--no-torch", action="store_true", help="minidl alone, without torch")
     args = ap.parse_args(argv)
-    dev = Device(args.device)
+    dev = Device(args.device, with_torch=not args.no_torch)
     info = dev.properties()
     print(describe(info), flush=True)
     if args.what == "optim":

@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python benchmarks/gpu_check.py --out gpu_check.md
     PYTHONPATH=. python benchmarks/gpu_check.py --dry-run       # what it would run, and why not
-    PYTHONPATH=. python benchmarks/gpu_check.py --cpu-smoke     # the same steps, tiny, on the CPU
+    PYTHONPATH=. python benchmarks/gpu_check.py --cpu-smoke     # the same steps, tiny, on the
+                                                                # CPU through tests/fake_cupy.py
 
 Needs: CuPy with a CUDA GPU (cupy-cudaXXx), pytest; optionally torch with CUDA (the peer
 in the benchmarks; without it those columns say "-"). Nothing is installed or downloaded:
@@ -191,54 +192,57 @@ def mnist_folder():
     return None
 
 
+# --cpu-smoke runs every script as it runs on the GPU, but with tests/fake_cupy.py (a
+# NumPy stand-in for CuPy) installed first: the whole check, end to end, without a GPU
+_WITH_FAKE_CUPY = ("import os, runpy, sys; import fake_cupy; fake_cupy.install(); "
+                   "sys.argv = sys.argv[1:]; "
+                   "sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0]))); "
+                   "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
 def plan(python, smoke=False, have_mnist=True):
-    """The steps in order. ``smoke``: the same steps on the CPU with tiny sizes."""
-    backend = "numpy" if smoke else "cupy"
-    device = ["--device", "cpu"] if smoke else []
+    """The steps in order. ``smoke``: the same steps, tiny, on the stand-in for CuPy."""
+    run = [python, "-c", _WITH_FAKE_CUPY] if smoke else [python]
     no_data = None if have_mnist else (
         "MNIST not found: put the four .gz files in $MINIDL_DATA/mnist/ or datasets/mnist/ "
         "(nothing is downloaded here)")
-    train = [python, "examples/train_mnist.py", "--backend", backend, "--epochs", "3",
-             "--no-progress"] + (["--train-limit", "2000", "--test-limit", "500"] if smoke else [])
-    optim_args = ["--sizes", "1e4,1e5", "--repeat", "3", "--steps-per-block", "2"] if smoke \
-        else ["--sizes", "1e7,1e8"]
-    mlp_args = ["--limit", "2000", "--epochs", "1"] if smoke else []
-    pytest = [python, "-m", "pytest", "-m", "gpu", "-q", "-rfEs", "-p", "no:cacheprovider"]
+    train_limits = ["--train-limit", "2000", "--test-limit", "500"] if smoke else []
+    # (the stand-in is no GPU for torch: importing torch there would only cost time)
+    optim_args = ["--sizes", "1e4,1e5", "--repeat", "3", "--steps-per-block", "2",
+                  "--no-torch"] if smoke else ["--sizes", "1e7,1e8"]
+    mlp_args = ["--limit", "2000", "--epochs", "1", "--no-torch"] if smoke else []
+    pytest = [python, "-m", "pytest", "-m", "gpu", "-q", "-rfEs", "-p", "no:cacheprovider"] \
+        + (["-p", "fake_cupy"] if smoke else [])
     steps = [
-        Step("device", "The device", [python, "benchmarks/bench_gpu.py", "device", *device], 30,
+        Step("device", "The device", [*run, "benchmarks/bench_gpu.py", "device",
+                                      *["--no-torch"] * smoke], 30,
              lambda out: [line for line in out.splitlines() if line.strip()][-1:]),
         Step("pytest", "`pytest -m gpu`", pytest, 100, summarize_pytest),
-        Step("mnist", "MNIST MLP, 3 epochs (`examples/train_mnist.py --backend cupy`)", train,
-             75, summarize_training, no_data),
+        Step("mnist", "MNIST MLP, 3 epochs (`examples/train_mnist.py --backend cupy`)",
+             [*run, "examples/train_mnist.py", "--backend", "cupy", "--epochs", "3",
+              "--no-progress", *train_limits], 75, summarize_training, no_data),
         Step("optim", "One optimizer step (`benchmarks/bench_gpu.py optim`)",
-             [python, "benchmarks/bench_gpu.py", "optim", *device, *optim_args], 60,
-             summarize_tables),
+             [*run, "benchmarks/bench_gpu.py", "optim", *optim_args], 60, summarize_tables),
         Step("mlp", "MLP epoch against torch (`benchmarks/bench_gpu.py mlp`)",
-             [python, "benchmarks/bench_gpu.py", "mlp", *device, *mlp_args], 50,
-             summarize_tables),
+             [*run, "benchmarks/bench_gpu.py", "mlp", *mlp_args], 50, summarize_tables),
     ]
     cnn_train, cnn_bench = ROOT / "examples" / "train_cnn.py", ROOT / "benchmarks" / "bench_cnn.py"
     steps.append(Step(
         "cnn", "CNN, 1 epoch (`examples/train_cnn.py --backend cupy`)",
-        [python, "examples/train_cnn.py", "--backend", backend, "--epochs", "1", "--no-progress"]
-        + (["--train-limit", "1000", "--test-limit", "200"] if smoke else []),
+        [*run, "examples/train_cnn.py", "--backend", "cupy", "--epochs", "1", "--no-progress",
+         *(["--train-limit", "1000", "--test-limit", "200"] if smoke else [])],
         45, summarize_training,
         no_data or (None if cnn_train.is_file() else "examples/train_cnn.py does not exist yet")))
     steps.append(Step(
         "cnn-bench", "CNN epoch against torch (`benchmarks/bench_cnn.py`)",
-        [python, "benchmarks/bench_cnn.py", *cnn_bench_args(cnn_bench, smoke)], 45,
-        summarize_tables,
+        [*run, "benchmarks/bench_cnn.py", *cnn_bench_args(cnn_bench)], 45, summarize_tables,
         None if cnn_bench.is_file() else "benchmarks/bench_cnn.py does not exist yet"))
     return steps
 
 
-def cnn_bench_args(path, smoke):
-    """How to ask bench_cnn.py for the GPU, read from its source (written by others)."""
-    if not path.is_file():
-        return []
-    text = path.read_text()
-    if smoke:
-        return []
+def cnn_bench_args(path):
+    """How to ask bench_cnn.py (written by others) for the GPU, read from its source."""
+    text = path.read_text() if path.is_file() else ""
     for flag, value in (("--backend", "cupy"), ("--device", "gpu")):
         if f'"{flag}"' in text or f"'{flag}'" in text:
             return [flag, value]
@@ -251,8 +255,8 @@ def markdown(results, started, budget, smoke):
     device = next((r for r in results if r.step.name == "device"), None)
     device_line = (device.notes[-1] if device and device.status == "ok" and device.notes
                    else "device unknown (the device step did not succeed)")
-    kind = "CPU smoke run of the GPU check (plumbing only, no GPU numbers)" if smoke \
-        else "GPU check"
+    kind = ("CPU smoke run of the GPU check on tests/fake_cupy.py (plumbing only, no GPU "
+            "numbers)") if smoke else "GPU check"
     lines = [f"## {kind}, {started:%Y-%m-%d %H:%M} UTC", "", device_line, "",
              f"`PYTHONPATH=. python benchmarks/gpu_check.py` (budget {budget:.0f} s, "
              f"{sum(r.seconds for r in results):.0f} s used)", "",
@@ -288,8 +292,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     folder = mnist_folder()
+    paths = [str(ROOT)] + [str(ROOT / "tests")] * args.cpu_smoke  # tests/: fake_cupy
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
+        paths + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
         MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     if folder is not None:
         env["MINIDL_DATA"] = str(folder.parent)
@@ -303,7 +308,8 @@ def main(argv=None):
     print(f"MNIST: {folder or 'not found ($MINIDL_DATA/mnist/ or datasets/mnist/)'}")
     if args.dry_run:
         for s in steps:
-            what = f"skip: {s.skip_reason}" if s.skip_reason else " ".join(map(str, s.command))
+            what = f"skip: {s.skip_reason}" if s.skip_reason else " ".join(
+                map(str, s.command)).replace(f"-c {_WITH_FAKE_CUPY}", "(with fake_cupy)")
             print(f"{s.name:10s} {s.timeout:4.0f} s  {what}")
         return 0
 

@@ -5,6 +5,7 @@ query's fallbacks with a stand-in for CuPy, and bench_gpu's code run on NumPy.""
 import importlib.util
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -154,15 +155,28 @@ def test_device_properties_find_the_memory_clock_either_way(bench_gpu, in_props)
     assert "Fake GPU, 80 GiB" in line and "peak 3352 GB/s" in line and "CuPy 13.9.9" in line
 
 
-def test_bench_gpu_runs_on_numpy(bench_gpu):
-    """The benchmark's own code (tables, interleaving, both subcommands) on the CPU."""
+def test_bench_gpu_mlp_runs_on_numpy(bench_gpu):
+    """The MLP benchmark's code (data, both frameworks, the table) on the CPU; the
+    optimizer benchmark runs in the smoke test below."""
     out = io.StringIO()
     with redirect_stdout(out):
-        bench_gpu.main(["optim", "--device", "cpu", "--sizes", "1e3", "--repeat", "1",
-                        "--steps-per-block", "1"])
         bench_gpu.main(["mlp", "--device", "cpu", "--limit", "256", "--epochs", "1",
-                        "--optimizer", "adam"])
+                        "--optimizer", "adam", "--no-torch"])  # importing torch takes seconds
     text = out.getvalue()
     assert "CPU smoke run (not a benchmark)" in text
-    assert "|  1e+03 |         Adam |      28 |" in text and "| SGD momentum |      20 |" in text
-    assert "|      adam |   128 |      minidl |" in text
+    assert re.search(r"\|\s+adam \|\s+128 \|\s+minidl \|\s+[\d.]+ \|", text)
+
+
+def test_cpu_smoke_runs_the_gpu_commands_on_the_stand_in(tmp_path):
+    """--cpu-smoke: the same scripts with --backend cupy / the GPU device, through
+    tests/fake_cupy.py, end to end (two steps here, to stay quick)."""
+    out = tmp_path / "smoke.md"
+    env = dict(os.environ, PYTHONPATH=str(BENCHMARKS.parent))
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--cpu-smoke",
+                             "--only", "device", "optim", "--out", str(out)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = out.read_text()
+    assert "| device | ok |" in text and "| optim | ok |" in text
+    assert "fake_cupy (NumPy)" in text and "One optimizer step on gpu" in text
+    assert "|  1e+04 |         Adam |      28 |" in text
