@@ -217,21 +217,24 @@ class Function:
         if _instrumented:
             return _apply_instrumented(cls, args, kwargs)
         ctx = cls()
-        arrays = []
-        needs_grad = []
+        arrays, inputs, versions = [], [], []
+        needs_grad = False
         on_cpu = on_gpu = False
         for arg in args:
             if isinstance(arg, Tensor):
                 data = arg.data
                 arrays.append(data)
-                needs_grad.append(arg.requires_grad)
+                inputs.append(arg)
+                versions.append(arg._version)
+                needs_grad = needs_grad or arg.requires_grad
                 if isinstance(data, numpy.ndarray):
                     on_cpu = True
                 else:
                     on_gpu = True
             else:
                 arrays.append(arg)
-                needs_grad.append(False)
+                inputs.append(None)
+                versions.append(0)
         if on_cpu and on_gpu:
             devices = [a.device for a in args if isinstance(a, Tensor)]
             raise RuntimeError(
@@ -242,11 +245,9 @@ class Function:
             out = numpy.asarray(out)  # NumPy reductions return scalars; keep arrays
         if not (on_cpu or on_gpu):
             return out  # arrays in, array out: an op used inside another op's backward
-        if _grad_enabled and True in needs_grad:
-            ctx.needs_input_grad = tuple(needs_grad)
-            ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
-            ctx.versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in args)
-            ctx.output = out
+        if needs_grad and _grad_enabled:
+            ctx.needs_input_grad = tuple([t is not None and t.requires_grad for t in inputs])
+            ctx.inputs, ctx.versions, ctx.output = inputs, versions, out
             if raw is not out:
                 ctx.output_scalar = raw  # what forward may have saved, before asarray
             if cls.composite is not None:
@@ -394,9 +395,9 @@ def _accumulate(leaf, grad, aliased, create_graph):
         grad = _call_hooks(leaf._hooks, grad, create_graph)
     if isinstance(grad, Tensor):
         grad = grad if grad.dtype == leaf.dtype else grad.astype(leaf.dtype)
-        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
         return
-    if leaf.grad is None:
+    if leaf._grad is None:
         # The leaf must own its gradient: an array passed straight through (x + y hands
         # the same grad to x and y) or a view would be shared with other tensors.
         # A gradient always has its leaf's dtype (float64 constants must not upcast it).
@@ -404,11 +405,11 @@ def _accumulate(leaf, grad, aliased, create_graph):
             grad = grad.astype(leaf.dtype)
         elif aliased or grad.base is not None:
             grad = grad.copy()
-        leaf.grad = Tensor._make(grad, None)
-    elif leaf.grad._ctx is not None:
-        leaf.grad = leaf.grad + grad  # a gradient with a graph: accumulate out of place
+        leaf._grad = Tensor._make(grad, None)
+    elif leaf._grad._ctx is not None:
+        leaf._grad = leaf._grad + grad  # a gradient with a graph: accumulate out of place
     else:
-        leaf.grad.data += grad
+        leaf._grad.data += grad
 
 
 def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_inputs=False):
@@ -446,11 +447,15 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
         if node in node_slots and out_grad is not None:
             captured[node_slots[node]] = out_grad
         if out_grad is not None and node not in stop:
-            _check_versions(node)
+            for t, version in zip(node.inputs, node.versions):
+                if t is not None and t._version != version:
+                    _check_versions(node)
             if _instrumented:
                 in_grads = _instrumented_backward(node, out_grad, create_graph)
-            else:
+            elif create_graph:
                 in_grads = _node_backward(node, out_grad, create_graph)
+            else:
+                in_grads = node.backward(node, out_grad)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
@@ -465,10 +470,16 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
                         f"{tuple(in_grad.shape)} for an input of shape {tensor.data.shape}")
                 if create_graph and not isinstance(in_grad, Tensor):
                     in_grad = Tensor._make(in_grad, None)
-                # also handed on elsewhere: a leaf must get its own copy
-                shared = in_grad is out_grad or (
-                    len(in_grads) > 1 and sum(g is in_grad for g in in_grads) > 1)
-                deliver(tensor, in_grad, shared)
+                parent = tensor._ctx
+                if parent is None:
+                    # also handed on elsewhere: a leaf must get its own copy
+                    shared = in_grad is out_grad or (
+                        len(in_grads) > 1 and sum(g is in_grad for g in in_grads) > 1)
+                    deliver(tensor, in_grad, shared)
+                elif parent in grads:
+                    grads[parent] = grads[parent] + in_grad
+                else:
+                    grads[parent] = in_grad
         if not retain_graph:
             node._release()
     if inputs is None:
