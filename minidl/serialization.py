@@ -82,7 +82,7 @@ def _add_array(array, arrays, where):
 
 def save(obj, path):
     """Write ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically."""
-    path = os.fspath(path)
+    path = os.fsdecode(path)  # str, bytes or PathLike
     arrays = {}
     tree = _encode(obj, arrays, "obj")
     header = json.dumps({"format": FORMAT, "tree": tree})
@@ -148,7 +148,7 @@ def load(path):
     Raises FileNotFoundError for a missing file and :class:`CheckpointError` for
     anything that is not exactly what ``save`` writes (see the module docstring).
     """
-    path = os.fspath(path)
+    path = os.fsdecode(path)  # str, bytes or PathLike
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "load: a folder, not a checkpoint file", path)
     if not os.path.isfile(path):

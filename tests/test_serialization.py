@@ -466,3 +466,11 @@ def test_an_extra_member_in_a_saved_file_is_refused(tmp_path):
         archive.writestr("a7.npy", _npy(np.zeros(10)))
     with pytest.raises(minidl.CheckpointError, match=r"\['a7'\] are not part"):
         minidl.load(path)
+
+
+def test_paths_may_be_str_bytes_or_pathlike(tmp_path):
+    minidl.save({"step": 1}, os.fsencode(tmp_path / "b.npz"))
+    assert minidl.load(os.fsencode(tmp_path / "b.npz")) == {"step": 1}
+    assert minidl.load(str(tmp_path / "b.npz")) == minidl.load(tmp_path / "b.npz")
+    with pytest.raises(TypeError):
+        minidl.save({"step": 1}, 3)
