@@ -185,14 +185,28 @@ def _function(name, fn):
     return device_function
 
 
-def __getattr__(name):
-    """Any other NumPy name, on the device: ufuncs, functions, dtypes, constants."""
-    value = getattr(numpy, name)
+def _on_device(name, value):
+    """A NumPy attribute as CuPy has it: ufuncs, functions and submodules on the device."""
     if isinstance(value, numpy.ufunc):
         return _Ufunc(value)
+    if isinstance(value, types.ModuleType):  # cupy.lib.stride_tricks, cupy.linalg, ...
+        return _Submodule(value)
     if callable(value) and not isinstance(value, type):
         return _function(name, value)
     return value
+
+
+class _Submodule:
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return _on_device(name, getattr(self._module, name))
+
+
+def __getattr__(name):
+    """Any other NumPy name, on the device: ufuncs, functions, dtypes, constants."""
+    return _on_device(name, getattr(numpy, name))
 
 
 def asarray(x, dtype=None, order=None):
