@@ -97,15 +97,17 @@ def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
         @pytest.mark.skip(reason="no frobnicator here")
         def test_skipped(): pass
     """))
+    (tmp_path / "test_unimportable.py").write_text("import no_such_module_here\n")
     output = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p",
-                             "no:cacheprovider", str(tmp_path)], cwd=tmp_path,
+                             "no:cacheprovider", "--continue-on-collection-errors",
+                             str(tmp_path)], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120).stdout
     counts, failed, skipped = gpu_check.parse_pytest(output)
-    assert counts == {"failed": 1, "passed": 1, "skipped": 1}
-    assert [f.split("::")[-1] for f in failed] == ["test_bad"]
+    assert counts == {"failed": 1, "passed": 1, "skipped": 1, "error": 1}
+    assert sorted(f.split("::")[-1] for f in failed) == ["test_bad", "test_unimportable.py"]
     assert len(skipped) == 1 and "no frobnicator here" in skipped[0]
     notes = gpu_check.summarize_pytest(output)
-    assert notes[0] == "1 failed, 1 passed, 1 skipped"
+    assert notes[0] == "1 failed, 1 passed, 1 skipped, 1 error"
 
 
 def test_epoch_reader_on_the_real_trainer(gpu_check, load_example, capsys):
