@@ -1,13 +1,16 @@
 """Extending minidl: a new op with its own backward, a new layer built on it, and training.
 
-minidl has no layer normalisation, so we add one in three steps:
+minidl has layer normalisation built in (``nn.LayerNorm``); here we add its lighter
+cousin, RMS normalisation (Zhang & Sennrich, 2019), in three steps:
 
-1. ``LayerNormFunction``: a new differentiable op, a ``minidl.Function`` whose forward and
-   backward work on plain arrays (NumPy on the CPU, CuPy on the GPU).
+1. ``RMSNormFunction``: a new differentiable op, a ``minidl.Function`` whose forward and
+   backward work on plain arrays (NumPy on the CPU, CuPy on the GPU). Its backward is
+   written in the array vocabulary, so second derivatives work too.
 2. ``check_gradients()``: ``minidl.gradcheck`` compares its backward with finite
-   differences in float64. Do this for every op you write.
-3. ``LayerNorm``: a ``minidl.nn.Module`` that owns the learnable scale and shift as
-   ``Parameter``s and calls the op; then ``main()`` trains a small classifier with it.
+   differences in float64, ``minidl.gradgradcheck`` its second derivatives. Do this for
+   every op you write.
+3. ``RMSNorm``: a ``minidl.nn.Module`` that owns the learnable scale as a ``Parameter``
+   and calls the op; then ``main()`` trains a small classifier with it.
 
 Run it (with minidl installed, e.g. `pip install -e .`):  python examples/custom_layer.py
 """
@@ -20,83 +23,78 @@ from minidl.backend import array_module
 
 
 # ---- 1. a new op -------------------------------------------------------------------
-class LayerNormFunction(minidl.Function):
-    """Layer normalisation over the last axis (Ba, Kiros & Hinton, 2016).
+class RMSNormFunction(minidl.Function):
+    """RMS normalisation over the last axis: no centring, no shift.
 
     Forward, for each row x of n features:
-        mu = mean(x),  var = mean((x - mu)^2),  r = 1 / sqrt(var + eps)
-        xhat = (x - mu) * r,   y = xhat * w + b
+        r = 1 / sqrt(mean(x^2) + eps),   xhat = x * r,   y = xhat * w
 
     Backward, given g = dL/dy:
-        dL/db = sum of g over the rows,   dL/dw = sum of g * xhat over the rows
-        with h = g * w:   dL/dx = r * (h - mean(h) - xhat * mean(h * xhat))
+        dL/dw = sum of g * xhat over the rows
+        with h = g * w:   dL/dx = r * (h - xhat * mean(h * xhat))
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps):
+    def forward(ctx, x, weight, eps):
         # Tensors passed to apply() arrive here as arrays; eps (a number) arrives as is.
         xp = array_module(x)  # numpy or cupy: the same code runs on both
-        mu = x.mean(axis=-1, keepdims=True)
-        centred = x - mu
-        rstd = 1 / xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
-        xhat = centred * rstd
-        ctx.save_for_backward(xhat, rstd, weight)  # what backward needs, nothing more
-        return xhat * weight + bias
+        rstd = 1 / xp.sqrt((x * x).mean(axis=-1, keepdims=True) + eps)
+        ctx.save_for_backward(x, weight)  # inputs only: backward recomputes the rest
+        ctx.eps = eps                     # a constant of the op
+        return x * rstd * weight
 
     @staticmethod
     def backward(ctx, g):
-        xhat, rstd, weight = ctx.saved_tensors
-        need_x, need_w, need_b, _ = ctx.needs_input_grad  # skip work nobody asked for
-        rows = tuple(range(g.ndim - 1))  # every axis but the features
-        dx = dw = db = None
+        x, weight = ctx.saved_tensors
+        xp = array_module(g)  # numpy/cupy, or minidl.ops.xp under create_graph
+        need_x, need_w, _ = ctx.needs_input_grad  # skip work nobody asked for
+        rstd = 1 / xp.sqrt((x * x).mean(axis=-1, keepdims=True) + ctx.eps)
+        xhat = x * rstd
+        dx = dw = None
         if need_x:
             h = g * weight
-            dx = rstd * (h - h.mean(axis=-1, keepdims=True)
-                         - xhat * (h * xhat).mean(axis=-1, keepdims=True))
+            dx = rstd * (h - xhat * (h * xhat).mean(axis=-1, keepdims=True))
         if need_w:
-            dw = (g * xhat).sum(axis=rows)
-        if need_b:
-            db = g.sum(axis=rows)
-        return dx, dw, db, None  # one gradient per input of forward; None for eps
+            dw = (g * xhat).sum(axis=tuple(range(g.ndim - 1)))  # over every row
+        return dx, dw, None  # one gradient per input of forward; None for eps
 
 
-def layer_norm(x, weight, bias, eps=1e-5):
-    """The functional form: y = (x - mean) / sqrt(var + eps) * weight + bias."""
-    return LayerNormFunction.apply(x, weight, bias, eps)
+def rms_norm(x, weight, eps=1e-6):
+    """The functional form: y = x / sqrt(mean(x^2) + eps) * weight."""
+    return RMSNormFunction.apply(x, weight, eps)
 
 
 # ---- 2. check the backward ---------------------------------------------------------
 def check_gradients(seed=0):
-    """gradcheck the op against finite differences, and its forward against the same
-    formula written with minidl's built-in ops (slower: many graph nodes, not one)."""
+    """gradcheck and gradgradcheck the op against finite differences, and its forward
+    against the same formula written with minidl's built-in ops (slower: many graph
+    nodes, not one)."""
     rng = np.random.default_rng(seed)
-    x, w, b = (minidl.tensor(rng.standard_normal(shape), requires_grad=True)
-               for shape in [(3, 4, 5), (5,), (5,)])
-    assert minidl.gradcheck(layer_norm, [x, w, b])
+    x, w = (minidl.tensor(rng.standard_normal(shape), requires_grad=True)
+            for shape in [(3, 4, 5), (5,)])
+    assert minidl.gradcheck(rms_norm, [x, w])
+    assert minidl.gradgradcheck(rms_norm, [x, w])
 
-    mu = x.mean(-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(-1, keepdim=True)
-    reference = (x - mu) / (var + 1e-5).sqrt() * w + b
-    np.testing.assert_allclose(layer_norm(x, w, b).numpy(), reference.numpy(), rtol=1e-12)
+    reference = x / ((x * x).mean(-1, keepdim=True) + 1e-6).sqrt() * w
+    np.testing.assert_allclose(rms_norm(x, w).numpy(), reference.numpy(), rtol=1e-12)
     return True
 
 
 # ---- 3. a new layer ----------------------------------------------------------------
-class LayerNorm(nn.Module):
-    """Normalise the last axis of size ``features``, then scale and shift it.
+class RMSNorm(nn.Module):
+    """Normalise the last axis of size ``features`` by its root mean square, then scale it.
 
     Assigning a ``Parameter`` registers it: it shows up in ``parameters()`` (so the
     optimizer updates it), in ``state_dict()`` (so it is saved) and moves with ``to()``.
     """
 
-    def __init__(self, features, eps=1e-5):
+    def __init__(self, features, eps=1e-6):
         super().__init__()
         self.features, self.eps = features, eps
-        self.weight = nn.Parameter(minidl.ones(features))  # start as the identity map
-        self.bias = nn.Parameter(minidl.zeros(features))
+        self.weight = nn.Parameter(minidl.ones(features))  # start as the identity scale
 
     def forward(self, x):
-        return layer_norm(x, self.weight, self.bias, self.eps)
+        return rms_norm(x, self.weight, self.eps)
 
     def extra_repr(self):  # shown by print(model)
         return f"{self.features}, eps={self.eps}"
@@ -113,12 +111,12 @@ def make_data(n=256, features=8, classes=3, seed=0):
 
 
 def main(steps=60, seed=0, verbose=True):
-    """Train Linear -> LayerNorm -> GELU -> Linear on the synthetic data with Adam;
+    """Train Linear -> RMSNorm -> GELU -> Linear on the synthetic data with Adam;
     returns the loss of every step."""
     check_gradients(seed)
     minidl.manual_seed(seed)  # the same initial weights every run
     x, y = make_data(seed=seed)
-    model = nn.Sequential(nn.Linear(8, 32), LayerNorm(32), nn.GELU(), nn.Linear(32, 3))
+    model = nn.Sequential(nn.Linear(8, 32), RMSNorm(32), nn.GELU(), nn.Linear(32, 3))
     if verbose:
         print(model)
     optimizer = minidl.optim.Adam(model.parameters(), lr=0.02)
