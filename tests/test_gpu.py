@@ -56,11 +56,11 @@ BIT_EXACT = [
 SHAPES = [(50, 40), (40,), (7, 3), (1,), (70000,), ()]
 
 
-def _run_optimizer(cls, kw, device, steps=7):
+def _run_optimizer(cls, kw, device, steps=7, executor="fast"):
     rng = np.random.default_rng(1)
     params = [minidl.tensor(backend.to_device(rng.standard_normal(s).astype(np.float32),
                                               device), requires_grad=True) for s in SHAPES]
-    opt = cls(params, **kw, flush_denormal=1)
+    opt = cls(params, **kw, flush_denormal=1, executor=executor)
     for step in range(steps):
         for p in params:
             g = rng.standard_normal(p.shape).astype(np.float32)
@@ -71,10 +71,23 @@ def _run_optimizer(cls, kw, device, steps=7):
     return params, opt
 
 
+@pytest.mark.parametrize("executor", ["fast", "plain"])
 @pytest.mark.parametrize("cls,kw", BIT_EXACT, ids=[f"{c.__name__}-{len(k)}" for c, k in BIT_EXACT])
-def test_fused_gpu_kernels_equal_the_cpu_rule_bit_for_bit(cls, kw):
+def test_gpu_executors_equal_the_cpu_rule_bit_for_bit(cls, kw, executor):
+    """The fused kernels (fast) and the whole-array CuPy evaluation (plain) on the GPU
+    against the fast executor's NumPy chunks on the CPU."""
+    _assert_same_run(cls, kw, executor)
+
+
+def test_gpu_kernels_over_many_chunks(monkeypatch):
+    """Parameters cut into several kernel launches, small ones packed several to a launch."""
+    monkeypatch.setattr(optim.fast.FastExecutor, "gpu_chunk_size", 1000)
+    _assert_same_run(optim.Adam, dict(lr=1e-3, amsgrad=True), "fast")
+
+
+def _assert_same_run(cls, kw, executor):
     cpu, cpu_opt = _run_optimizer(cls, kw, "cpu")
-    gpu, gpu_opt = _run_optimizer(cls, kw, "gpu")
+    gpu, gpu_opt = _run_optimizer(cls, kw, "gpu", executor=executor)
     cupy = backend.get_cupy()
     for k, (pc, pg) in enumerate(zip(cpu, gpu)):
         assert isinstance(pg.data, cupy.ndarray), f"param {k} left the GPU"
