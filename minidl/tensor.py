@@ -37,12 +37,45 @@ def _to_array(data, dtype=None, device=None, copy=False):
         if dtype is not None and array.dtype != dtype:
             return array.astype(dtype)
         return array.copy() if copy and array is data else array
-    array = numpy.asarray(data, dtype=dtype)
-    if dtype is None and array.dtype.kind == "f" and not isinstance(data, numpy.generic):
-        array = array.astype(_DEFAULT_FLOAT)
-    elif copy and array is data:
+    if isinstance(data, (list, tuple)):
+        data = _unwrap_tensors(data)
+    array = numpy.asarray(data)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"tensor(): could not infer a numeric dtype from data of type "
+                        f"{_describe(data)}; expected numbers, nested lists of numbers, "
+                        "arrays or tensors")
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    elif array.dtype.kind == "f" and not isinstance(data, numpy.generic):
+        array = array.astype(_DEFAULT_FLOAT, copy=False)
+    if copy and array is data:
         array = array.copy()
     return backend.to_device(array, device)
+
+
+def _unwrap_tensors(data):
+    """Nested lists with one-element Tensors in them as nested lists of numbers (NumPy
+    would otherwise build an array of objects)."""
+    items = []
+    for item in data:
+        if isinstance(item, Tensor):
+            if item.data.size != 1:
+                raise ValueError(f"tensor(): only one-element tensors can be converted to "
+                                 f"Python scalars, got a tensor of shape {tuple(item.shape)} "
+                                 "inside the list; use minidl.stack to join tensors")
+            item = item.item()
+        elif isinstance(item, (list, tuple)):
+            item = _unwrap_tensors(item)
+        items.append(item)
+    return items
+
+
+def _describe(data):
+    """The type of the first non-numeric element of ``data`` (for the error message)."""
+    while isinstance(data, (list, tuple)) and data:
+        bad = [x for x in data if not isinstance(x, (int, float, bool, complex, numpy.number))]
+        data = bad[0] if bad else data[0]
+    return type(data).__name__
 
 
 class Tensor:

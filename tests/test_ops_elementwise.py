@@ -321,3 +321,67 @@ def test_unary_ops_refuse_non_tensors():
         minidl.sin(1.0)
     with pytest.raises(TypeError, match="Tensor"):
         minidl.exp([1.0])
+
+
+# ---- tests and comparisons ------------------------------------------------------------------
+def test_nan_inf_finite_tests():
+    x = minidl.tensor([1.0, float("nan"), float("inf"), -float("inf")])
+    assert minidl.isnan(x).tolist() == [False, True, False, False]
+    assert x.isinf().tolist() == [False, False, True, True]
+    assert minidl.isfinite(x).tolist() == [True, False, False, False]
+    assert minidl.isposinf(x).tolist() == [False, False, True, False]
+    assert minidl.isfinite(minidl.tensor([1, 2])).tolist() == [True, True]
+    assert minidl.isnan(minidl.tensor([1, 2])).dtype == np.bool_
+
+
+def test_isclose_allclose_equal():
+    a = minidl.tensor([1.0, 2.0, float("nan")])
+    b = minidl.tensor([1.0 + 1e-7, 2.1, float("nan")])
+    assert minidl.isclose(a, b).tolist() == [True, False, False]
+    assert minidl.isclose(a, b, equal_nan=True).tolist() == [True, False, True]
+    assert minidl.isclose(a, b, atol=0.2, equal_nan=True).tolist() == [True, True, True]
+    assert minidl.allclose(a[:1], b[:1]) is True and minidl.allclose(a, b) is False
+    assert minidl.allclose(minidl.tensor([1.0]), minidl.tensor([1.0, 1.0]))  # broadcasts
+    assert minidl.equal(a[:2], minidl.tensor([1.0, 2.0])) is True
+    assert not minidl.equal(a[:1], minidl.tensor([1.0, 1.0]))   # shapes differ
+    assert minidl.equal(minidl.tensor([1.0, 2.0]), minidl.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="float32 did not match int64"):
+        minidl.isclose(minidl.tensor([1.0]), minidl.tensor([1]))
+    with pytest.raises(RuntimeError, match="rtol"):
+        minidl.isclose(a, b, rtol=-1)
+    with pytest.raises(TypeError, match="must be Tensor"):
+        minidl.equal(a, 1.0)
+
+
+def test_bitwise_and_integer_operators():
+    a = minidl.tensor([12, 10, -3])
+    b = minidl.tensor([10, 6, 2])
+    assert (a & b).tolist() == [8, 2, 0]  # -3 is ...1101 in two's complement
+    assert (a | b).tolist() == [14, 14, -1]
+    assert (a ^ b).tolist() == [6, 12, -1]
+    assert (~a).tolist() == [-13, -11, 2]
+    assert (a << 1).tolist() == [24, 20, -6] and (a >> 1).tolist() == [6, 5, -2]
+    assert (1 << minidl.tensor([0, 3])).tolist() == [1, 8]
+    assert (a // b).tolist() == [1, 1, -2] and (a % b).tolist() == [2, 4, 1]
+    mask = minidl.tensor([True, False])
+    assert (~mask).tolist() == [False, True] and (~mask).dtype == np.bool_
+    assert (mask & minidl.tensor([True, True])).dtype == np.bool_
+    assert (mask ^ mask).tolist() == [False, False]
+    assert (mask & minidl.tensor([3, 3])).tolist() == [1, 0]  # bool & int -> int64
+
+
+@pytest.mark.parametrize("op", [lambda f: f & 1, lambda f: f | f, lambda f: f ^ 1,
+                                lambda f: ~f, lambda f: f << 1, lambda f: f >> 1,
+                                lambda f: minidl.tensor([3]) & 1.5])
+def test_bitwise_operators_refuse_floats(op):
+    with pytest.raises(TypeError, match="only integer and bool tensors"):
+        op(minidl.tensor([1.5]))
+
+
+def test_logical_ops():
+    a = minidl.tensor([0.0, 1.5, -2.0])
+    b = minidl.tensor([0, 0, 3])
+    assert minidl.logical_and(a, b).tolist() == [False, False, True]
+    assert minidl.logical_or(a, b).tolist() == [False, True, True]
+    assert minidl.logical_xor(a, b).tolist() == [False, True, False]
+    assert a.logical_not().tolist() == [True, False, False]

@@ -204,3 +204,44 @@ def test_every_forwarding_method_is_its_op():
     np.testing.assert_array_equal(x.mul(x).numpy(), x.numpy() ** 2)
     np.testing.assert_array_equal(x.neg().numpy(), -x.numpy())
     assert x.sum(dim=1).shape == (2,) and x.view(4).shape == (4,)
+
+
+# ---- construction from Python data, iteration ---------------------------------------------
+def test_tensor_from_a_list_of_zero_d_tensors_is_numeric():
+    a, b = minidl.tensor(1.0), minidl.tensor(2.5)
+    t = minidl.tensor([a, b])
+    assert t.dtype == np.float32 and t.tolist() == [1.0, 2.5]
+    assert minidl.tensor([minidl.tensor(1), minidl.tensor(2)]).dtype == np.int64
+    assert minidl.tensor([minidl.tensor(1), minidl.tensor(2.0)]).dtype == np.float32
+    assert minidl.tensor([[a], [b]]).shape == (2, 1)
+    with pytest.raises(ValueError, match="one-element tensors.*shape \\(2,\\).*stack"):
+        minidl.tensor([minidl.tensor([1.0, 2.0])])
+
+
+@pytest.mark.parametrize("data, named", [
+    (None, "NoneType"), (["a"], "str"), ([1, None], "NoneType"), ("abc", "str"),
+    ({"a": 1}, "dict"), ([[1.0, object()]], "object"), (b"ab", "bytes"),
+])
+def test_non_numeric_data_is_refused(data, named):
+    with pytest.raises(TypeError, match=f"numeric dtype from data of type {named}"):
+        minidl.tensor(data)
+    with pytest.raises(TypeError, match="numeric dtype"):
+        Tensor(data)
+
+
+def test_ragged_lists_are_refused():
+    with pytest.raises(ValueError, match="inhomogeneous"):
+        minidl.tensor([[1], [2, 3]])
+
+
+def test_iteration_yields_rows_and_refuses_zero_d():
+    t = minidl.tensor([[1, 2], [3, 4], [5, 6]])
+    rows = list(t)
+    assert len(rows) == 3 and all(isinstance(r, Tensor) for r in rows)
+    assert [r.tolist() for r in rows] == [[1, 2], [3, 4], [5, 6]]
+    assert [x.item() for x in minidl.tensor([7.0, 8.0])] == [7.0, 8.0]
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(minidl.tensor(1.0))
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    sum(v * v for v in x).backward()  # rows are differentiable views
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
