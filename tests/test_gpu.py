@@ -7,6 +7,10 @@ GPU they still run against the NumPy stand-in for CuPy in tests/fake_cupy.py
 (``PYTHONPATH=tests python -m pytest -p fake_cupy -m gpu``; tests/test_gpu_fake.py does
 it in the suite), which checks their logic, not CUDA.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -356,3 +360,55 @@ def test_train_mnist_example_on_the_gpu_equals_the_cpu_run(load_example, tmp_pat
         assert abs(g["test_acc"] - c["test_acc"]) <= 0.002  # at most 2 of 1000 images
     assert gpu[-1]["test_acc"] > 0.5  # it learns (chance is 0.1)
     assert (tmp_path / "gpu.npz").is_file()
+
+
+# ------------------------------------------------------------------------- distributed
+ONE_RANK_JOB = """
+import numpy as np
+import minidl
+import minidl.distributed as dist
+from minidl import nn
+minidl.backend.use("cupy")
+dist.init()
+device = minidl.backend.default_device()
+x = minidl.tensor([1.0, 2.0, 3.0], device=device)
+dist.all_reduce(x)
+dist.all_reduce(x, op="avg")
+dist.broadcast(x, src=0)
+xp = minidl.backend.default_module()
+gap = xp.arange(6.0, dtype=xp.float32).reshape(2, 3)[:, ::2]  # not contiguous
+dist.all_reduce(gap, op="max")
+minidl.manual_seed(0)
+net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).to(device)
+plain = [minidl.backend.to_device(p.data, "cpu").copy() for p in net.parameters()]
+ddp = nn.parallel.DistributedDataParallel(net)
+data = minidl.tensor(np.arange(6, dtype=np.float32).reshape(2, 3) / 6, device=device)
+ddp(data).sum().backward()
+grads = [minidl.backend.to_device(p.grad.data, "cpu") for p in net.parameters()]
+minidl.manual_seed(0)
+ref = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).to(device)
+ref(data).sum().backward()
+same = all(np.array_equal(g, minidl.backend.to_device(r.grad.data, "cpu"))
+           for g, r in zip(grads, ref.parameters()))
+print(dist.get_world_size(), x.device, x.numpy().tolist(),
+      minidl.backend.to_device(gap, "cpu").tolist(), same)
+"""
+
+
+def test_distributed_collectives_and_ddp_on_one_gpu_rank():
+    """A one-process MPI job on the GPU: collectives leave GPU arrays (contiguous or not)
+    as they are, and DistributedDataParallel's gradients equal the plain model's. Without
+    NCCL (and without a CUDA-aware MPI) the clear error is the expected outcome."""
+    if backend.get_cupy().__name__ == "fake_cupy":
+        pytest.skip("NCCL and CUDA-aware MPI need a real GPU; the stand-in has neither")
+    pytest.importorskip("mpi4py")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", ONE_RANK_JOB], cwd=root, timeout=300,
+                            env=dict(os.environ, PYTHONPATH=root), capture_output=True,
+                            text=True)
+    if "cannot combine GPU arrays" in result.stderr:  # this machine has no GPU transport
+        assert "nvidia-nccl" in result.stderr and "MINIDL_MPI_CUDA_AWARE" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["1", "gpu", "[1.0,", "2.0,", "3.0]", "[[0.0,", "2.0],",
+                                     "[3.0,", "5.0]]", "True"]
