@@ -49,14 +49,14 @@ def test_dropout_gradcheck():
 def test_cross_entropy_gradcheck(reduction, smoothing):
     target = targets(5, 4)
     assert minidl.gradcheck(
-        lambda z: F.cross_entropy(z, target, reduction, label_smoothing=smoothing),
+        lambda z: F.cross_entropy(z, target, reduction=reduction, label_smoothing=smoothing),
         [t64(5, 4, scale=3)])
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_nll_loss_gradcheck(reduction):
     target = targets(5, 4)
-    assert minidl.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction),
+    assert minidl.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction=reduction),
                             [t64(5, 4)])
 
 
@@ -70,7 +70,7 @@ def test_mse_loss_gradcheck(reduction):
 def test_bce_with_logits_gradcheck(reduction):
     target = minidl.tensor(np.random.default_rng(4).random((3, 4)), requires_grad=True)
     assert minidl.gradcheck(
-        lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction),
+        lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction=reduction),
         [t64(3, 4, scale=3), target])
 
 
@@ -95,9 +95,9 @@ def test_cross_entropy_matches_numpy(smoothing):
     logp = np_log_softmax(z)
     rows = -(1 - smoothing) * logp[np.arange(6), t] - smoothing * logp.mean(axis=1)
     logits = minidl.tensor(z, requires_grad=True)
-    np.testing.assert_allclose(F.cross_entropy(logits, t, "none", smoothing).numpy(), rows,
+    np.testing.assert_allclose(F.cross_entropy(logits, t, reduction="none", label_smoothing=smoothing).numpy(), rows,
                                rtol=1e-13)
-    np.testing.assert_allclose(F.cross_entropy(logits, t, "sum", smoothing).item(),
+    np.testing.assert_allclose(F.cross_entropy(logits, t, reduction="sum", label_smoothing=smoothing).item(),
                                rows.sum(), rtol=1e-13)
     loss = F.cross_entropy(logits, t, label_smoothing=smoothing)
     assert loss.item() == pytest.approx(rows.mean(), rel=1e-13)
@@ -114,7 +114,7 @@ def test_cross_entropy_extreme_logits(dtype):
     z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4]], dtype=dtype)
     logits = minidl.tensor(z, requires_grad=True)
     t = np.array([1, 2, 0])
-    losses = F.cross_entropy(logits, t, "none")
+    losses = F.cross_entropy(logits, t, reduction="none")
     # row 0: logsumexp = 1e4 exactly in floating point, so the loss is 1e4 - (-1e4)
     np.testing.assert_array_equal(losses.numpy(), np.array([2e4, 0.0, math.log(2)], dtype))
     loss = F.cross_entropy(logits, t)
@@ -136,7 +136,7 @@ def test_nll_mse_bce_match_numpy(reduction):
     reduce = {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction]
     z, y = np.random.default_rng(0).standard_normal((2, 5, 3)) * 3
     t = targets(5, 3)
-    np.testing.assert_allclose(F.nll_loss(minidl.tensor(z), t, reduction).numpy(),
+    np.testing.assert_allclose(F.nll_loss(minidl.tensor(z), t, reduction=reduction).numpy(),
                                reduce(-z[np.arange(5), t]), rtol=1e-14)
     np.testing.assert_allclose(F.mse_loss(minidl.tensor(z), minidl.tensor(y), reduction)
                                .numpy(), reduce((z - y) ** 2), rtol=1e-14)
@@ -144,7 +144,7 @@ def test_nll_mse_bce_match_numpy(reduction):
     s = 1 / (1 + np.exp(-z))
     bce = -(p * np.log(s) + (1 - p) * np.log(1 - s))
     np.testing.assert_allclose(
-        F.binary_cross_entropy_with_logits(minidl.tensor(z), minidl.tensor(p), reduction)
+        F.binary_cross_entropy_with_logits(minidl.tensor(z), minidl.tensor(p), reduction=reduction)
         .numpy(), reduce(bce), rtol=1e-12)
 
 
@@ -152,7 +152,7 @@ def test_nll_mse_bce_match_numpy(reduction):
 def test_bce_with_logits_extreme_logits(dtype):
     z = minidl.tensor(np.array([1e4, -1e4, 1e4, -1e4, 0.0], dtype), requires_grad=True)
     t = minidl.tensor(np.array([0, 1, 1, 0, 1], dtype))
-    losses = F.binary_cross_entropy_with_logits(z, t, "none")
+    losses = F.binary_cross_entropy_with_logits(z, t, reduction="none")
     np.testing.assert_allclose(losses.numpy(), [1e4, 1e4, 0, 0, math.log(2)], rtol=1e-6)
     losses.sum().backward()
     np.testing.assert_allclose(z.grad.numpy(), [1, -1, 0, 0, -0.5], atol=1e-7)
@@ -218,20 +218,26 @@ def test_dropout_seeded_and_validated():
 @pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
 def test_class_target_validation(loss):
     z = t64(4, 3)
-    with pytest.raises(TypeError, match="integer class indices.*float64"):
-        loss(z, np.array([0.0, 1.0, 2.0, 1.0]))
+    if loss is F.nll_loss:
+        with pytest.raises(TypeError, match="integer class indices.*float64"):
+            loss(z, np.array([0.0, 1.0, 2.0, 1.0]))
+    else:  # float targets are class probabilities, of the input's shape
+        with pytest.raises(ValueError, match=r"input's shape \(4, 3\), got \(4,\)"):
+            loss(z, np.array([0.0, 1.0, 2.0, 1.0]))
     with pytest.raises(ValueError, match=r"shape \(4,\).*\(4, 1\)"):
         loss(z, np.zeros((4, 1), dtype=np.int64))
     with pytest.raises(ValueError, match=r"shape \(4,\).*\(3,\)"):
         loss(z, np.array([0, 1, 2]))
-    with pytest.raises(ValueError, match=r"\[0, 2\].*max 3"):
+    with pytest.raises(IndexError, match=r"Target 3 is out of bounds.*\[0, 2\]"):
         loss(z, np.array([0, 1, 3, 1]))
-    with pytest.raises(ValueError, match=r"\[0, 2\].*min -1"):
+    with pytest.raises(IndexError, match=r"Target -1 is out of bounds"):
         loss(z, np.array([0, -1, 2, 1]))
-    with pytest.raises(ValueError, match=r"\(batch, classes\)"):
-        loss(t64(4), np.array([0, 1, 2, 1]))
+    with pytest.raises(ValueError, match=r"target of shape \(\)"):
+        loss(t64(4), np.array([0, 1, 2, 1]))  # (C,) input: one sample, a 0-d target
     with pytest.raises(ValueError, match="reduction"):
         loss(z, np.array([0, 1, 2, 1]), reduction="avg")
+    with pytest.raises(TypeError, match="reduction= by keyword"):
+        loss(z, np.array([0, 1, 2, 1]), "sum")
 
 
 def test_other_argument_checks():

@@ -156,12 +156,12 @@ def test_mlp_gradcheck_in_double():
 # ---- loss modules ------------------------------------------------------------------
 LOSSES = [
     (nn.CrossEntropyLoss(), lambda z, t: F.cross_entropy(z, t), "class"),
-    (nn.CrossEntropyLoss("sum", label_smoothing=0.2),
-     lambda z, t: F.cross_entropy(z, t, "sum", 0.2), "class"),
-    (nn.NLLLoss("none"), lambda z, t: F.nll_loss(z, t, "none"), "class"),
+    (nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.2),
+     lambda z, t: F.cross_entropy(z, t, reduction="sum", label_smoothing=0.2), "class"),
+    (nn.NLLLoss(reduction="none"), lambda z, t: F.nll_loss(z, t, reduction="none"), "class"),
     (nn.MSELoss(), F.mse_loss, "real"),
-    (nn.BCEWithLogitsLoss("sum"),
-     lambda z, t: F.binary_cross_entropy_with_logits(z, t, "sum"), "prob"),
+    (nn.BCEWithLogitsLoss(reduction="sum"),
+     lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"), "prob"),
 ]
 
 

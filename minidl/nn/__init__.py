@@ -9,4 +9,8 @@ from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .embedding import Embedding
 from .losses import (CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss,
                      BCELoss, BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss)
+from .sampling import (ZeroPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d,
+                       ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, CircularPad2d,
+                       Upsample)
+from .distance import CosineSimilarity
 from . import parallel  # DistributedDataParallel; imports mpi4py only when used

@@ -188,5 +188,11 @@ from .losses import (  # noqa: E402
     cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
 )
 
+from .sampling import interpolate, pad  # noqa: E402
+from .distance import cosine_similarity, normalize  # noqa: E402
+from .attention import scaled_dot_product_attention  # noqa: E402
+from ..ops import one_hot  # noqa: E402
+
 __all__ += ["binary_cross_entropy", "cosine_embedding_loss", "huber_loss", "kl_div",
-            "l1_loss", "smooth_l1_loss"]
+            "l1_loss", "smooth_l1_loss", "pad", "interpolate", "normalize",
+            "cosine_similarity", "scaled_dot_product_attention", "one_hot"]
