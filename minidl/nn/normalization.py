@@ -64,15 +64,27 @@ class Normalize(Function):
         (weight,) = ctx.saved_tensors
         xhat, rstd, axes = ctx.xhat, ctx.rstd, ctx.axes
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        # A weight constant over the normalised axes (batch norm's, per channel) factors
+        # out of the means: dx = r w (g - mean(g) - xhat mean(g xhat)), and the two sums
+        # are db and dw. Otherwise (layer norm's) h = g w goes inside.
+        per_row = weight is None or (weight.ndim == g.ndim and all(
+            weight.shape[a] == 1 for a in axes))
+        h = g if per_row else g * weight
+        sum_h = h.sum(axis=axes, keepdims=True)
+        h_xhat = h * xhat
+        sum_hx = h_xhat.sum(axis=axes, keepdims=True)
         dx = dw = db = None
         if need_x:
-            h = g * weight if weight is not None else g
-            dx = rstd * (h - h.mean(axis=axes, keepdims=True)
-                         - xhat * (h * xhat).mean(axis=axes, keepdims=True))
+            n = g.size // sum_h.size
+            scale = rstd * weight if per_row and weight is not None else rstd
+            # reuse the temporary h_xhat for xhat mean(h xhat) (first order only: the
+            # engine differentiates the composite under create_graph)
+            correction = array_module(g).multiply(xhat, sum_hx * (1 / n), out=h_xhat)
+            dx = (h - sum_h * (1 / n) - correction) * scale
         if need_w:
-            dw = unbroadcast(g * xhat, weight.shape)
+            dw = unbroadcast(sum_hx if per_row else g * xhat, weight.shape)
         if need_b:
-            db = unbroadcast(g, ctx.bias_shape)
+            db = unbroadcast(sum_h if per_row else g, ctx.bias_shape)
         return dx, dw, db, None, None, None
 
     @staticmethod

@@ -118,7 +118,8 @@ class MaxPool2dFunction(Function):
     def backward(ctx, g):
         (first,) = ctx.saved_tensors
         xp = array_module(g)
-        cols = xp.where(first, xp.expand_dims(xp.swapaxes(g, 0, 1), (1, 2)), 0)
+        # a product, not xp.where: as fast as a copy, where where() broadcasts slowly
+        cols = first * xp.expand_dims(xp.swapaxes(g, 0, 1), (1, 2))
         return fold_windows(cols, *ctx.geometry), None, None, None, None, None
 
 
