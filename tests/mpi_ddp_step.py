@@ -115,6 +115,21 @@ def accumulation(sync_first):
                for p, q in zip(model.parameters(), reference.parameters()))
 
 
+def cast_after_wrapping():
+    """model.double() after wrapping: the gradients must travel in float64, not be
+    rounded through the float32 buckets made at construction."""
+    model = make_model(seed=7, dtype=np.float32)
+    ddp = DistributedDataParallel(model)
+    ddp.double()
+    reference = make_model(seed=7, dtype=np.float64)
+    x, y = global_batches(np.float64)[0]
+    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
+    nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+    nn.functional.cross_entropy(reference(minidl.tensor(x)), minidl.tensor(y)).backward()
+    return max(float(np.abs(p.grad.data - q.grad.data).max())
+               for p, q in zip(model.parameters(), reference.parameters()))
+
+
 def sampler_coverage():
     """Every index of a 10-sample dataset, padded to 2 x 5, lands on exactly one rank."""
     dataset = minidl.data.TensorDataset(np.arange(10))
@@ -132,6 +147,7 @@ results = {"steps": [step_equivalence(name, dtype) for name in OPTIMIZERS
            "unused": unused_parameters(),
            "accumulate_no_sync": accumulation(sync_first=False),
            "accumulate_synced_twice": accumulation(sync_first=True),
+           "cast_after_wrapping": cast_after_wrapping(),
            "sampler_counts": sampler_coverage(),
            "world_size": WORLD}
 if RANK == 0:

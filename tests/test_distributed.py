@@ -139,6 +139,11 @@ def test_gradient_accumulation_with_and_without_no_sync(ddp):
 
 
 @needs_mpi
+def test_a_model_cast_after_wrapping_averages_in_its_new_dtype(ddp):
+    assert ddp["cast_after_wrapping"] < 1e-12  # float32 buckets would round to ~1e-8
+
+
+@needs_mpi
 def test_distributed_sampler_shards_cover_the_dataset_once(ddp):
     assert ddp["sampler_counts"] == [1.0] * 10
 

@@ -96,6 +96,13 @@ class _GradientBucket:
         self.buffer = _FlatBuffer([p.shape for p in params], backend.array_module(first),
                                   first.dtype, extra=len(params))
 
+    def fits(self):
+        """False once a parameter has changed dtype, device or shape (``model.to(...)``)."""
+        flat = self.buffer.flat
+        return all(p.data.dtype == flat.dtype and p.data.shape == view.shape
+                   and backend.array_module(p.data) is backend.array_module(flat)
+                   for p, view in zip(self.params, self.buffer.views))
+
     def average(self, world_size):
         buffer = self.buffer
         for k, (p, view) in enumerate(zip(self.params, buffer.views)):
@@ -153,11 +160,15 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "broadcast_buffers", bool(broadcast_buffers))
         object.__setattr__(self, "_require_sync", True)
         object.__setattr__(self, "_average_scheduled", False)
+        object.__setattr__(self, "bucket_cap_mb", bucket_cap_mb)
         self._broadcast_state()
-        params = [p for p in module.parameters() if p.requires_grad]
+        self._make_buckets()
+
+    def _make_buckets(self):
+        params = [p for p in self.module.parameters() if p.requires_grad]
         object.__setattr__(self, "_buckets", [
             _GradientBucket(group)
-            for group in _group_by_kind(params, bucket_cap_mb * 2**20)])
+            for group in _group_by_kind(params, self.bucket_cap_mb * 2**20)])
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs, **kwargs):
@@ -191,6 +202,8 @@ class DistributedDataParallel(Module):
     def _average_gradients(self):
         object.__setattr__(self, "_average_scheduled", False)
         world_size = dist.get_world_size()
+        if not all(bucket.fits() for bucket in self._buckets):
+            self._make_buckets()
         for bucket in self._buckets:
             bucket.average(world_size)
 
