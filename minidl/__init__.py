@@ -24,7 +24,10 @@ from .ops import (
     prod, var, std, var_mean, std_mean, logsumexp, norm, any, all, count_nonzero, cumsum,
     cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk, einsum,
 )
-from .creation import zeros, ones, full, zeros_like, ones_like, arange, rand, randn
+from .creation import (
+    zeros, ones, full, empty, eye, zeros_like, ones_like, full_like, empty_like, arange,
+    linspace, logspace, rand, randn, randint, randperm, rand_like, randn_like,
+)
 from .random import manual_seed
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 

@@ -1,65 +1,213 @@
-"""Factories for new tensors: zeros, ones, full, arange, rand, randn and *_like."""
+"""Factories for new tensors, with PyTorch's names, arguments and dtype rules.
+
+Constant: zeros, ones, full, empty, eye and their ``*_like`` forms. Ranges: arange,
+linspace, logspace. Random (minidl's seeded generator, see :mod:`minidl.random`): rand,
+randn, randint, randperm and ``rand_like``/``randn_like``. Floating results default to
+float32; ``full`` infers bool / int64 / float32 from its fill value, ``arange`` int64
+from integer arguments, as PyTorch does.
+"""
+import math
+
 import numpy
 
 from . import backend
 from .random import generator
 from .tensor import Tensor, resolve_dtype
 
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "rand", "randn"]
+__all__ = ["zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like", "full_like",
+           "empty_like", "arange", "linspace", "logspace", "rand", "randn", "randint",
+           "randperm", "rand_like", "randn_like"]
+
+_FLOAT = numpy.dtype(numpy.float32)
 
 
 def _shape(shape):
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean the shape (2, 3)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, (int, numpy.integer)) or isinstance(n, bool):
+            raise TypeError(f"size must be a sequence of ints, got {shape!r}")
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: "
+                               f"{list(shape)}")
+    return tuple(int(n) for n in shape)
 
 
 def _new(array, requires_grad, device):
-    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
+    """A leaf from a host array, moved to ``device`` (default: the current backend's)."""
+    return Tensor(backend.to_device(array, backend.normalize_device(device)),
+                  requires_grad=requires_grad)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
-    dtype = numpy.float32 if dtype is None else resolve_dtype(dtype)
+def _float_dtype(dtype, name):
+    dtype = _FLOAT if dtype is None else resolve_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point dtype, got {dtype}")
+    return dtype
+
+
+def _fill_dtype(fill_value):
+    """PyTorch's inference: bool -> bool, int -> int64, float -> float32."""
+    if isinstance(fill_value, (bool, numpy.bool_)):
+        return numpy.dtype(numpy.bool_)
+    if isinstance(fill_value, (int, numpy.integer)):
+        return numpy.dtype(numpy.int64)
+    if isinstance(fill_value, (float, numpy.floating)):
+        return _FLOAT
+    if isinstance(fill_value, Tensor) and fill_value.ndim == 0:
+        return fill_value.dtype
+    raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+
+
+# ---- constants ---------------------------------------------------------------------------
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    """A tensor of shape ``size`` filled with ``fill_value``; the dtype follows the fill
+    value (``full((2,), 4)`` is int64) unless given."""
+    size = _shape(size if isinstance(size, (tuple, list)) else (size,))
+    dtype = _fill_dtype(fill_value) if dtype is None else resolve_dtype(dtype)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     xp = numpy if backend.normalize_device(device) == "cpu" else backend.get_cupy()
-    return Tensor(xp.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(xp.full(size, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, requires_grad=False, device=None):
-    return full(_shape(shape), 0, dtype, requires_grad, device)
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return full(_shape(size), 0, dtype or _FLOAT, requires_grad, device)
 
 
-def ones(*shape, dtype=None, requires_grad=False, device=None):
-    return full(_shape(shape), 1, dtype, requires_grad, device)
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return full(_shape(size), 1, dtype or _FLOAT, requires_grad, device)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    return full(t.shape, 0, t.dtype if dtype is None else dtype, requires_grad, t.device)
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    """Like PyTorch's ``empty``, but zero-filled: uninitialised memory would make runs
+    irreproducible for no measurable gain here."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    return full(t.shape, 1, t.dtype if dtype is None else dtype, requires_grad, t.device)
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    """The n x m identity (ones on the diagonal); m defaults to n."""
+    m = n if m is None else m
+    for name, value in (("n", n), ("m", m)):
+        if not isinstance(value, (int, numpy.integer)) or value < 0:
+            raise RuntimeError(f"eye: {name} must be a non-negative int, got {value!r}")
+    return _new(numpy.eye(n, m, dtype=dtype or _FLOAT), requires_grad, device)
 
 
+def _like(t, dtype, device):
+    return t.dtype if dtype is None else dtype, t.device if device is None else device
+
+
+def zeros_like(input, dtype=None, requires_grad=False, device=None):
+    dtype, device = _like(input, dtype, device)
+    return full(input.shape, 0, dtype, requires_grad, device)
+
+
+def ones_like(input, dtype=None, requires_grad=False, device=None):
+    dtype, device = _like(input, dtype, device)
+    return full(input.shape, 1, dtype, requires_grad, device)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
+    """``input``'s shape filled with ``fill_value``, in ``input``'s dtype unless given."""
+    dtype, device = _like(input, dtype, device)
+    return full(input.shape, fill_value, dtype, requires_grad, device)
+
+
+def empty_like(input, dtype=None, requires_grad=False, device=None):
+    return zeros_like(input, dtype, requires_grad, device)
+
+
+# ---- ranges ------------------------------------------------------------------------------
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
-    """Like torch.arange: int64 for integer arguments, else float32."""
+    """start, start + step, ... up to (not including) end: ceil((end - start) / step)
+    values, as PyTorch counts them. int64 for integer arguments, else float32."""
     if end is None:
         start, end = 0, start
+    values = (start, end, step)
+    for v in values:
+        if not isinstance(v, (int, float, numpy.integer, numpy.floating)) or isinstance(v, bool):
+            raise TypeError(f"arange: start, end and step must be numbers, got {v!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end} (step {step})")
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step "
+                           f"sign (start {start}, end {end}, step {step})")
     if dtype is None:
-        integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
-        dtype = numpy.int64 if integral else numpy.float32
-    return _new(numpy.arange(start, end, step, dtype=resolve_dtype(dtype)),
-                requires_grad, device)
+        integral = all(isinstance(v, (int, numpy.integer)) for v in values)
+        dtype = numpy.int64 if integral else _FLOAT
+    dtype = resolve_dtype(dtype)
+    length = math.ceil((end - start) / step)
+    if dtype.kind in "iu" and all(isinstance(v, (int, numpy.integer)) for v in values):
+        array = numpy.arange(start, end, step, dtype=dtype)  # exact for big integers
+    else:
+        array = (start + numpy.arange(length, dtype=numpy.float64) * step).astype(dtype)
+    return _new(array, requires_grad, device)
 
 
-def rand(*shape, dtype=None, requires_grad=False, device=None):
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    """``steps`` values evenly spaced from start to end, both included."""
+    if not isinstance(steps, (int, numpy.integer)) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be a non-negative int, got "
+                           f"{steps!r}")
+    array = numpy.linspace(start, end, steps, dtype=numpy.float64)
+    return _new(array.astype(dtype or _FLOAT), requires_grad, device)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, requires_grad=False, device=None):
+    """``steps`` values base^x for x evenly spaced from start to end."""
+    if not isinstance(steps, (int, numpy.integer)) or steps < 0:
+        raise RuntimeError(f"logspace: number of steps must be a non-negative int, got "
+                           f"{steps!r}")
+    array = numpy.power(float(base), numpy.linspace(start, end, steps, dtype=numpy.float64))
+    return _new(array.astype(dtype or _FLOAT), requires_grad, device)
+
+
+# ---- random ------------------------------------------------------------------------------
+def rand(*size, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1) from minidl's seeded generator."""
-    dtype = numpy.float32 if dtype is None else resolve_dtype(dtype)
-    return _new(generator().random(_shape(shape), dtype=numpy.float64).astype(dtype),
+    dtype = _float_dtype(dtype, "rand")
+    return _new(generator().random(_shape(size), dtype=numpy.float64).astype(dtype),
                 requires_grad, device)
 
 
-def randn(*shape, dtype=None, requires_grad=False, device=None):
+def randn(*size, dtype=None, requires_grad=False, device=None):
     """Standard normal samples from minidl's seeded generator."""
-    dtype = numpy.float32 if dtype is None else resolve_dtype(dtype)
-    return _new(generator().standard_normal(_shape(shape)).astype(dtype),
+    dtype = _float_dtype(dtype, "randn")
+    return _new(generator().standard_normal(_shape(size)).astype(dtype),
                 requires_grad, device)
+
+
+def rand_like(input, dtype=None, requires_grad=False, device=None):
+    dtype, device = _like(input, dtype, device)
+    return rand(input.shape, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def randn_like(input, dtype=None, requires_grad=False, device=None):
+    dtype, device = _like(input, dtype, device)
+    return randn(input.shape, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def randint(low, high=None, size=None, dtype=None, requires_grad=False, device=None):
+    """Integers uniform in [low, high): ``randint(high, size)`` or
+    ``randint(low, high, size)``; int64 unless ``dtype`` says otherwise."""
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
+    if not low < high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
+    array = generator().integers(low, high, _shape(size), dtype=numpy.int64)
+    return _new(array.astype(dtype or numpy.int64), requires_grad, device)
+
+
+def randperm(n, dtype=None, requires_grad=False, device=None):
+    """A random permutation of 0, ..., n-1 (int64)."""
+    if not isinstance(n, (int, numpy.integer)) or n < 0:
+        raise RuntimeError(f"randperm: n must be a non-negative int, got {n!r}")
+    return _new(generator().permutation(n).astype(dtype or numpy.int64), requires_grad,
+                device)
