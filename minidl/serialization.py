@@ -81,7 +81,8 @@ def _add_array(array, arrays, where):
 
 
 def save(obj, path):
-    """Write ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically."""
+    """Write ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically (a symbolic link
+    is followed: its target is replaced, the link stays)."""
     path = os.fsdecode(path)  # str, bytes or PathLike
     arrays = {}
     tree = _encode(obj, arrays, "obj")
@@ -89,6 +90,8 @@ def save(obj, path):
     arrays[_HEADER] = numpy.frombuffer(header.encode(), dtype=numpy.uint8)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "save: the path is a folder", path)
+    if os.path.islink(path):  # write through the link, as open() does, not over it
+        path = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = _create_temporary(path, folder)
     try:

@@ -474,3 +474,21 @@ def test_paths_may_be_str_bytes_or_pathlike(tmp_path):
     assert minidl.load(str(tmp_path / "b.npz")) == minidl.load(tmp_path / "b.npz")
     with pytest.raises(TypeError):
         minidl.save({"step": 1}, 3)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX symbolic links")
+def test_saving_to_a_symbolic_link_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "real.npz"
+    minidl.save({"step": 1}, target)
+    os.chmod(target, 0o600)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(target)
+    minidl.save({"step": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert minidl.load(target) == {"step": 2} and mode(target) == oct(0o600)
+    assert sorted(os.listdir(tmp_path / "store")) == ["real.npz"]
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "store" / "new.npz")
+    minidl.save({"step": 3}, dangling)
+    assert minidl.load(tmp_path / "store" / "new.npz") == {"step": 3} and dangling.is_symlink()
