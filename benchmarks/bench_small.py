@@ -1,0 +1,91 @@
+"""Framework overhead on a tiny model: where Python, not arithmetic, sets the pace.
+
+    python benchmarks/bench_small.py                 # MLP 16-32-1, batch 8, SGD+momentum
+    python benchmarks/bench_small.py --repeat 15 --steps 500
+
+One training step (zero_grad, forward, MSE loss, backward, optimizer step) of a 16-32-1
+MLP with ReLU on a batch of 8 costs a few microseconds of arithmetic; everything else is
+the framework's own work per op: building graph nodes, the backward walk, the optimizer's
+bookkeeping. minidl and PyTorch (when installed) train the same model on the same batch,
+in blocks of ``--steps`` steps, interleaved, one thread each; the table gives the median
+time per step and minidl's ratio (target: <= 0.4x PyTorch's).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402  (sets BLAS threads before NumPy loads)
+
+harness.limit_threads(1)
+
+import numpy as np  # noqa: E402
+
+import minidl  # noqa: E402
+import minidl.nn.functional as F  # noqa: E402
+from minidl import nn, optim  # noqa: E402
+
+torch = harness.import_torch(1)
+SIZES, BATCH, LR = (16, 32, 1), 8, 0.01
+
+
+def minidl_step():
+    minidl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(), nn.Linear(SIZES[1], SIZES[2]))
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = minidl.tensor(rng.standard_normal((BATCH, SIZES[0])).astype(np.float32))
+    y = minidl.tensor(rng.standard_normal((BATCH, SIZES[2])).astype(np.float32))
+
+    def step():
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def torch_step():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
+                                torch.nn.Linear(SIZES[1], SIZES[2]))
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((BATCH, SIZES[0])).astype(np.float32))
+    y = torch.from_numpy(rng.standard_normal((BATCH, SIZES[2])).astype(np.float32))
+    loss_fn = torch.nn.MSELoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def block(step, steps):
+    def run():
+        for _ in range(steps):
+            step()
+    return run
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=300, help="steps per timed block")
+    p.add_argument("--repeat", type=int, default=11, help="timed blocks per candidate")
+    args = p.parse_args(argv)
+    candidates = {"minidl": block(minidl_step(), args.steps),
+                  "torch": block(torch_step(), args.steps) if torch else None}
+    medians = harness.medians(harness.interleaved(candidates, repeat=args.repeat, warmup=2))
+    print(f"bench_small: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD+momentum, "
+          f"median of {args.repeat} blocks of {args.steps} steps, interleaved")
+    print(harness.machine_line(1), "\n")
+    ours = medians["minidl"]
+    rows = [[name, "not installed" if t is None else f"{t / args.steps * 1e6:.1f}",
+             "" if t is None or name == "minidl" else harness.ratio(ours, t)]
+            for name, t in medians.items()]
+    harness.table(["run", "us per step", "minidl/this"], rows)
+    return medians
+
+
+if __name__ == "__main__":
+    main()
