@@ -52,12 +52,13 @@ class Step:
     timeout: float
     summarize: object = None    # output text -> Markdown lines (list of str)
     skip_reason: str = None     # set when the step cannot run here
+    judge: object = None        # output text -> a status other than "ok" despite exit 0, or None
 
 
 @dataclass
 class Result:
     step: Step
-    status: str                 # "ok", "failed", "timed out", "skipped"
+    status: str                 # "ok", "failed", "timed out", "skipped", "incomplete"
     seconds: float = 0.0
     output: str = ""
     returncode: int = None
@@ -93,6 +94,8 @@ def run_step(step, timeout, env=None):
     except OSError as exc:  # the command could not start at all
         return Result(step, "failed", output=str(exc), notes=[f"could not start: {exc}"])
     status = "timed out" if code is None else ("ok" if code == 0 else "failed")
+    if status == "ok" and step.judge is not None:
+        status = step.judge(output) or status
     result = Result(step, status, seconds, output, code)
     if status == "timed out":
         result.notes.append(f"stopped after {timeout:.0f} s")
@@ -120,6 +123,12 @@ def parse_pytest(output):
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", output, re.M)
     skipped = re.findall(r"^SKIPPED \[\d+\] (.+)$", output, re.M)
     return counts, failed, skipped
+
+
+def judge_pytest(output):
+    """A GPU test that skipped on a GPU machine is a gap: the step is "incomplete"."""
+    counts, _, _ = parse_pytest(output)
+    return "incomplete" if counts.get("skipped") or not counts.get("passed") else None
 
 
 def summarize_pytest(output):
@@ -219,7 +228,7 @@ def plan(python, smoke=False, have_mnist=True):
         Step("device", "The device", [*run, "benchmarks/bench_gpu.py", "device",
                                       *["--no-torch"] * smoke], 30,
              lambda out: [line for line in out.splitlines() if line.strip()][-1:]),
-        Step("pytest", "`pytest -m gpu`", pytest, 100, summarize_pytest),
+        Step("pytest", "`pytest -m gpu`", pytest, 100, summarize_pytest, judge=judge_pytest),
         Step("mnist", "MNIST MLP, 3 epochs (`examples/train_mnist.py --backend cupy`)",
              [*run, "examples/train_mnist.py", "--backend", "cupy", "--epochs", "3",
               "--no-progress", *train_limits], 75, summarize_training, no_data),
@@ -269,7 +278,7 @@ def markdown(results, started, budget, smoke):
             continue
         lines += ["", f"### {r.step.title}: {r.status}", ""]
         lines += r.notes or ["(nothing to report)"]
-        if r.status in ("failed", "timed out") and r.output:
+        if r.status in ("failed", "timed out", "incomplete") and r.output:
             tail = r.output.rstrip().splitlines()[-LOG_TAIL_LINES:]
             lines += ["", f"Last {len(tail)} lines of the log:", "", "```", *tail, "```"]
     return "\n".join(lines) + "\n"

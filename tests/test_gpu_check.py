@@ -108,6 +108,9 @@ def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
     assert len(skipped) == 1 and "no frobnicator here" in skipped[0]
     notes = gpu_check.summarize_pytest(output)
     assert notes[0] == "1 failed, 1 passed, 1 skipped, 1 error"
+    assert gpu_check.judge_pytest(output) == "incomplete"  # a skip on the GPU is a gap
+    assert gpu_check.judge_pytest("==== 3 passed in 0.1s ====") is None
+    assert gpu_check.judge_pytest("==== 5 deselected in 0.1s ====") == "incomplete"
 
 
 def test_epoch_reader_on_the_real_trainer(gpu_check, load_example, capsys):
