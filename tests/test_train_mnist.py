@@ -22,9 +22,25 @@ pytestmark = pytest.mark.skipif(
     reason="real MNIST not found: set MINIDL_DATA to a folder holding mnist/*.gz")
 
 
+@pytest.fixture(scope="module")
+def read_once():
+    """{(dataset class, root, train): dataset}: each file is parsed once per module."""
+    cache = {}
+    yield cache
+    cache.clear()
+
+
 @pytest.fixture
-def example(load_example):
-    return load_example("train_mnist")
+def example(load_example, monkeypatch, read_once):
+    module = load_example("train_mnist")
+    for name, dataset in list(module.training.DATASETS.items()):
+        def cached(root, train, dataset=dataset):
+            key = (dataset, str(root), train)
+            if key not in read_once:
+                read_once[key] = dataset(root, train=train)
+            return read_once[key]
+        monkeypatch.setitem(module.training.DATASETS, name, cached)
+    return module
 
 
 QUICK = ["--data-dir", str(DATA), "--no-progress", "--train-limit", "3000",
