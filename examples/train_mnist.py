@@ -5,6 +5,7 @@
     python examples/train_mnist.py --dataset fashion-mnist
     python examples/train_mnist.py --backend cupy       # the same run on a GPU (pip install cupy-cudaXXx)
     python examples/train_mnist.py --save ckpt.npz      # Ctrl-C saves and stops; --resume ckpt.npz goes on
+    mpiexec -n 2 python examples/train_mnist.py --distributed   # 2 processes (pip install -e ".[mpi]")
 
 The MNIST files are read from --data-dir, else $MINIDL_DATA, else the project's
 datasets/ folder, and downloaded (with checksums) when missing.
