@@ -1,8 +1,10 @@
 """minidl.nn: modules, layers, losses, initialisation and gradient utilities."""
 from . import functional, init, utils
 from .module import Module, Parameter, Sequential, ModuleList
-from .layers import (Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax,
-                     Dropout, Dropout2d, Flatten, Identity)
+from .layers import Linear, Dropout, Dropout2d, Flatten, Identity
+from .activation import (ReLU, ReLU6, LeakyReLU, ELU, SELU, CELU, GELU, SiLU, Mish, Softplus,
+                         Softsign, Sigmoid, Tanh, Hardtanh, Hardsigmoid, Hardswish,
+                         LogSigmoid, GLU, PReLU, Threshold, Softmax, LogSoftmax)
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm

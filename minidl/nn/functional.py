@@ -4,11 +4,8 @@ Layers that run once per step on big arrays (linear, cross-entropy, dropout) are
 Functions: one forward and one backward each, a few array calls apiece, so that the
 Python overhead per training step stays small next to the matrix products.
 """
-import math
-
 import numpy
 
-from .. import ops
 from ..autograd import Function
 from ..backend import array_module
 from ..random import generator
@@ -16,12 +13,16 @@ from ..tensor import Tensor
 
 __all__ = [
     "linear", "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax",
-    "dropout", "dropout2d", "cross_entropy", "nll_loss", "mse_loss",
-    "binary_cross_entropy_with_logits",
+    "relu6", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh",
+    "hardsigmoid", "hardswish", "logsigmoid", "glu", "prelu", "threshold", "dropout",
+    "dropout2d", "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
 ]
 
-relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh
-softmax, log_softmax = ops.softmax, ops.log_softmax
+from .activation import (  # noqa: F401  (the activations: one file, re-exported)
+    celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
+    logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign,
+    tanh, threshold,
+)
 
 
 class Linear(Function):
@@ -51,72 +52,6 @@ def linear(input, weight, bias=None):
         raise ValueError(f"linear: input has {input.shape[-1]} features (shape {input.shape})"
                          f" but the weight expects {weight.shape[-1]} (shape {weight.shape})")
     return Linear.apply(input, weight, bias)
-
-
-class LeakyReLU(Function):
-    """y = x if x > 0 else slope * x ;  dx = g if x > 0 else slope * g"""
-    @staticmethod
-    def forward(ctx, x, slope):
-        positive = x > 0
-        ctx.save_for_backward(positive)
-        ctx.slope = slope
-        return array_module(x).where(positive, x, x * slope)
-
-    @staticmethod
-    def backward(ctx, g):
-        (positive,) = ctx.saved_tensors
-        return array_module(g).where(positive, g, g * ctx.slope), None
-
-
-def leaky_relu(input, negative_slope=0.01):
-    return LeakyReLU.apply(input, negative_slope)
-
-
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-
-
-def _erf(x):
-    """erf(x) to 1.5e-7 (Abramowitz & Stegun 7.1.26); NumPy has no erf and SciPy is no
-    dependency. Enough for float32, where one ulp near 1 is 6e-8."""
-    xp = array_module(x)
-    t = 1 / (1 + 0.3275911 * xp.abs(x))
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
-                + t * (-1.453152027 + t * 1.061405429))))
-    return xp.sign(x) * (1 - poly * xp.exp(-x * x))
-
-
-class GELU(Function):
-    """y = x Phi(x), Phi the standard normal CDF ;  dy/dx = Phi(x) + x phi(x)
-    With approximate="tanh": Phi(x) ~ (1 + tanh(u)) / 2, u = sqrt(2/pi) (x + 0.044715 x^3)."""
-    @staticmethod
-    def forward(ctx, x, approximate):
-        xp = array_module(x)
-        ctx.save_for_backward(x)
-        ctx.approximate = approximate
-        if approximate == "tanh":
-            cdf = 0.5 * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
-        else:
-            cdf = 0.5 * (1 + _erf(x * (1 / math.sqrt(2))))
-        return x * cdf
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        xp = array_module(x)
-        if ctx.approximate == "tanh":
-            th = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
-            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            slope = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du
-        else:
-            pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-            slope = 0.5 * (1 + _erf(x * (1 / math.sqrt(2)))) + x * pdf
-        return g * slope, None
-
-
-def gelu(input, approximate="none"):
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(input, approximate)
 
 
 class Dropout(Function):

@@ -1,4 +1,4 @@
-"""Layers: Linear and the activations, Dropout, Dropout2d, Flatten, Identity."""
+"""Layers: Linear, Dropout, Dropout2d, Flatten, Identity (activations: activation.py)."""
 import math
 
 from ..creation import zeros
@@ -6,8 +6,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
-           "LogSoftmax", "Dropout", "Dropout2d", "Flatten", "Identity"]
+__all__ = ["Linear", "Dropout", "Dropout2d", "Flatten", "Identity"]
 
 
 class Linear(Module):
@@ -39,62 +38,6 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
-
-
-class ReLU(Module):
-    def forward(self, x):
-        return F.relu(x)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
-
-
-class Sigmoid(Module):
-    def forward(self, x):
-        return F.sigmoid(x)
-
-
-class Tanh(Module):
-    def forward(self, x):
-        return F.tanh(x)
-
-
-class GELU(Module):
-    def __init__(self, approximate="none"):
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, x):
-        return F.gelu(x, self.approximate)
-
-    def extra_repr(self):
-        return f"approximate={self.approximate!r}"
-
-
-class Softmax(Module):
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x):
-        return F.softmax(x, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Softmax):
-    def forward(self, x):
-        return F.log_softmax(x, self.dim)
 
 
 class Dropout(Module):
