@@ -130,6 +130,21 @@ def cast_after_wrapping():
                for p, q in zip(model.parameters(), reference.parameters()))
 
 
+def grad_through_ddp():
+    """autograd.grad through a DDP output gives this rank's own gradient, touching no .grad."""
+    model = make_model(seed=7, dtype=np.float64)
+    ddp = DistributedDataParallel(model)
+    x, y = global_batches(np.float64)[0]
+    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
+    loss = nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine]))
+    (g,) = minidl.autograd.grad(loss, [model[0].weight])
+    reference = make_model(seed=7, dtype=np.float64)
+    nn.functional.cross_entropy(reference(minidl.tensor(x[mine])),
+                                minidl.tensor(y[mine])).backward()
+    return {"error": float(np.abs(g.data - reference[0].weight.grad.data).max()),
+            "grad_untouched": model[0].weight.grad is None}
+
+
 def sampler_coverage():
     """Every index of a 10-sample dataset, padded to 2 x 5, lands on exactly one rank."""
     dataset = minidl.data.TensorDataset(np.arange(10))
@@ -148,6 +163,7 @@ results = {"steps": [step_equivalence(name, dtype) for name in OPTIMIZERS
            "accumulate_no_sync": accumulation(sync_first=False),
            "accumulate_synced_twice": accumulation(sync_first=True),
            "cast_after_wrapping": cast_after_wrapping(),
+           "autograd_grad": grad_through_ddp(),
            "sampler_counts": sampler_coverage(),
            "world_size": WORLD}
 if RANK == 0:

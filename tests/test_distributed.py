@@ -144,6 +144,12 @@ def test_a_model_cast_after_wrapping_averages_in_its_new_dtype(ddp):
 
 
 @needs_mpi
+def test_autograd_grad_through_ddp_is_the_local_gradient(ddp):
+    assert ddp["autograd_grad"]["error"] < 1e-12
+    assert ddp["autograd_grad"]["grad_untouched"]
+
+
+@needs_mpi
 def test_distributed_sampler_shards_cover_the_dataset_once(ddp):
     assert ddp["sampler_counts"] == [1.0] * 10
 

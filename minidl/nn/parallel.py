@@ -21,7 +21,8 @@ flow through the model's output (a weight penalty added to the loss), so nothing
 averaged early or twice. A second ``backward`` before ``step`` (gradient accumulation)
 averages again; since averaging is linear and the ranks already agree on what was averaged,
 the sum stays correct. ``with ddp.no_sync():`` skips the allreduce for the forwards inside
-it, to pay for it only once per accumulated step.
+it, to pay for it only once per accumulated step. ``minidl.autograd.grad`` through the
+module returns this rank's own gradients (nothing lands in ``.grad``, nothing is averaged).
 
 **How.** The gradients of the parameters are copied into flat buckets (one per device and
 dtype, split at ``bucket_cap_mb``), so a step sends a few large messages rather than one per
@@ -145,7 +146,8 @@ class DistributedDataParallel(Module):
     with ``module.``, as in torch).
 
     broadcast_buffers: in training mode, each forward first copies rank 0's buffers
-        (running statistics) to all ranks, so they stay identical.
+        (running statistics) to all ranks, so they stay identical. Batch norm still
+        normalizes by each rank's own batch statistics, as in torch without SyncBatchNorm.
     bucket_cap_mb: the largest message, in MiB of gradients (torch's default, 25).
     """
 
@@ -195,9 +197,13 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------ the allreduce
     def _schedule_average(self):
-        if not self._average_scheduled:
-            object.__setattr__(self, "_average_scheduled", True)
+        if self._average_scheduled:
+            return
+        try:
             autograd.queue_callback(self._average_gradients)
+        except RuntimeError:  # minidl.autograd.grad(): nothing lands in .grad to average
+            return
+        object.__setattr__(self, "_average_scheduled", True)
 
     def _average_gradients(self):
         object.__setattr__(self, "_average_scheduled", False)
