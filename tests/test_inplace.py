@@ -166,3 +166,12 @@ def test_parameter_references_stay_live_through_in_place_updates():
         layer.weight.zero_()
         layer.weight.add_(1)
     assert layer.weight.data is weight_data and (weight_data == 1).all()
+
+
+def test_in_place_on_a_non_leaf_that_an_earlier_op_saved_makes_backward_refuse():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * y          # saves y's values
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
