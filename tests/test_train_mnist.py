@@ -151,6 +151,26 @@ def test_checkpoint_refuses_non_finite_weights_at_ctrl_c(example, tmp_path, caps
     assert ckpt.read_bytes() == good
 
 
+def test_divergence_in_a_later_epoch_keeps_that_runs_last_epoch_checkpoint(example, tmp_path,
+                                                                          capsys, monkeypatch):
+    ckpt = tmp_path / "ckpt.npz"
+    real_step, steps = minidl.optim.Adam.step, {"n": 0}
+
+    def step_then_poison(self, *args, **kwargs):  # 6 steps per epoch: poison step 2 of epoch 2
+        real_step(self, *args, **kwargs)
+        steps["n"] += 1
+        if steps["n"] == 8:
+            self.param_groups[0]["params"][0].data[...] = np.inf
+
+    monkeypatch.setattr(minidl.optim.Adam, "step", step_then_poison)
+    line = run_fails(example, capsys, TINY + ["--epochs", "3", "--save", str(ckpt)], 1)
+    assert "training diverged at epoch 2, step 3: loss is nan" in line
+    assert f"{ckpt} keeps the checkpoint of the end of epoch 1" in line
+    state = minidl.load(ckpt)
+    assert (int(state["epoch"]), int(state["batch"])) == (1, 0)
+    assert all(np.isfinite(w).all() for w in state["model"].values())
+
+
 @pytest.mark.parametrize("flag, value, match", [
     ("--epochs", "-3", "argument --epochs: -3 is not a positive integer"),
     ("--epochs", "0", "argument --epochs: 0 is not a positive integer"),
