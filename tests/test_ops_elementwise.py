@@ -387,3 +387,21 @@ def test_logical_ops():
     assert minidl.logical_or(a, b).tolist() == [False, True, True]
     assert minidl.logical_xor(a, b).tolist() == [False, True, False]
     assert a.logical_not().tolist() == [True, False, False]
+
+
+def test_tensor_power_at_zero_base_and_zero_exponent():
+    x = minidl.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    with np.errstate(all="raise"):
+        (x ** x).sum().backward()
+    # d/dx x^x = x^x (log x + 1); at 0 PyTorch gives 0 * 0^-1 masked to 0 plus 0 (log masked)
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 4.0 * (math.log(2.0) + 1)])
+
+
+def test_erf_of_nan_and_infinities():
+    for dtype in (np.float64, np.float32):
+        t = minidl.tensor(np.array([np.nan, np.inf, -np.inf], dtype=dtype))
+        with np.errstate(all="raise"):
+            e, c = minidl.erf(t).numpy(), minidl.erfc(t).numpy()
+        assert np.isnan(e[0]) and np.isnan(c[0])
+        np.testing.assert_array_equal(e[1:], [1.0, -1.0])
+        np.testing.assert_array_equal(c[1:], [0.0, 2.0])

@@ -168,8 +168,10 @@ class Pow(Function):
         if need_a:
             if not hasattr(b, "shape"):  # a constant exponent (the common case)
                 da = xp.zeros_like(a) if b == 0 else g * (b * a ** (b - 1))
-            else:  # (b a^(b-1) is 0 * inf at a = 0, b = 0)
-                da = unbroadcast(g * xp.where(b == 0, 0, b * a ** (b - 1)), shape_of(a))
+            else:  # 0 where b = 0 (b a^(b-1) would be 0 * inf at a = 0)
+                zero = b == 0
+                da = unbroadcast(g * xp.where(zero, 0, b * a ** xp.where(zero, 1, b - 1)),
+                                 shape_of(a))
         if need_b:
             if hasattr(a, "shape"):
                 log_a = xp.log(xp.where(a == 0, 1, a))
