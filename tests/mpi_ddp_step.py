@@ -145,6 +145,46 @@ def grad_through_ddp():
             "grad_untouched": model[0].weight.grad is None}
 
 
+class FailOnce(minidl.Function):
+    """Identity whose first backward raises (on every rank)."""
+    failed = False
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        if not FailOnce.failed:
+            FailOnce.failed = True
+            raise ArithmeticError("backward fails once on purpose")
+        return g
+
+
+def averaging_after_a_failed_backward():
+    """A backward that raised after DDP scheduled its allreduce must not stop the next
+    backward from averaging."""
+    model = make_model(seed=7, dtype=np.float64)
+    ddp = DistributedDataParallel(model)
+    reference = make_model(seed=7, dtype=np.float64)
+    x, y = global_batches(np.float64)[0]
+    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
+
+    def forward_failing_once(t):  # the model's own layers, with FailOnce after the Tanh
+        return model[2](FailOnce.apply(model[1](model[0](t))))
+
+    model.forward = forward_failing_once
+    try:
+        nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+    except ArithmeticError:
+        pass
+    ddp.zero_grad()
+    nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+    nn.functional.cross_entropy(reference(minidl.tensor(x)), minidl.tensor(y)).backward()
+    return max(float(np.abs(p.grad.data - q.grad.data).max())
+               for p, q in zip(model.parameters(), reference.parameters()))
+
+
 def sampler_coverage():
     """Every index of a 10-sample dataset, padded to 2 x 5, lands on exactly one rank."""
     dataset = minidl.data.TensorDataset(np.arange(10))
@@ -164,6 +204,7 @@ results = {"steps": [step_equivalence(name, dtype) for name in OPTIMIZERS
            "accumulate_synced_twice": accumulation(sync_first=True),
            "cast_after_wrapping": cast_after_wrapping(),
            "autograd_grad": grad_through_ddp(),
+           "after_failed_backward": averaging_after_a_failed_backward(),
            "sampler_counts": sampler_coverage(),
            "world_size": WORLD}
 if RANK == 0:

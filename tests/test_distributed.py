@@ -144,6 +144,11 @@ def test_a_model_cast_after_wrapping_averages_in_its_new_dtype(ddp):
 
 
 @needs_mpi
+def test_a_failed_backward_does_not_stop_the_next_from_averaging(ddp):
+    assert ddp["after_failed_backward"] < 1e-12
+
+
+@needs_mpi
 def test_autograd_grad_through_ddp_is_the_local_gradient(ddp):
     assert ddp["autograd_grad"]["error"] < 1e-12
     assert ddp["autograd_grad"]["grad_untouched"]

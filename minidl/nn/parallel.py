@@ -32,6 +32,7 @@ on some ranks counts as zero there (torch's rule). The averages are copied back 
 ``.grad`` Tensors in place.
 """
 import contextlib
+import math
 
 from .. import autograd, backend
 from .. import distributed as dist
@@ -49,10 +50,7 @@ class _FlatBuffer:
         self.shapes = list(shapes)
         self.offsets = [0]
         for shape in self.shapes:
-            size = 1
-            for n in shape:
-                size *= n
-            self.offsets.append(self.offsets[-1] + size)
+            self.offsets.append(self.offsets[-1] + math.prod(shape))
         self.flat = xp.empty(self.offsets[-1] + extra, dtype)
         self.views = [self.flat[lo:hi].reshape(shape) for shape, lo, hi
                       in zip(self.shapes, self.offsets, self.offsets[1:])]
@@ -159,18 +157,17 @@ class DistributedDataParallel(Module):
             raise ValueError(f"bucket_cap_mb should be positive, got {bucket_cap_mb}")
         dist.init()
         self.module = module
-        object.__setattr__(self, "broadcast_buffers", bool(broadcast_buffers))
-        object.__setattr__(self, "_require_sync", True)
-        object.__setattr__(self, "_average_scheduled", False)
-        object.__setattr__(self, "bucket_cap_mb", bucket_cap_mb)
+        self.broadcast_buffers = bool(broadcast_buffers)
+        self._require_sync = True
+        self._average_scheduled = False
+        self.bucket_cap_mb = bucket_cap_mb
         self._broadcast_state()
         self._make_buckets()
 
     def _make_buckets(self):
         params = [p for p in self.module.parameters() if p.requires_grad]
-        object.__setattr__(self, "_buckets", [
-            _GradientBucket(group)
-            for group in _group_by_kind(params, self.bucket_cap_mb * 2**20)])
+        self._buckets = [_GradientBucket(group)
+                         for group in _group_by_kind(params, self.bucket_cap_mb * 2**20)]
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs, **kwargs):
@@ -179,6 +176,7 @@ class DistributedDataParallel(Module):
             if buffers and dist.get_world_size() > 1:
                 _broadcast_from_rank0(buffers)
         out = self.module(*inputs, **kwargs)
+        self._average_scheduled = False  # even if a failed backward left it set
         if self._require_sync and autograd.is_grad_enabled():
             out = _map_tensors(out, lambda t: _AverageAfterBackward.apply(t, ddp=self)
                                if t.requires_grad else t)
@@ -189,11 +187,11 @@ class DistributedDataParallel(Module):
         """Forwards inside the block do not average gradients in their backward: gradients
         accumulate locally until the first backward of a forward outside the block."""
         previous = self._require_sync
-        object.__setattr__(self, "_require_sync", False)
+        self._require_sync = False
         try:
             yield
         finally:
-            object.__setattr__(self, "_require_sync", previous)
+            self._require_sync = previous
 
     # ------------------------------------------------------------ the allreduce
     def _schedule_average(self):
@@ -203,10 +201,10 @@ class DistributedDataParallel(Module):
             autograd.queue_callback(self._average_gradients)
         except RuntimeError:  # minidl.autograd.grad(): nothing lands in .grad to average
             return
-        object.__setattr__(self, "_average_scheduled", True)
+        self._average_scheduled = True
 
     def _average_gradients(self):
-        object.__setattr__(self, "_average_scheduled", False)
+        self._average_scheduled = False
         world_size = dist.get_world_size()
         if not all(bucket.fits() for bucket in self._buckets):
             self._make_buckets()
