@@ -6,6 +6,8 @@ class dim second, (N, C) or (N, C, d1, d2, ...), PyTorch's layout. The common ca
 cross-entropy, (N, C) logits and class indices without weights, is one fused Function
 (a few array calls each way); every other case is built from differentiable ops.
 """
+import math
+
 import numpy
 
 from .. import ops
@@ -295,7 +297,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """loss = -w (t log x + (1 - t) log(1 - x)) for probabilities x, each log clamped at
-    -100 as in PyTorch (so x = 0 or 1 gives a finite loss)."""
+    -100 as in PyTorch (so x = 0 or 1 gives a finite loss; there the gradient is 0, where
+    PyTorch's divides by a 1e-12 floor)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _refuse_string(weight, "binary_cross_entropy")
@@ -304,12 +307,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if data.size and (float(data.min()) < 0 or float(data.max()) > 1):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 "
                            "and 1")
-    log_x = ops.clamp(ops.log(input), min=-100)
-    log_1mx = ops.clamp(ops.log(1 - input), min=-100)
-    losses = -(target * log_x + (1 - target) * log_1mx)
+    losses = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     if weight is not None:
         losses = losses * weight
     return _reduce(losses, reduction)
+
+
+def _clamped_log(x):
+    """max(log x, -100), PyTorch's guard in binary_cross_entropy; its gradient is 0 where
+    the clamp holds (x = 0 included, with no division by zero)."""
+    above = x > math.exp(-100)
+    return ops.where(above, ops.log(ops.where(above, x, 1.0)), -100.0)
 
 
 class BCEWithLogits(Function):
@@ -371,7 +379,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
            log_target=False):
     """KL divergence with ``input`` the log-probabilities of the model:
     loss = t (log t - input) (0 where t = 0), or exp(t) (t - input) with ``log_target``;
-    "batchmean" divides the sum by the batch size (the KL divergence proper)."""
+    "batchmean" divides the sum by the batch size (the KL divergence proper). The
+    target's gradient at t = 0, where t log t has an infinite slope, leaves that term out
+    (PyTorch gives nan there)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
     target = _check_same_shape(input, target, "kl_div")

@@ -245,8 +245,11 @@ def _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names):
     mean_ = mean(a, axes, keepdim=True)
     centred = a - mean_
     squares = sum(centred * centred, axes, keepdim)
-    # like PyTorch, no entries left to divide by gives inf (or nan for 0 / 0)
-    var_ = squares / divisor if divisor > 0 else squares * numpy.inf
+    if divisor > 0:
+        var_ = squares / divisor
+    else:  # like PyTorch: nothing left to divide by gives inf, or nan for 0 / 0
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            var_ = squares / 0.0
     return var_, mean_ if keepdim else mean_.reshape(var_.shape)
 
 
@@ -282,7 +285,8 @@ def logsumexp(a, dim=None, keepdim=False, **numpy_names):
     xp = array_module(a.data)
     shift = a.data.max(axis=axes, keepdims=True) if a.numel() else xp.zeros((1,) * a.ndim)
     shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(a.dtype), None)
-    out = ops.log(sum(ops.exp(a - shift), axes, keepdim=True)) + shift
+    with numpy.errstate(divide="ignore"):  # all -inf: log(0) = -inf is the answer
+        out = ops.log(sum(ops.exp(a - shift), axes, keepdim=True)) + shift
     return out if keepdim else out.reshape([n for d, n in enumerate(out.shape)
                                            if d not in axes])
 

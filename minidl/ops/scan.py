@@ -39,6 +39,8 @@ class CumSum(Function):
 
 def _scan_dim(a, dim, numpy_names, name):
     dim = dim_alias(dim, numpy_names, name)
+    if dim is None:
+        raise TypeError(f"{name}() missing 1 required argument: 'dim'")
     return check_dim(dim, a.ndim) if a.ndim else None
 
 
@@ -51,7 +53,7 @@ def _scan_input(a, dtype):
     return a
 
 
-def cumsum(a, dim, dtype=None, **numpy_names):
+def cumsum(a, dim=None, dtype=None, **numpy_names):
     """Running sums along ``dim``."""
     axis = _scan_dim(a, dim, numpy_names, "cumsum")
     a = _scan_input(a, dtype)
@@ -90,7 +92,7 @@ class CumProd(Function):
         return xp.swapaxes(terms.sum(axis=-1), axis, -1), None
 
 
-def cumprod(a, dim, dtype=None, **numpy_names):
+def cumprod(a, dim=None, dtype=None, **numpy_names):
     """Running products along ``dim`` (gradients exact with zeros in the input)."""
     axis = _scan_dim(a, dim, numpy_names, "cumprod")
     a = _scan_input(a, dtype)
@@ -118,13 +120,13 @@ def _cumulative_extreme(a, dim, numpy_names, name, better):
     return CumResult(values, Tensor._make(indices, None))
 
 
-def cummax(a, dim, **numpy_names):
+def cummax(a, dim=None, **numpy_names):
     """``(values, indices)``: the running max along ``dim`` and where it was reached
     (the latest position on ties); values are differentiable."""
     return _cumulative_extreme(a, dim, numpy_names, "cummax", "maximum")
 
 
-def cummin(a, dim, **numpy_names):
+def cummin(a, dim=None, **numpy_names):
     """``(values, indices)``: the running min along ``dim``; see :func:`cummax`."""
     return _cumulative_extreme(a, dim, numpy_names, "cummin", "minimum")
 
@@ -158,7 +160,7 @@ class LogCumSumExp(Function):
         return xp.exp(a + parts[0]) - xp.exp(a + parts[1]), None
 
 
-def logcumsumexp(a, dim, **numpy_names):
+def logcumsumexp(a, dim=None, **numpy_names):
     """log(cumsum(exp(a))) along ``dim``, computed without overflow or underflow."""
     axis = _scan_dim(a, dim, numpy_names, "logcumsumexp")
     if a.dtype.kind not in "fc":

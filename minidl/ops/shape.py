@@ -387,9 +387,12 @@ def movedim(a, source, destination):
 moveaxis = movedim
 
 
-def narrow(a, dim, start, length, **numpy_names):
+def narrow(a, dim=None, start=None, length=None, **numpy_names):
     """The entries ``start`` to ``start + length`` along ``dim`` (a view)."""
-    dim = check_dim(dim_alias(dim, numpy_names, "narrow"), a.ndim)
+    dim = dim_alias(dim, numpy_names, "narrow")
+    if dim is None or start is None or length is None:
+        raise TypeError("narrow() needs dim, start and length")
+    dim = check_dim(dim, a.ndim)
     n = a.shape[dim]
     if not -n <= start <= n:
         raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but "
