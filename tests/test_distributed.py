@@ -1,5 +1,6 @@
 """Data-parallel training: DistributedSampler, the engine's end-of-backward callback, and,
-under ``mpiexec -n 2``, minidl.distributed's collectives and DistributedDataParallel.
+under ``mpiexec -n 2``, minidl.distributed's collectives and DistributedDataParallel, on the
+CPU and on the GPU paths (NCCL, CUDA-aware MPI) through tests/fake_cupy.py.
 
 The MPI tests start the scripts tests/mpi_*.py with the mpiexec next to this Python (the
 venv's, from the [mpi] extra) or on PATH, in their own process group, and kill the whole
@@ -157,6 +158,24 @@ def test_autograd_grad_through_ddp_is_the_local_gradient(ddp):
 @needs_mpi
 def test_distributed_sampler_shards_cover_the_dataset_once(ddp):
     assert ddp["sampler_counts"] == [1.0] * 10
+
+
+# ---- MPI: the GPU paths, on tests/fake_cupy.py ------------------------------------------------
+@needs_mpi
+@pytest.mark.parametrize("transport", ["nccl", "mpi"])
+def test_gpu_arrays_through_nccl_or_cuda_aware_mpi(transport):
+    status, output = run_mpi("mpi_gpu_fake.py", transport)
+    assert status == 0, output
+    (line,) = [l for l in output.splitlines() if l.startswith("RESULT ")]
+    r = json.loads(line[len("RESULT "):])
+    assert r["sum"] == [3.0, 6.0, 9.0] and r["broadcast"] == [10.0] * 3 and r["max"] == [1.0, 5.0]
+    assert r["grad_rel_error"] < 1e-5  # DDP on "GPU" parameters: the global batch's gradient
+    if transport == "nccl":
+        assert r["nccl_calls"] == ["allReduce", "bcast", "init"]
+        # sum of 3, max of 2, then DDP's one bucket: 6*8 + 8 + 8*3 + 3 gradients + 4 flags
+        assert r["nccl_counts"] == [3, 2, 87]
+    else:
+        assert r["nccl_calls"] == []
 
 
 # ---- MPI: failures end the job -----------------------------------------------------------------
