@@ -131,7 +131,7 @@ def abort(status=1):
     sys.stdout.flush()
     sys.stderr.flush()
     time.sleep(0.5)  # lets mpiexec pass the last output on before it ends the job
-    _world().Abort(int(status))
+    _world().Abort(status if isinstance(status, int) else 1)  # sys.exit("text") means 1
 
 
 # ---- BLAS threads ----------------------------------------------------------------------------
