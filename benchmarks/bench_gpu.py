@@ -3,6 +3,7 @@
     python benchmarks/bench_gpu.py device                  # the GPU and its peak bandwidth
     python benchmarks/bench_gpu.py optim --sizes 1e7,1e8   # one optimizer step
     python benchmarks/bench_gpu.py mlp                     # one MNIST epoch of an MLP
+    python benchmarks/bench_gpu.py cnn                     # ... of bench_cnn.py's CNN
     python benchmarks/bench_gpu.py optim --device cpu ...  # the same code on the CPU: a smoke
                                                            # test of this script, not a benchmark
 
@@ -16,7 +17,9 @@ optim   Adam and SGD with momentum on n float32 parameters (one tensor), gradien
 mlp     One epoch of an MLP 784-256-10 (ReLU, cross-entropy) on MNIST (or random data of
         its shape when $MINIDL_DATA does not hold it), batches indexed on the device:
         minidl against torch (default and fused optimizer), same initial weights, same
-        batches.
+        batches; SGD-momentum and Adam, batch 128.
+cnn     The same for bench_cnn.py's CNN (Conv 1-32-64, max pools, Linear 3136-128-10),
+        Adam, batch 64.
 
 Timing: every candidate runs in blocks (k optimizer steps, or one epoch) that end with a
 device synchronisation, so kernel launches and Python overhead count as in training;
@@ -49,7 +52,6 @@ OPTIMIZERS = [
     ("SGD momentum", lambda p: optim.SGD(p, lr=1e-3, momentum=0.9), "SGD",
      dict(lr=1e-3, momentum=0.9), 20),
 ]
-MLP_LR = {"momentum": 0.01, "adam": 1e-3}
 
 
 def peak_bandwidth(memory_clock_khz, bus_width_bits):
@@ -204,42 +206,51 @@ def bench_optim(dev, sizes, repeat, steps_per_block, peak_gb_s):
     harness.table(headers, rows)
 
 
-# ---------------------------------------------------------------------- MLP epoch
+# ------------------------------------------------------------ MLP and CNN epochs
 def load_mnist(limit=None):
-    """(images (N, 784) float32, labels (N,) int64, source) on the host: the real MNIST
-    training set when it is found without downloading, else random data of its shape."""
+    """(images (N, 1, 28, 28) float32, labels (N,) int64, source) on the host: the real
+    MNIST training set when it is found without downloading, else random data of its shape."""
     try:
         from minidl.data import MNIST
         train = MNIST(train=True, download=False)
-        X, Y, source = train.images.reshape(len(train), -1), train.targets, "MNIST"
+        X, Y, source = train.images, train.targets, "MNIST"
     except Exception as exc:
         print(f"(real MNIST not found: {exc.__class__.__name__}; using random data)",
               file=sys.stderr)
-        rng = np.random.default_rng(0)
-        X = rng.random((60000, 784), dtype=np.float32)
-        Y, source = rng.integers(0, 10, 60000), "random data of MNIST's shape"
+        rng, n = np.random.default_rng(0), limit or 60000
+        X = rng.random((n, 28, 28), dtype=np.float32)
+        Y, source = rng.integers(0, 10, n), "random data of MNIST's shape"
     if limit:
         X, Y = X[:limit], Y[:limit]
-    return np.ascontiguousarray(X, np.float32), np.asarray(Y, np.int64), source
+    X = np.ascontiguousarray(X, np.float32).reshape(len(X), 1, 28, 28)
+    return X, np.asarray(Y, np.int64), source
 
 
-def _initial_weights(seed=0):
-    minidl.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    return [p.numpy() for p in model.parameters()]
+def build(nn_, kind):
+    """The benchmark's model in minidl's or torch's ``nn`` (the same names): the MLP of
+    bench_mnist.py or the CNN of bench_cnn.py."""
+    if kind == "mlp":
+        return nn_.Sequential(nn_.Flatten(), nn_.Linear(784, 256), nn_.ReLU(),
+                              nn_.Linear(256, 10))
+    return nn_.Sequential(nn_.Conv2d(1, 32, 3, padding=1), nn_.ReLU(), nn_.MaxPool2d(2),
+                          nn_.Conv2d(32, 64, 3, padding=1), nn_.ReLU(), nn_.MaxPool2d(2),
+                          nn_.Flatten(), nn_.Linear(3136, 128), nn_.ReLU(), nn_.Linear(128, 10))
 
 
-class MinidlMLP:
+def _optimizer(optim_, params, name, **kind):
+    return (optim_.SGD(params, lr=0.01, momentum=0.9, **kind) if name == "momentum"
+            else optim_.Adam(params, lr=1e-3, **kind))
+
+
+class MinidlRun:
     name = "minidl"
 
-    def __init__(self, dev, weights, optimizer):
-        self.model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    def __init__(self, dev, weights, kind, optimizer):
+        self.model = build(nn, kind)
         for p, w in zip(self.model.parameters(), weights):
             p.data[...] = w
         self.model.to(dev.name)
-        ps = self.model.parameters()
-        self.opt = (optim.SGD(ps, lr=MLP_LR["momentum"], momentum=0.9)
-                    if optimizer == "momentum" else optim.Adam(ps, lr=MLP_LR["adam"]))
+        self.opt = _optimizer(optim, self.model.parameters(), optimizer)
 
     def step(self, x, y):
         loss = F.cross_entropy(self.model(minidl.Tensor(x)), minidl.Tensor(y))
@@ -248,19 +259,16 @@ class MinidlMLP:
         self.opt.step()
 
 
-class TorchMLP:
-    def __init__(self, dev, weights, optimizer, fused):
-        torch = self.torch = dev.torch
+class TorchRun:
+    def __init__(self, dev, weights, kind, optimizer, fused):
+        torch = dev.torch
         self.name = "torch fused" if fused else "torch"
-        self.model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                                         torch.nn.Linear(256, 10)).to(dev.torch_device)
+        self.model = build(torch.nn, kind).to(dev.torch_device)
         with torch.no_grad():
             for p, w in zip(self.model.parameters(), weights):
                 p.copy_(torch.from_numpy(w))
-        kind = {"fused": True} if fused else {}
-        ps = self.model.parameters()
-        self.opt = (torch.optim.SGD(ps, lr=MLP_LR["momentum"], momentum=0.9, **kind)
-                    if optimizer == "momentum" else torch.optim.Adam(ps, lr=MLP_LR["adam"], **kind))
+        self.opt = _optimizer(torch.optim, self.model.parameters(), optimizer,
+                              **({"fused": True} if fused else {}))
         self.loss = torch.nn.CrossEntropyLoss()
 
     def step(self, x, y):
@@ -270,69 +278,64 @@ class TorchMLP:
         self.opt.step()
 
 
-def bench_mlp(dev, batches, optimizers, epochs, limit):
+def bench_epochs(dev, kind, batches, optimizers, epochs, limit):
+    """One epoch of ``kind`` ("mlp" or "cnn") per candidate, interleaved; medians."""
     X, Y, source = load_mnist(limit)
-    print(f"{source}: {len(X)} images; median of {epochs} epochs after one warm-up, "
+    print(f"{source}: {len(X)} images; median of {epochs} epoch(s) after one warm-up, "
           "candidates interleaved epoch by epoch\n")
-    Xd, Yd = dev.xp.asarray(X), dev.xp.asarray(Y)  # the whole set on the device, once
     torch = dev.torch
-    Xt = Yt = None
+    data = {"minidl": (dev.xp.asarray(X), dev.xp.asarray(Y), dev.xp.asarray)}  # on the device once
     if torch is not None:
-        Xt, Yt = (torch.from_numpy(X).to(dev.torch_device), torch.from_numpy(Y).to(dev.torch_device))
-    weights = _initial_weights()
+        data["torch"] = (torch.from_numpy(X).to(dev.torch_device),
+                         torch.from_numpy(Y).to(dev.torch_device),
+                         lambda a: torch.from_numpy(a).to(dev.torch_device))
+    minidl.manual_seed(0)
+    weights = [p.numpy() for p in build(nn, kind).parameters()]
     rows = []
     for optimizer in optimizers:
         for batch in batches:
-            runs = [MinidlMLP(dev, weights, optimizer)]
+            runs = [MinidlRun(dev, weights, kind, optimizer)]
             if torch is not None:
-                runs += [TorchMLP(dev, weights, optimizer, fused) for fused in (False, True)]
-            rng = np.random.default_rng(0)
-            orders = {}
-
-            def epoch(run):
-                order = orders["host"]
-                if isinstance(run, MinidlMLP):
-                    idx = dev.xp.asarray(order)
-                    data = (Xd, Yd)
-                else:
-                    idx = torch.from_numpy(order).to(dev.torch_device)
-                    data = (Xt, Yt)
-                for i in range(0, len(order), batch):
-                    j = idx[i:i + batch]
-                    run.step(data[0][j], data[1][j])
-
+                runs += [TorchRun(dev, weights, kind, optimizer, fused) for fused in (False, True)]
             times = {run.name: [] for run in runs}
+            rng = np.random.default_rng(0)
             for e in range(epochs + 1):
-                orders["host"] = rng.permutation(len(X))
+                order = rng.permutation(len(X))
                 for run in runs:
+                    images, labels, upload = data[run.name.split()[0]]
+                    index = upload(order)
                     dev.sync()
                     start = time.perf_counter()
-                    epoch(run)
+                    for i in range(0, len(order), batch):
+                        j = index[i:i + batch]
+                        run.step(images[j], labels[j])
                     dev.sync()
                     if e:
                         times[run.name].append(time.perf_counter() - start)
             med = harness.medians(times)
             for name, seconds in med.items():
-                rows.append([optimizer, batch, name, f"{seconds:.3f}",
-                             f"{len(X) / seconds:,.0f}",
+                rows.append([optimizer, batch, name, f"{seconds:.3f}", f"{len(X) / seconds:,.0f}",
                              harness.ratio(med["minidl"], seconds) if name != "minidl" else ""])
-            print(f"  {optimizer} {batch}: minidl {med['minidl']:.3f} s", file=sys.stderr, flush=True)
+            print(f"  {kind} {optimizer} {batch}: minidl {med['minidl']:.3f} s", file=sys.stderr,
+                  flush=True)
     harness.table(["optimizer", "batch", "run", "epoch s", "images/s", "minidl/this"], rows)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["device", "optim", "mlp"])
+    ap.add_argument("what", choices=["device", "optim", "mlp", "cnn"])
     ap.add_argument("--device", choices=["gpu", "cpu"], default="gpu")
     ap.add_argument("--sizes", default="1e7,1e8", help="optim: comma-separated parameter counts")
     ap.add_argument("--repeat", type=int, default=7, help="optim: timed blocks (median)")
     ap.add_argument("--steps-per-block", type=int, default=10, help="optim: steps in a block")
-    ap.add_argument("--batch", type=int, nargs="*", default=[128], help="mlp: batch sizes")
-    ap.add_argument("--optimizer", nargs="*", default=["momentum", "adam"],
-                    choices=["momentum", "adam"], help="mlp: optimizers")
-    ap.add_argument("--epochs", type=int, default=3, help="mlp: timed epochs (median)")
-    ap.add_argument("--limit", type=int, default=None, help="mlp: first N training images only")
+    ap.add_argument("--batch", type=int, nargs="*", default=None,
+                    help="mlp, cnn: batch sizes (default 128 for the MLP, 64 for the CNN)")
+    ap.add_argument("--optimizer", nargs="*", default=None, choices=["momentum", "adam"],
+                    help="mlp, cnn: optimizers (default both for the MLP, adam for the CNN)")
+    ap.add_argument("--epochs", type=int, default=3, help="mlp, cnn: timed epochs (median)")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="mlp, cnn: first N training images only")
     ap.add_argument("--no-torch", action="store_true", help="minidl alone, without torch")
     args = ap.parse_args(argv)
     dev = Device(args.device, with_torch=not args.no_torch)
@@ -344,9 +347,13 @@ def main(argv=None):
               "step's bytes\n")
         bench_optim(dev, [int(float(s)) for s in args.sizes.split(",") if s], args.repeat,
                     args.steps_per_block, info.get("peak_gb_s"))
-    elif args.what == "mlp":
-        print(f"\nOne epoch of an MLP 784-256-10 on {args.device}")
-        bench_mlp(dev, args.batch, args.optimizer, args.epochs, args.limit)
+    elif args.what in ("mlp", "cnn"):
+        mlp = args.what == "mlp"
+        print(f"\nOne epoch of " + ("an MLP 784-256-10" if mlp else "bench_cnn.py's CNN (two "
+              "3x3 convolutions, 32 and 64 channels, max pools, 3136-128-10)") + f" on {args.device}")
+        bench_epochs(dev, args.what, args.batch or [128 if mlp else 64],
+                     args.optimizer or (["momentum", "adam"] if mlp else ["adam"]),
+                     args.epochs, args.limit)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
 Needs: CuPy with a CUDA GPU (cupy-cudaXXx), pytest; optionally torch with CUDA (the peer
 in the benchmarks; without it those columns say "-"). Nothing is installed or downloaded:
 it runs from a plain checkout. MNIST must already be on disk, in $MINIDL_DATA/mnist/ or
-datasets/mnist/ (the four standard .gz files); without it the training step is skipped
-and the MLP benchmark uses random data of MNIST's shape.
+datasets/mnist/ (the four standard .gz files); without it the training steps are skipped
+and the benchmarks use random data of MNIST's shape.
 
 Steps, each a subprocess with its own timeout; a step that fails or times out is
 reported and the next one runs anyway:
@@ -19,8 +19,9 @@ reported and the next one runs anyway:
   optim      benchmarks/bench_gpu.py optim: Adam and SGD-momentum steps on 1e7 and 1e8
              float32 parameters, bandwidth against the device's peak, torch fused/foreach
   mlp        benchmarks/bench_gpu.py mlp: an MLP epoch on the GPU against torch CUDA
-  cnn        examples/train_cnn.py --backend cupy (one epoch) and benchmarks/bench_cnn.py,
-             each only when the file exists
+  cnn        examples/train_cnn.py --backend cupy, one epoch
+  cnn-bench  benchmarks/bench_gpu.py cnn: bench_cnn.py's CNN, an epoch on the GPU against
+             torch CUDA
 The result is ONE Markdown file (--out) to paste into docs/performance.md: the device,
 a table of the steps, each step's numbers, and the tail of the log of any step that
 did not succeed. The whole run is also bounded (--budget seconds): a step never gets
@@ -237,27 +238,19 @@ def plan(python, smoke=False, have_mnist=True):
         Step("mlp", "MLP epoch against torch (`benchmarks/bench_gpu.py mlp`)",
              [*run, "benchmarks/bench_gpu.py", "mlp", *mlp_args], 50, summarize_tables),
     ]
-    cnn_train, cnn_bench = ROOT / "examples" / "train_cnn.py", ROOT / "benchmarks" / "bench_cnn.py"
+    cnn_train = ROOT / "examples" / "train_cnn.py"
     steps.append(Step(
         "cnn", "CNN, 1 epoch (`examples/train_cnn.py --backend cupy`)",
         [*run, "examples/train_cnn.py", "--backend", "cupy", "--epochs", "1", "--no-progress",
          *(["--train-limit", "1000", "--test-limit", "200"] if smoke else [])],
         45, summarize_training,
-        no_data or (None if cnn_train.is_file() else "examples/train_cnn.py does not exist yet")))
+        no_data or (None if cnn_train.is_file() else "examples/train_cnn.py does not exist")))
     steps.append(Step(
-        "cnn-bench", "CNN epoch against torch (`benchmarks/bench_cnn.py`)",
-        [*run, "benchmarks/bench_cnn.py", *cnn_bench_args(cnn_bench)], 45, summarize_tables,
-        None if cnn_bench.is_file() else "benchmarks/bench_cnn.py does not exist yet"))
+        "cnn-bench", "CNN epoch against torch (`benchmarks/bench_gpu.py cnn`)",
+        [*run, "benchmarks/bench_gpu.py", "cnn",
+         *(["--limit", "256", "--epochs", "1", "--no-torch"] if smoke else ["--epochs", "2"])],
+        45, summarize_tables))
     return steps
-
-
-def cnn_bench_args(path):
-    """How to ask bench_cnn.py (written by others) for the GPU, read from its source."""
-    text = path.read_text() if path.is_file() else ""
-    for flag, value in (("--backend", "cupy"), ("--device", "gpu")):
-        if f'"{flag}"' in text or f"'{flag}'" in text:
-            return [flag, value]
-    return []
 
 
 # ---------------------------------------------------------------------- the report

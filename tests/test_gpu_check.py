@@ -160,16 +160,19 @@ def test_device_properties_find_the_memory_clock_either_way(bench_gpu, in_props)
     assert "Fake GPU, 80 GiB" in line and "peak 3352 GB/s" in line and "CuPy 13.9.9" in line
 
 
-def test_bench_gpu_mlp_runs_on_numpy(bench_gpu):
-    """The MLP benchmark's code (data, both frameworks, the table) on the CPU; the
+def test_bench_gpu_epochs_run_on_numpy(bench_gpu, monkeypatch):
+    """The MLP and CNN benchmarks' code (data, models, the table) on the CPU; the
     optimizer benchmark runs in the smoke test below."""
+    monkeypatch.delenv("MINIDL_DATA", raising=False)  # random images: no MNIST to decode
     out = io.StringIO()
     with redirect_stdout(out):
-        bench_gpu.main(["mlp", "--device", "cpu", "--limit", "256", "--epochs", "1",
-                        "--optimizer", "adam", "--no-torch"])  # importing torch takes seconds
+        for kind in ("mlp", "cnn"):  # without torch, whose import takes seconds
+            bench_gpu.main([kind, "--device", "cpu", "--limit", "128", "--epochs", "1",
+                            "--optimizer", "adam", "--no-torch"])
     text = out.getvalue()
     assert "CPU smoke run (not a benchmark)" in text
-    assert re.search(r"\|\s+adam \|\s+128 \|\s+minidl \|\s+[\d.]+ \|", text)
+    for batch in (128, 64):
+        assert re.search(rf"\|\s+adam \|\s+{batch} \|\s+minidl \|\s+[\d.]+ \|", text)
 
 
 def test_cpu_smoke_runs_the_gpu_commands_on_the_stand_in(tmp_path):
