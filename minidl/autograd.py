@@ -248,6 +248,8 @@ class Function:
         if needs_grad and _grad_enabled:
             ctx.needs_input_grad = tuple([t is not None and t.requires_grad for t in inputs])
             ctx.inputs, ctx.versions, ctx.output = inputs, versions, out
+            # each input's node now: an in-place op may later give the tensor a new one
+            ctx.parents = [t._ctx if t is not None else None for t in inputs]
             if raw is not out:
                 ctx.output_scalar = raw  # what forward may have saved, before asarray
             if cls.composite is not None:
@@ -299,8 +301,8 @@ def _parents(node, stop):
             "backward() if you need to backward twice.")
     if node in stop:
         return []
-    return [t._ctx for t, need in zip(inputs, node.needs_input_grad)
-            if need and t._ctx is not None]
+    return [p for p, need in zip(node.parents, node.needs_input_grad)
+            if need and p is not None]
 
 
 def _topological_order(roots, stop=()):
@@ -461,7 +463,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} "
                                    f"gradients for {len(node.inputs)} inputs")
-            for tensor, need, in_grad in zip(node.inputs, node.needs_input_grad, in_grads):
+            for tensor, parent, need, in_grad in zip(node.inputs, node.parents,
+                                                     node.needs_input_grad, in_grads):
                 if not need or in_grad is None:
                     continue
                 if in_grad.shape != tensor.data.shape:
@@ -470,7 +473,6 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
                         f"{tuple(in_grad.shape)} for an input of shape {tensor.data.shape}")
                 if create_graph and not isinstance(in_grad, Tensor):
                     in_grad = Tensor._make(in_grad, None)
-                parent = tensor._ctx
                 if parent is None:
                     # also handed on elsewhere: a leaf must get its own copy
                     shared = in_grad is out_grad or (

@@ -266,3 +266,13 @@ def test_non_differentiable_outputs_have_no_grad():
     assert not x.topk(2)[1].requires_grad
     assert not x.cummax(0)[1].requires_grad
     assert not minidl.nn.functional.one_hot(minidl.tensor([1])).requires_grad
+
+
+def test_setitem_keeps_the_history_earlier_ops_saw():
+    # z used y before the write: its gradient flows to y's old history, unmasked
+    x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    z = y + 1
+    y[0] = 5.0
+    (z.sum() + (y * minidl.tensor([1.0, 10.0, 100.0])).sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 22.0, 202.0])
