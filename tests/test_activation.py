@@ -200,3 +200,31 @@ def test_module_reprs_and_settings():
     m = nn.LeakyReLU(0.5)
     m.negative_slope = 0.25  # attributes are read at each call, as in PyTorch
     assert m(minidl.tensor([-4.0])).item() == -1.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, fn, reference, kinks", CASES, ids=[c[0] for c in CASES])
+def test_gpu_matches_the_cpu(name, fn, reference, kinks):
+    from minidl import backend
+    if not backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    host = away_from(kinks)
+    cpu = minidl.tensor(host, requires_grad=True)
+    gpu = minidl.tensor(backend.to_device(host, "gpu"), requires_grad=True)
+    out_cpu, out_gpu = fn(cpu), fn(gpu)
+    assert out_gpu.device == "gpu"
+    np.testing.assert_allclose(out_gpu.numpy(), out_cpu.numpy(), rtol=1e-12, atol=1e-14)
+    out_cpu.sum().backward()
+    out_gpu.sum().backward()
+    np.testing.assert_allclose(gpu.grad.numpy(), cpu.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.gpu
+def test_prelu_module_on_the_gpu():
+    from minidl import backend
+    if not backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    m = nn.PReLU(2, device="gpu")
+    y = m(minidl.tensor(backend.to_device(np.array([[-1.0, 2.0]], np.float32), "gpu")))
+    y.sum().backward()
+    assert m.weight.device == "gpu" and m.weight.grad.tolist() == [-1.0, 0.0]

@@ -134,3 +134,22 @@ def test_float_steps_match_the_count_rule_at_awkward_ratios():
     # (end - start) / step slightly above an integer: ceil adds one element, as in torch
     t = minidl.arange(0, 0.9000001, 0.3)
     assert t.shape == (4,) and math.isclose(t.numpy()[-1], 0.9, rel_tol=1e-6)
+
+
+@pytest.mark.gpu
+def test_creation_on_the_gpu():
+    from minidl import backend
+    if not backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    made = [minidl.eye(2, device="gpu"), minidl.arange(0, 1, 0.25, device="gpu"),
+            minidl.linspace(0, 1, 3, device="gpu"), minidl.logspace(0, 1, 2, device="gpu"),
+            minidl.full((2,), 4, device="gpu"), minidl.empty(2, device="gpu"),
+            minidl.randint(0, 3, (4,), device="gpu"), minidl.randperm(3, device="gpu")]
+    assert all(t.device == "gpu" for t in made)
+    np.testing.assert_array_equal(made[1].numpy(), [0, 0.25, 0.5, 0.75])
+    assert made[4].dtype == np.int64
+    x = minidl.ones(2, 3, device="gpu")
+    for like in (minidl.zeros_like(x), minidl.full_like(x, 2.0), minidl.rand_like(x),
+                 minidl.randn_like(x), minidl.empty_like(x)):
+        assert like.device == "gpu" and like.shape == (2, 3)
+    assert minidl.zeros_like(x, device="cpu").device == "cpu"

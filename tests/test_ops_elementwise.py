@@ -405,3 +405,64 @@ def test_erf_of_nan_and_infinities():
         assert np.isnan(e[0]) and np.isnan(c[0])
         np.testing.assert_array_equal(e[1:], [1.0, -1.0])
         np.testing.assert_array_equal(c[1:], [0.0, 2.0])
+
+
+# ---- on the GPU (CuPy; without one, PYTHONPATH=tests pytest -p fake_cupy -m gpu) ----------
+def _on_gpu(array, requires_grad=False):
+    from minidl import backend
+    return minidl.tensor(backend.to_device(array, "gpu"), requires_grad=requires_grad)
+
+
+GPU_CASES = [(name, lambda x, name=name: getattr(minidl, name)(x), domain)
+             for name, _, domain in UNARY] + [
+    ("atan2", lambda x: minidl.atan2(x, x * 0.5 + 2), (-2, 2)),
+    ("hypot", lambda x: minidl.hypot(x, 1.5), (-2, 2)),
+    ("logaddexp", lambda x: minidl.logaddexp(x, -x), (-2, 2)),
+    ("pow", lambda x: x ** (x * 0.5), (0.5, 2)),
+    ("rpow", lambda x: 2.0 ** x, (-2, 2)),
+    ("fmod", lambda x: minidl.fmod(x, 0.7), (0.1, 0.6)),
+    ("remainder", lambda x: x % 0.7, (0.1, 0.6)),
+    ("copysign", lambda x: minidl.copysign(x, -1.0), (0.5, 2)),
+    ("clamp_tensor", lambda x: minidl.clamp(x, x * 0 - 0.5, 0.5), (-2, 2)),
+    ("sign", minidl.sign, (-2, 2)), ("round", minidl.round, (-2, 2)),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, fn, domain", GPU_CASES, ids=[c[0] for c in GPU_CASES])
+def test_gpu_values_and_gradients_match_the_cpu(name, fn, domain):
+    from minidl import backend
+    if not backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    host = rng.uniform(*domain, (3, 4))
+    cpu = minidl.tensor(host, requires_grad=True)
+    gpu = _on_gpu(host, requires_grad=True)
+    out_cpu, out_gpu = fn(cpu), fn(gpu)
+    assert out_gpu.device == "gpu" and out_gpu.dtype == out_cpu.dtype
+    np.testing.assert_allclose(out_gpu.numpy(), out_cpu.numpy(), rtol=1e-12, atol=1e-14)
+    out_cpu.sum().backward()
+    out_gpu.sum().backward()
+    np.testing.assert_allclose(gpu.grad.numpy(), cpu.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.gpu
+def test_gpu_logical_promotion_and_in_place():
+    from minidl import backend
+    if not backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    i = _on_gpu(np.array([12, 10, -3]))
+    assert (i & 6).tolist() == [4, 2, 4] and (~i).tolist() == [-13, -11, 2]
+    assert (i // 4).tolist() == [3, 2, -1] and (i / 4).dtype == np.float32
+    f = _on_gpu(np.array([1.0, np.nan, np.inf]))
+    assert minidl.isfinite(f).tolist() == [True, False, False]
+    assert minidl.isclose(f, f, equal_nan=True).tolist() == [True, True, True]
+    w = _on_gpu(np.array([1.0, 2.0]), requires_grad=True)
+    memory = w.data
+    (w * w).sum().backward()
+    with minidl.no_grad():
+        w -= 0.5 * w.grad
+        w.clamp_(min=0.25)
+    assert w.data is memory and w.device == "gpu"
+    np.testing.assert_allclose(w.numpy(), [0.25, 0.25])
+    with pytest.raises(ZeroDivisionError):
+        i // 0
