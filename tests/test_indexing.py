@@ -276,3 +276,14 @@ def test_setitem_keeps_the_history_earlier_ops_saw():
     y[0] = 5.0
     (z.sum() + (y * minidl.tensor([1.0, 10.0, 100.0])).sum()).backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 22.0, 202.0])
+
+
+def test_in_place_selection_forms():
+    x = minidl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    data = x.data
+    x.masked_fill_(x > 2, 0.0)
+    x.scatter_(1, minidl.tensor([[1], [0]]), value=9.0)
+    x.scatter_add_(0, minidl.tensor([[1, 1]]), minidl.tensor([[10.0, 20.0]]))
+    x.triu_()
+    check(x, [[1, 9], [0, 20]])
+    assert x.data is data and x._version == 4
