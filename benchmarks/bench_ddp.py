@@ -13,7 +13,8 @@ timed steps, on rank 0:
   step        forward + backward (ending in the allreduce) + optimizer step
   allreduce   DDP's gradient averaging at the end of backward: copy into the flat bucket,
               MPI allreduce (which includes waiting for the slowest rank), copy back
-  compute     step - allreduce, on the slowest rank
+  compute     step - allreduce on the rank that computed longest in that step (the
+              others wait for it inside their allreduce)
   bare        the MPI allreduce alone on a buffer of that size, all ranks ready (a barrier
               first), the best of as many tries: the transfer itself (a median would add
               the time a rank spends descheduled on a busy machine); allreduce - bare is
@@ -82,8 +83,11 @@ def worker(args):
         step_times.append(time.perf_counter() - start)
     step = statistics.median(step_times[args.warmup:])
     allreduce = statistics.median(allreduce_times[args.warmup:])
-    slowest = np.array([step - allreduce])  # compute of the slowest rank bounds the step
+    # compute per step on the slowest rank of that step (a busy machine delays one rank or
+    # the other at random, so a per-rank median would hide it): step - allreduce, maxed
+    slowest = np.array(step_times) - np.array(allreduce_times)
     dist.all_reduce(slowest, op="max")
+    compute = statistics.median(slowest[args.warmup:])
     transfer_times = []  # the bare MPI allreduce of a bucket's size, every rank ready
     buffer = np.zeros(sum(model.bucket_sizes) // 4, np.float32)
     for _ in range(args.warmup + args.steps):
@@ -99,7 +103,7 @@ def worker(args):
         print("RESULT " + json.dumps({
             "ranks": world, "batch_per_rank": local, "step": step, "allreduce": allreduce,
             "transfer": transfer,
-            "compute": float(slowest[0]), "messages": len(model.bucket_sizes),
+            "compute": float(compute), "messages": len(model.bucket_sizes),
             "bytes": sum(model.bucket_sizes), "blas_threads": blas[0] if blas else None}))
 
 
