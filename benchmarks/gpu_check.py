@@ -229,7 +229,7 @@ def plan(python, smoke=False, have_mnist=True):
         Step("device", "The device", [*run, "benchmarks/bench_gpu.py", "device",
                                       *["--no-torch"] * smoke], 30,
              lambda out: [line for line in out.splitlines() if line.strip()][-1:]),
-        Step("pytest", "`pytest -m gpu`", pytest, 100, summarize_pytest, judge=judge_pytest),
+        Step("pytest", "`pytest -m gpu`", pytest, 150, summarize_pytest, judge=judge_pytest),
         Step("mnist", "MNIST MLP, 3 epochs (`examples/train_mnist.py --backend cupy`)",
              [*run, "examples/train_mnist.py", "--backend", "cupy", "--epochs", "3",
               "--no-progress", *train_limits], 75, summarize_training, no_data),
@@ -288,7 +288,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="gpu_check.md", help="the Markdown summary to write")
-    ap.add_argument("--budget", type=float, default=330, help="seconds for all steps together")
+    ap.add_argument("--budget", type=float, default=340, help="seconds for all steps together")
     ap.add_argument("--only", nargs="*", default=None, help="run only these steps")
     ap.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     ap.add_argument("--cpu-smoke", action="store_true",
