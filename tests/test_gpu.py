@@ -174,6 +174,29 @@ def test_dataloader_gives_the_cpu_batches_on_the_gpu():
 
 
 # ------------------------------------------------------------ randomness and dropout
+def test_initialisation_on_the_gpu_draws_the_cpu_values():
+    """nn.init draws on the host and copies to the device: a seed gives the same model."""
+    init = nn.init
+    fills = [init.uniform_, init.normal_, init.xavier_uniform_, init.xavier_normal_,
+             init.kaiming_uniform_, init.kaiming_normal_, lambda t: init.constant_(t, 0.5)]
+    for fill in fills:
+        values = []
+        for device in ("cpu", "gpu"):
+            t = minidl.zeros(5, 4, device=device)
+            minidl.manual_seed(3)
+            assert fill(t) is t and t.device == device
+            values.append(host(t))
+        np.testing.assert_array_equal(values[1], values[0])
+    models = []
+    for name in ("numpy", "cupy"):  # layers made while the CuPy backend is the default
+        backend.use(name)
+        minidl.manual_seed(0)
+        models.append(nn.Sequential(nn.Linear(4, 3), nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)))
+    assert all(p.device == "gpu" for p in models[1].parameters())
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
+        np.testing.assert_array_equal(host(b), host(a))
+
+
 def test_manual_seed_seeds_cupy_with_the_cupy_backend():
     backend.use("cupy")
     minidl.manual_seed(11)
@@ -202,6 +225,22 @@ def test_gpu_dropout_backward_uses_the_forward_mask():
     np.testing.assert_array_equal(host(x.grad), np.where(kept, np.float32(1 / 0.75), 0))
     layer.eval()
     np.testing.assert_array_equal(host(layer(x)), host(x))
+
+
+def test_gpu_dropout2d_drops_whole_channels_reproducibly():
+    backend.use("cupy")
+    x = minidl.tensor(np.ones((8, 16, 3, 3), np.float32), device="gpu", requires_grad=True)
+    outputs = []
+    for _ in range(2):
+        minidl.manual_seed(6)
+        outputs.append(F.dropout2d(x, 0.5))
+    y = outputs[0]
+    np.testing.assert_array_equal(host(outputs[1]), host(y))
+    planes = host(y).reshape(8, 16, 9)
+    assert set(np.unique(planes)) == {0.0, 2.0}
+    assert (planes.min(-1) == planes.max(-1)).all()  # a channel is kept or dropped whole
+    y.sum().backward()
+    np.testing.assert_array_equal(host(x.grad), host(y))  # the same mask, scaled
 
 
 # ------------------------------------------------------------------------ checkpoints
