@@ -50,6 +50,13 @@ def _unwrap(x, host_ok):
     return x
 
 
+def _no_sequences(inputs):
+    """CuPy's ufuncs take arrays and scalars, not lists: cupy.add(x, [1, 2]) raises."""
+    for x in inputs:
+        if isinstance(x, (list, tuple)):
+            raise TypeError(f"Unsupported type {type(x)}")
+
+
 def _wrap(x):
     if isinstance(x, numpy.ndarray):
         return ndarray(x)
@@ -91,6 +98,7 @@ class ndarray(NDArrayOperatorsMixin):
         raise TypeError(_IMPLICIT)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        _no_sequences(inputs)
         if out is not None:
             kwargs["out"] = tuple(_unwrap(o, host_ok=False) for o in out)
         result = getattr(ufunc, method)(*_unwrap(inputs, host_ok=False), **kwargs)
@@ -165,6 +173,7 @@ class _Ufunc:
         self._ufunc = ufunc
 
     def __call__(self, *args, **kwargs):
+        _no_sequences(args)
         out = kwargs.get("out")
         result = _call(self._ufunc, args, kwargs)
         return out if out is not None else result

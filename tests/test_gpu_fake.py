@@ -22,6 +22,9 @@ def test_the_stand_in_refuses_what_cupy_refuses():
                 lambda: fake.exp(np.ones(2)), lambda: fake.maximum(x, np.zeros(4))):
         with pytest.raises(TypeError, match="NumPy array"):
             mix()
+    for mix in (lambda: x + [1, 2, 3, 4], lambda: fake.exp([1.0, 2.0])):
+        with pytest.raises(TypeError, match="Unsupported type"):
+            mix()
     with pytest.raises(AttributeError, match="ctypes"):
         x.ctypes
 
