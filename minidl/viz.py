@@ -39,13 +39,15 @@ def _describe(tensor):
 
 
 def _inputs(node):
-    """The input Tensors of an op node (None where an input was not a Tensor)."""
+    """(input Tensor, the node that had made it when ``node`` was made) per input of an op;
+    the node is None for a leaf, the Tensor None for an argument that was not a Tensor. (An
+    in-place op may since have given the Tensor a new node: the edge goes to the old one.)"""
     inputs = node.inputs
     if inputs is autograd._FREED:
         raise RuntimeError(
             f"to_dot: the graph through {type(node).__name__} was freed by backward(); draw "
             "it before calling backward(), or pass retain_graph=True to backward()")
-    return inputs
+    return zip(inputs, node.parents)
 
 
 def to_dot(tensor, params=None):
@@ -86,10 +88,9 @@ def to_dot(tensor, params=None):
             label = f"{type(node).__name__}\n{_describe(output)}"
             extra = ", peripheries=2" if node is root else ""
             nodes.append(f"  {ids[id(node)]} [label={_quote(label)}{extra}];")
-            for t in _inputs(node):
+            for t, parent in _inputs(node):
                 if t is None:
                     continue
-                parent = t.grad_fn
                 if parent is None:
                     source = leaf_id(t)
                 else:

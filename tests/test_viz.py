@@ -43,6 +43,18 @@ def test_one_node_per_op_shared_results_once_edges_follow_the_data():
     assert labels[total] == ["Sum", "() float32"]
 
 
+def test_an_in_place_write_after_use_keeps_the_edges_the_ops_saw():
+    x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    z = y + 1          # uses y's value before the write below
+    y[0] = 5.0         # y now has a new node; z's input is still the Mul
+    nodes, edges = parse(viz.to_dot(z))
+    labels = {k: v[0][0] for k, v in nodes.items()}
+    assert sorted(labels[k] for k in ops(nodes)) == ["Add", "Mul"]
+    by_name = {label: k for k, label in labels.items()}
+    assert (by_name["Mul"], by_name["Add"]) in edges
+
+
 def test_mlp_graph_names_parameters_and_shows_shapes():
     minidl.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
