@@ -7,9 +7,10 @@ state arrays and a chunk plan (:mod:`minidl.optim.flat`):
 * CPU: each chunk runs the rule's generated NumPy function (one ufunc call with ``out=`` per
   operation, intermediates in preallocated scratch chunks; :mod:`minidl.optim.kernels`).
   The plans (chunk views, scratch, the coefficients as 0-d arrays) are built once per rule
-  and set of parameters, so a step after the first allocates no array. A run of at least
-  2**19 elements is split between ``threads`` threads (NumPy's ufuncs release the GIL), each
-  with its own scratch; every element sees the same operations, so the result is the same.
+  and set of parameters, so a step after the first allocates no array. With ``threads`` > 1
+  (``Optimizer.threads``, default 1) and from 2**18 elements on, ``threads - 1`` helper
+  threads take chunks from the same queue (NumPy's ufuncs release the GIL), each with its own
+  scratch; every element sees the same operations, so the result is the same.
 * GPU: each chunk is one launch of the rule's fused ElementwiseKernel.
 
 The state dicts the optimizer shows hold views of the flat state. An array found there that is
@@ -19,6 +20,7 @@ by an array of another shape, dtype or device makes the executor rebuild its buc
 """
 import os
 import threading
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
@@ -35,7 +37,9 @@ class FastExecutor:
 
     chunk_size = 32768  # CPU elements per chunk; see minidl.optim.flat
     gpu_chunk_size = 2 ** 22
-    threads = min(2, os.cpu_count() or 1)  # CPU threads for a run of at least parallel_min elements
+    # CPU threads for a run of at least parallel_min elements. 1 by default: on a busy machine
+    # a helper preempted while it holds the GIL stalls the step (measured up to 10x slower)
+    threads = 1
 
     def __init__(self, params, chunk_size=None):
         self.params = list(params)
@@ -83,7 +87,7 @@ class FastExecutor:
 class _Bucket:
     """The parameters of a group that share a device and a dtype."""
 
-    parallel_min = 2 ** 19  # elements: below, handing half the chunks to a thread does not pay
+    parallel_min = 2 ** 18  # elements: below, waking a helper thread does not pay
 
     def __init__(self, params, chunk_size, pack_below, threads):
         self.params = params
@@ -101,7 +105,9 @@ class _Bucket:
         self.flat_data = [None] * len(params)  # per parameter: p.data as 1-d (or a copy)
         self.copied = set()     # parameters whose data is not contiguous: worked on in a copy
         self.plans = {}
-        self.scratch = []       # per thread: n_scratch chunks, then the gathered g and p chunks
+        self.scratch = []       # CPU, per thread: the rule's scratch chunks
+        self._views = {}        # CPU, (thread, n_scratch) -> {None: chunks, length: their views}
+        self.gather = []        # two chunks to gather the g and p of small parameters into
         self.scalars = {}       # CPU: rule -> its coefficients as 0-d arrays, bound into plans
         self.threshold_array = numpy.array(self.threshold or 0, self.dtype)
         for k in range(len(params)):
@@ -175,67 +181,86 @@ class _Bucket:
             plan = self.plans[rule, ks] = self._plan(rule, ks)
         for array, value in zip(self.scalars[rule], coefficients):
             array[()] = value
-        work = (rule, grads, step, flush_every)
-        if len(plan) == 1:
-            self._run_chunks(plan[0], *work)
+        work = (plan.tail, rule, grads, step, flush_every)
+        if not plan.parallel:
+            self._run_chunks(plan.packed + plan.direct, 0, *work)
             return
-        # NumPy's ufuncs release the GIL: the other parts of the plan run on other cores
-        others = [_pool(len(plan) - 1).submit(self._run_chunks, part, *work) for part in plan[1:]]
-        self._run_chunks(plan[0], *work)
-        for future in others:
-            future.result()
+        # NumPy's ufuncs release the GIL, so helper threads take chunks from the same queue
+        # (a list iterator: each next() hands a chunk to one thread). A helper that has not
+        # started by the time the queue is empty is cancelled, not waited for.
+        queue = iter(plan.direct)
+        helpers = [_pool(self.threads - 1).submit(self._run_chunks, queue, slot, *work)
+                   for slot in range(1, self.threads)]
+        self._run_chunks(plan.packed, 0, *work)  # their gather chunks are the main thread's
+        self._run_chunks(queue, 0, *work)
+        for helper in helpers:
+            if not helper.cancel():
+                helper.result()
 
-    def _run_chunks(self, part, rule, grads, step, flush_every):
+    def _run_chunks(self, entries, slot, tail, rule, grads, step, flush_every):
         functions = (rule.chunk_function(False), rule.chunk_function(True))
-        for index, piece, g, bound, packed in part:
+        scratch = self._scratch_views(slot, rule.n_scratch)
+        for index, piece, g, head, n, packed in entries:
             function = functions[bool(flush_every) and (step + index) % flush_every == 0]
+            views = scratch[n]
             if packed is None:  # a slice of one parameter, worked on in place
                 k, a, b = piece
-                function(grads[k][a:b], *bound)
+                function(grads[k][a:b], *head, *views, *tail)
             else:  # small parameters: gathered, updated, scattered back
                 _gather(packed, grads)
-                function(g, *bound)
+                function(g, *head, *views, *tail)
                 _scatter(packed)
+
+    def _plan(self, rule, ks):
+        """The chunks of parameters ``ks``: ``direct`` (slices of one parameter) and ``packed``
+        (small ones gathered by the main thread), each (index, piece, gathered g or None,
+        p and state views, length, gather list or None); ``tail``: the scalar arguments."""
+        chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
+        total = sum(c.hi - c.lo for c in chunks)
+        states = [self.state[s] for s in rule.state_names]
+        scalars = self.scalars.setdefault(rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names])
+        g_chunk, p_chunk = self._gather_chunks()
+        direct, packed = [], []
+        for index, chunk in enumerate(chunks):
+            lo, hi = chunk.lo, chunk.hi
+            states_here = tuple(s[lo:hi] for s in states)
+            if len(chunk.pieces) == 1:
+                k, a, b = chunk.pieces[0]
+                direct.append((index, chunk.pieces[0], None, (self.flat_data[k][a:b], *states_here),
+                               hi - lo, None))
+            else:
+                g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
+                packed.append((index, None, g, (p, *states_here), hi - lo, self._packed(chunk, g, p)))
+        parallel = self.threads > 1 and len(direct) > 1 and total >= self.parallel_min
+        for slot in range(self.threads if parallel else 1):  # made here, read by the threads
+            views = self._scratch_views(slot, rule.n_scratch)
+            for _, _, _, _, n, _ in direct + packed:
+                views.setdefault(n, tuple(t[:n] for t in views[None]))
+        return _Plan(direct, packed, (*scalars, self.threshold_array), parallel)
 
     def _packed(self, chunk, g, p):
         """Per parameter of a packed chunk: (k, its places in the chunks g and p, its own data)."""
         places = [(k, self.offsets[k] - chunk.lo, b) for k, _, b in chunk.pieces]  # whole parameters
         return [(k, g[at:at + n], p[at:at + n], self.flat_data[k]) for k, at, n in places]
 
-    def _plan(self, rule, ks):
-        """Per thread: [(chunk index, its first piece, its gathered-g scratch or None, the
-        arguments after g: p, state, scratch, scalars, threshold; the gather list or None)]
-        for parameters ``ks``."""
-        chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
-        total = sum(c.hi - c.lo for c in chunks)
-        threads = min(self.threads, len(chunks)) if total >= self.parallel_min else 1
-        states = [self.state[s] for s in rule.state_names]
-        scalars = self.scalars.setdefault(rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names])
-        parts, done = [[] for _ in range(threads)], 0
-        for index, chunk in enumerate(chunks):
-            lo, hi = chunk.lo, chunk.hi
-            thread = done * threads // max(total, 1)  # equal shares of the elements
-            done += hi - lo
-            *scratch, g_chunk, p_chunk = self._scratch(thread, rule.n_scratch)
-            if len(chunk.pieces) == 1:
-                k, a, b = chunk.pieces[0]
-                g, p, packed = None, self.flat_data[k][a:b], None
-            else:
-                g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
-                packed = self._packed(chunk, g, p)
-            parts[thread].append((index, chunk.pieces[0], g, (
-                p, *[s[lo:hi] for s in states], *[t[:hi - lo] for t in scratch], *scalars,
-                self.threshold_array), packed))
-        return parts
+    def _gather_chunks(self):
+        """The main thread's chunks to gather the g and p of small parameters into."""
+        if not self.gather:
+            self.gather = [aligned_empty(self.xp, self.chunk_size, self.dtype) for _ in range(2)]
+        return self.gather
 
-    def _scratch(self, thread, n):
-        """Thread's scratch chunks: n for the rule, then one each to gather g and p."""
-        while len(self.scratch) <= thread:
-            self.scratch.append([aligned_empty(numpy, self.chunk_size, self.dtype) for _ in range(2)])
-        mine = self.scratch[thread]
-        while len(mine) < n + 2:
-            mine.insert(0, aligned_empty(numpy, self.chunk_size, self.dtype))
-        return mine[len(mine) - n - 2:]
+    def _scratch_views(self, slot, n_scratch):
+        """Thread ``slot``'s scratch for a rule: {None: the chunks, length n: their [:n]}."""
+        while len(self.scratch) <= slot:
+            self.scratch.append([])
+        chunks = self.scratch[slot]
+        while len(chunks) < n_scratch:
+            chunks.append(aligned_empty(numpy, self.chunk_size, self.dtype))
+        key = (slot, n_scratch)
+        views = self._views.get(key)
+        if views is None:
+            views = self._views[key] = {None: chunks[:n_scratch]}
+        return views
 
     def _run_gpu(self, rule, ks, grads, coefficients, flush_every):
         kernel = rule.cuda_kernel(self.dtype, bool(flush_every))
@@ -250,9 +275,8 @@ class _Bucket:
                 k, a, b = chunk.pieces[0]
                 kernel(grads[k][a:b], *coefs, self.flat_data[k][a:b], *states)
                 continue
-            if not self.scratch:
-                self.scratch = [[self.xp.empty(self.chunk_size, self.dtype) for _ in range(2)]]
-            g, p = self.scratch[0][0][:hi - lo], self.scratch[0][1][:hi - lo]
+            g_chunk, p_chunk = self._gather_chunks()
+            g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
             packed = self._packed(chunk, g, p)
             _gather(packed, grads)
             kernel(g, *coefs, p, *states)
@@ -270,6 +294,8 @@ def _scatter(packed):
         own[...] = p_at
 
 
+# a CPU plan: chunks of one parameter, chunks of small ones packed, the scalar arguments
+_Plan = namedtuple("_Plan", "direct packed tail parallel")
 _pool_lock = threading.Lock()
 _pools = {}
 
