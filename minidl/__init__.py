@@ -9,6 +9,7 @@ from .autograd import Function, no_grad, enable_grad, is_grad_enabled, set_grad_
 from .ops import (
     add, sub, mul, div, neg, pow, matmul, exp, log, sqrt, abs, tanh, sigmoid, relu,
     clamp, clip, maximum, minimum, lerp, subtract, multiply, divide, true_divide, negative,
+    clamp_min, clamp_max, addcmul, addcdiv, clone, nan_to_num,
     sin, cos, tan, asin, acos, atan, atan2, arctan2, sinh, cosh, asinh, acosh, atanh, erf,
     erfc, exp2, expm1, log2, log10, log1p, rsqrt, reciprocal, square, sign, floor, ceil,
     round, trunc, fix, frac, fmod, remainder, copysign, hypot, logaddexp, floor_divide,

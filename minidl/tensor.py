@@ -170,6 +170,48 @@ class Tensor:
     def dim(self):
         return self.ndim
 
+    ndimension = dim
+    nelement = numel
+
+    def element_size(self):
+        return self.data.itemsize
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return bool(self.data.flags.c_contiguous)
+
+    def contiguous(self):
+        """This tensor if its memory is C-contiguous, else a contiguous copy."""
+        return self if self.is_contiguous() else ops.clone(self)
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dimensions."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self if self.ndim < 2 else ops.transpose(self, 0, 1)
+
+    # ---- new tensors like this one (dtype and device) --------------------------------
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self.dtype, device=self.device,
+                      requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return creation.full(size, fill_value, dtype=dtype or self.dtype, device=self.device,
+                             requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return creation.zeros(*size, dtype=dtype or self.dtype, device=self.device,
+                              requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return creation.ones(*size, dtype=dtype or self.dtype, device=self.device,
+                             requires_grad=requires_grad)
+
+    new_empty = new_zeros
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -231,6 +273,18 @@ class Tensor:
 
     def long(self):
         return self.to(dtype=numpy.int64)
+
+    def int(self):
+        return self.to(dtype=numpy.int32)
+
+    def half(self):
+        return self.to(dtype=numpy.float16)
+
+    def bool(self):
+        return self.to(dtype=numpy.bool_)
+
+    def type_as(self, other):
+        return self.to(dtype=other.dtype)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate gradients of this tensor into ``.grad`` of the leaves of its graph.
@@ -433,6 +487,16 @@ class Tensor:
     def zero_(self):
         return self.fill_(0)
 
+    def uniform_(self, from_=0.0, to=1.0):
+        """Every element drawn from U(from_, to) (minidl's seeded generator)."""
+        return self.copy_(creation.rand(self.shape, dtype=_float_dtype(self, "uniform_"),
+                                        device=self.device) * (to - from_) + from_)
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Every element drawn from N(mean, std^2) (minidl's seeded generator)."""
+        return self.copy_(creation.randn(self.shape, dtype=_float_dtype(self, "normal_"),
+                                         device=self.device) * std + mean)
+
     def copy_(self, src):
         """This tensor's elements set to ``src``'s (broadcast to this shape, cast to this
         dtype); differentiable with respect to ``src``."""
@@ -471,7 +535,7 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     return Tensor(_to_array(data, dtype, device, copy=True), requires_grad=requires_grad)
 
 
-from . import autograd, ops  # noqa: E402  (both need Tensor defined first)
+from . import autograd, creation, ops  # noqa: E402  (they need Tensor defined first)
 
 # Tensor methods that simply forward to the op of the same name: ``x.name(*args, **kw)``
 # is ``ops.name(x, *args, **kw)``. The op function itself is bound (no wrapper, no extra
@@ -484,7 +548,8 @@ _OP_METHODS = (
     "atan", "atan2", "arctan2", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc",
     "exp2", "expm1", "log2", "log10", "log1p", "rsqrt", "reciprocal", "square", "sign",
     "floor", "ceil", "round", "trunc", "fix", "frac", "fmod", "remainder", "copysign",
-    "hypot", "logaddexp", "floor_divide",
+    "hypot", "logaddexp", "floor_divide", "clamp_min", "clamp_max", "addcmul", "addcdiv",
+    "clone", "nan_to_num",
     # tests, logical and bitwise
     "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isclose", "allclose", "equal",
     "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
@@ -548,6 +613,13 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
     self.data[...] = out.data
     self._version += 1
     return self
+
+
+def _float_dtype(t, name):
+    if t.dtype.kind != "f":
+        raise TypeError(f"{name}: only floating point tensors can be filled with random "
+                        f"floats, got {t.dtype}")
+    return t.dtype
 
 
 def _broadcast_cast(self, src):

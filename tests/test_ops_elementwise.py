@@ -466,3 +466,39 @@ def test_gpu_logical_promotion_and_in_place():
     np.testing.assert_allclose(w.numpy(), [0.25, 0.25])
     with pytest.raises(ZeroDivisionError):
         i // 0
+
+
+# ---- clone, nan_to_num, addcmul/addcdiv, clamp_min/max --------------------------------------
+def test_clone_is_a_differentiable_copy():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x.clone()
+    assert y.data is not x.data and not np.shares_memory(y.data, x.data)
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    assert gradgradcheck(lambda t: minidl.clone(t) ** 2, [leaf((3,), -1, 1)])
+
+
+def test_nan_to_num():
+    x = minidl.tensor([1.0, float("nan"), float("inf"), -float("inf")], requires_grad=True)
+    y = x.nan_to_num()
+    big = np.finfo(np.float32).max
+    np.testing.assert_array_equal(y.numpy(), [1.0, 0.0, big, -big])
+    np.testing.assert_array_equal(minidl.nan_to_num(x, nan=7.0, posinf=1.0, neginf=-2.0)
+                                  .numpy(), [1.0, 7.0, 1.0, -2.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 0.0])
+    assert minidl.nan_to_num(minidl.tensor([1, 2])).tolist() == [1, 2]
+
+
+def test_addcmul_addcdiv_clamp_min_max():
+    a, t1, t2 = leaf((3, 4), -1, 1), leaf((4,), -1, 1), leaf((3, 1), 0.5, 2)
+    np.testing.assert_allclose(minidl.addcmul(a, t1, t2, value=0.5).numpy(),
+                               a.numpy() + 0.5 * t1.numpy() * t2.numpy())
+    np.testing.assert_allclose(a.addcdiv(t1, t2, value=2).numpy(),
+                               a.numpy() + 2 * t1.numpy() / t2.numpy())
+    assert gradcheck(lambda a, b, c: minidl.addcdiv(a, b, c, value=0.3), [a, t1, t2])
+    with pytest.raises(RuntimeError, match="Integer division with addcdiv"):
+        minidl.addcdiv(a, minidl.tensor([1, 2, 3, 4]), minidl.tensor([2, 2, 2, 2]))
+    x = minidl.tensor([1, 2, 3])
+    assert x.clamp_min(2).tolist() == [2, 2, 3] and x.clamp_max(2).tolist() == [1, 2, 2]
+    assert x.clamp_min(1.5).dtype == np.float32

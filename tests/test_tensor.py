@@ -245,3 +245,40 @@ def test_iteration_yields_rows_and_refuses_zero_d():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     sum(v * v for v in x).backward()  # rows are differentiable views
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_small_methods_like_pytorch():
+    x = minidl.tensor([[1.5, -2.0, 3.0]])
+    assert x.t().shape == (3, 1) and minidl.tensor([1.0, 2.0]).t().shape == (2,)
+    with pytest.raises(RuntimeError, match="<= 2 dimensions, but self is 3D"):
+        minidl.zeros(1, 2, 3).t()
+    assert x.int().dtype == np.int32 and x.int().tolist() == [[1, -2, 3]]
+    assert x.half().dtype == np.float16 and x.bool().tolist() == [[True, True, True]]
+    assert x.type_as(minidl.tensor([1])).dtype == np.int64
+    assert x.is_floating_point() and not x.long().is_floating_point()
+    assert x.element_size() == 4 and x.nelement() == 3 and x.ndimension() == 2
+    assert x.is_contiguous() and x.contiguous() is x
+    transposed = minidl.tensor(np.ones((3, 2))).T
+    assert not transposed.is_contiguous() and transposed.contiguous().is_contiguous()
+    d = minidl.tensor(np.array([1.0], np.float64))
+    assert d.new_zeros(2, 3).dtype == np.float64 and d.new_zeros((2, 3)).shape == (2, 3)
+    assert d.new_ones(2).tolist() == [1.0, 1.0] and d.new_empty(1).shape == (1,)
+    assert d.new_full((2,), 3).dtype == np.float64 and d.new_tensor([1, 2]).dtype == np.float64
+
+
+def test_uniform_and_normal_fill_in_place():
+    minidl.manual_seed(0)
+    x = minidl.zeros(4000)
+    memory = x.data
+    x.uniform_(2.0, 3.0)
+    assert x.data is memory and x._version == 1
+    assert 2.0 <= x.numpy().min() and x.numpy().max() < 3.0 and abs(x.numpy().mean() - 2.5) < 0.05
+    x.normal_(1.0, 2.0)
+    assert abs(x.numpy().mean() - 1.0) < 0.15 and abs(x.numpy().std() - 2.0) < 0.15
+    with pytest.raises(TypeError, match="floating point"):
+        minidl.tensor([1, 2]).uniform_()
+    w = minidl.zeros(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w.normal_()
+    with minidl.no_grad():
+        w.normal_()

@@ -22,8 +22,9 @@ from . import xp  # noqa: F401
 from .base import unbroadcast  # noqa: F401
 from .conversion import Cast, ToDevice, cast, to_device  # noqa: F401
 from .elementwise import (  # noqa: F401
-    Add, Clamp, Div, Maximum, Minimum, Mul, Neg, Pow, Sub, add, clamp, clip, div, divide,
-    lerp, maximum, minimum, mul, multiply, neg, negative, pow, sub, subtract, true_divide,
+    Add, Clamp, Clone, Div, Maximum, Minimum, Mul, NanToNum, Neg, Pow, Sub, add, addcdiv,
+    addcmul, clamp, clamp_max, clamp_min, clip, clone, div, divide, lerp, maximum, minimum,
+    mul, multiply, nan_to_num, neg, negative, pow, sub, subtract, true_divide,
 )
 from .math import (  # noqa: F401
     Abs, Exp, Log, ReLU, Sigmoid, Sqrt, Tanh, Unary, abs, acos, acosh, arctan2, asin, asinh,

@@ -284,3 +284,62 @@ def _split_by_winner(ctx, g, a_wins, a, b):
     need_a, need_b = ctx.needs_input_grad
     return (unbroadcast(ga, shape_of(a)) if need_a else None,
             unbroadcast(g - ga, shape_of(b)) if need_b else None)
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def addcmul(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 * tensor2 (broadcasting; made of differentiable ops)."""
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 / tensor2; integer tensor1 and tensor2 are refused, as in
+    PyTorch (its historic integer division is gone)."""
+    if all(isinstance(t, Tensor) and t.dtype.kind in "biu" for t in (tensor1, tensor2)):
+        raise RuntimeError("Integer division with addcdiv is no longer supported; use "
+                           "input + value * tensor1 / tensor2 for a true division")
+    return input + value * tensor1 / tensor2
+
+
+# ---- copies -----------------------------------------------------------------------------
+class Clone(Function):
+    """out = a copy of a (new memory) ;  da = g"""
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def clone(input):
+    return Clone.apply(input)
+
+
+class NanToNum(Function):
+    """out = a with NaN, +inf, -inf replaced by numbers ;  da = g where a is finite, else 0"""
+    @staticmethod
+    def forward(ctx, a, nan, posinf, neginf):
+        ctx.save_for_backward(array_module(a).isfinite(a))
+        return array_module(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        (finite,) = ctx.saved_tensors
+        return g * finite, None, None, None
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN -> ``nan``, +inf -> ``posinf`` (default: the dtype's largest finite value),
+    -inf -> ``neginf`` (default: its lowest)."""
+    if input.dtype.kind not in "fc":
+        return clone(input)
+    return NanToNum.apply(input, nan, posinf, neginf)
