@@ -61,6 +61,14 @@ CASES = {
     "sort": (lambda a: minidl.sort(a, dim=1).values, [(3, 5)]),
     "topk": (lambda a: minidl.topk(a, 2, dim=1).values, [(3, 5)]),
     "gather": (lambda a: minidl.gather(a, 1, minidl.tensor(INDEX, device=a.device)), [(2, 4)]),
+    "getitem_torch_rules": (lambda a: a[0, :, [0, 1]] * a[True, 1, 2:], [(2, 3, 4)]),
+    "take_along_dim": (lambda a: minidl.take_along_dim(
+        a, minidl.tensor(INDEX, device=a.device), 1), [(2, 4)]),
+    "scans_without_accumulate": (lambda a: a.cummax(1).values + a.cummin(1).values
+                                 + a.logcumsumexp(1), [(3, 5)]),
+    "cross_entropy_weighted_nd": (lambda a: F.cross_entropy(
+        a, minidl.tensor(INDEX, device=a.device), label_smoothing=0.1, ignore_index=2,
+        weight=minidl.tensor([1.0, 2.0, 0.5], device=a.device)), [(2, 3, 3)]),
 }
 
 

@@ -231,3 +231,12 @@ def test_reduction_gradients_to_second_order(name):
     fn, shape = REDUCTIONS[name]
     assert gradcheck(fn, leaf(*shape))
     assert gradgradcheck(fn, leaf(*shape))
+
+
+@pytest.mark.parametrize("op", [np.maximum, np.minimum, np.logaddexp, np.add])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_the_doubling_scan_used_on_cupy_matches_numpy(op, axis):
+    from minidl.ops.scan import _doubling_scan
+    data = rng.standard_normal((5, 7))
+    np.testing.assert_allclose(_doubling_scan(op, data, axis), op.accumulate(data, axis=axis),
+                               rtol=1e-12)

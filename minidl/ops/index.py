@@ -116,7 +116,7 @@ def torch_index(index, shape, device="cpu"):
             needs_basic = needs_basic or item is None
         elif _is_bool_scalar(item):  # a new dimension of size 1, kept (True) or emptied
             basic.append(None)
-            advanced.append(numpy.array([bool(item)]))
+            advanced.append(_as_index_item(numpy.array([bool(item)]), device))
             has_array = needs_basic = True
         elif isinstance(item, (int, numpy.integer)):
             basic.append(int(item))
@@ -288,7 +288,9 @@ class Scatter(Function):
 
 
 def _index_array(index, like, name):
-    data = index.data if isinstance(index, Tensor) else numpy.asarray(index)
+    data = index.data if isinstance(index, Tensor) else index
+    if not hasattr(data, "dtype"):
+        data = numpy.asarray(data)
     if data.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {data.dtype}")
     return backend.to_device(data, like.device) if like.device != "cpu" else data

@@ -37,6 +37,29 @@ class CumSum(Function):
         return _reverse_cumsum(g, ctx.axis), None
 
 
+def _accumulate(name, data, axis):
+    """``getattr(xp, name).accumulate(data, axis)``: NumPy's own, else (CuPy has it only for
+    add and multiply) a doubling scan, log2(n) elementwise steps over shifted copies."""
+    xp = array_module(data)
+    if xp is numpy:
+        return getattr(numpy, name).accumulate(data, axis=axis)
+    return _doubling_scan(getattr(xp, name), data, axis)
+
+
+def _doubling_scan(op, data, axis):
+    """Inclusive scan of the associative ``op`` along ``axis`` (Hillis and Steele): after
+    the step with shift s, entry i combines entries i - 2s + 1 .. i."""
+    out = data
+    n, shift = data.shape[axis], 1
+    lead = (slice(None),) * (axis % data.ndim)
+    while shift < n:
+        step = out.copy()
+        step[lead + (slice(shift, None),)] = op(out[lead + (slice(shift, None),)],
+                                                out[lead + (slice(None, n - shift),)])
+        out, shift = step, shift * 2
+    return out
+
+
 def _scan_dim(a, dim, numpy_names, name):
     dim = dim_alias(dim, numpy_names, name)
     if dim is None:
@@ -109,13 +132,13 @@ def _cumulative_extreme(a, dim, numpy_names, name, better):
             array_module(a.data).zeros((), dtype=numpy.int64), None))
     xp = array_module(a.data)
     data = a.data
-    running = getattr(xp, better).accumulate(data, axis=axis)
+    running = _accumulate(better, data, axis)
     shape = [1] * a.ndim
     shape[axis] = a.shape[axis]
     positions = xp.arange(a.shape[axis]).reshape(shape)
     # the latest position where the running extreme was reached (PyTorch's tie rule)
     reached = xp.where(data == running, positions, 0)
-    indices = xp.maximum.accumulate(reached, axis=axis).astype(numpy.int64)
+    indices = _accumulate("maximum", reached, axis).astype(numpy.int64)
     values = Gather.apply(a, axis, indices)
     return CumResult(values, Tensor._make(indices, None))
 
@@ -141,7 +164,7 @@ class LogCumSumExp(Function):
     log(0) to differentiate."""
     @staticmethod
     def forward(ctx, a, axis):
-        out = array_module(a).logaddexp.accumulate(a, axis=axis)
+        out = _accumulate("logaddexp", a, axis)
         ctx.save_for_backward(a, out)
         ctx.axis = axis
         return out
