@@ -257,8 +257,12 @@ def plan(python, smoke=False, have_mnist=True):
 def markdown(results, started, budget, smoke):
     """The summary file's text."""
     device = next((r for r in results if r.step.name == "device"), None)
-    device_line = (device.notes[-1] if device and device.status == "ok" and device.notes
-                   else "device unknown (the device step did not succeed)")
+    if device and device.status == "ok" and device.notes:
+        device_line = device.notes[-1]
+    elif device and device.output.strip():  # say why, in one line: the error's last line
+        device_line = f"no usable GPU: {device.output.strip().splitlines()[-1]}"
+    else:
+        device_line = "device unknown (the device step did not run)"
     kind = ("CPU smoke run of the GPU check on tests/fake_cupy.py (plumbing only, no GPU "
             "numbers)") if smoke else "GPU check"
     lines = [f"## {kind}, {started:%Y-%m-%d %H:%M} UTC", "", device_line, "",

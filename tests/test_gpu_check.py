@@ -188,3 +188,14 @@ def test_cpu_smoke_runs_the_gpu_commands_on_the_stand_in(tmp_path):
     assert "| device | ok |" in text and "| optim | ok |" in text
     assert "fake_cupy (NumPy)" in text and "One optimizer step on gpu" in text
     assert "|  1e+04 |         Adam |      28 |" in text
+
+
+def test_the_summary_says_why_there_is_no_gpu(gpu_check):
+    import datetime
+    step = gpu_check.Step("device", "The device", ["true"], 30)
+    failed = gpu_check.Result(step, "failed", 1.0, "Traceback ...\nBackendError: CuPy is not "
+                                                   "installed (No module named 'cupy')\n")
+    text = gpu_check.markdown([failed], datetime.datetime(2026, 1, 2, 3, 4), 340, smoke=False)
+    assert text.startswith("## GPU check, 2026-01-02 03:04 UTC")
+    assert "no usable GPU: BackendError: CuPy is not installed" in text
+    assert "| device | failed | 1 |" in text
