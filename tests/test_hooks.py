@@ -241,3 +241,15 @@ def test_hooks_apply_under_create_graph_and_autograd_grad():
     np.testing.assert_allclose(gx.data, [6.0, 24.0])      # 2 * 3x^2
     gx.sum().backward()
     np.testing.assert_allclose(x.grad.data, [12.0, 24.0])  # d/dx 6x^2
+
+
+@pytest.mark.xfail(strict=True, reason="retain_grad is an ordinary hook here, so it keeps the "
+                   "gradient before the hooks registered after it; torch keeps it after all")
+def test_retain_grad_keeps_the_gradient_after_every_hook():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [20.0, 20.0])
+    np.testing.assert_array_equal(y.grad.data, [10.0, 10.0])  # torch 2.13: tensor([10., 10.])
