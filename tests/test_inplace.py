@@ -175,3 +175,12 @@ def test_in_place_on_a_non_leaf_that_an_earlier_op_saved_makes_backward_refuse()
     y.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_ops_recorded_before_an_in_place_rebase_keep_their_gradient_path():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y + 1          # does not save y
+    y.mul_(3)          # y = 6 x, a new node
+    (z.sum() + y.sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0 + 6.0, 2.0 + 6.0])
