@@ -15,6 +15,9 @@ for every op ``record("forward", name, start, end, nbytes)`` with the bytes of i
 for every backward ``record("backward", ...)`` with the bytes of the input gradients it
 made, and the optimizers ``record("optimizer", "Adam.step", ...)``; times come from
 ``time.perf_counter()``. Outside a ``profile`` nothing is recorded and nothing is paid.
+
+On the GPU, CuPy launches kernels without waiting for them, so an op's time there is the
+time to launch it; the work shows up in whichever later op waits for a result.
 """
 import contextlib
 import json

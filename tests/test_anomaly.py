@@ -120,3 +120,20 @@ def test_mode_switches_nest_and_restore_after_errors():
             minidl.log(x)
     assert not autograd.is_anomaly_enabled()
     assert minidl.log(x).data[0] == -np.inf
+
+
+@pytest.mark.gpu
+def test_on_the_gpu_forward_and_backward_checks_read_device_arrays():
+    if not minidl.backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    x = minidl.tensor([0.0, 4.0], device="gpu", requires_grad=True)
+    with autograd.detect_anomaly(), pytest.raises(RuntimeError) as info:
+        line = next_line()
+        minidl.log(x)
+    assert "'Log'" in str(info.value) and f"{HERE}:{line}" in str(info.value)
+    with autograd.detect_anomaly():
+        line = next_line()
+        loss = (minidl.sqrt(x) * 0.0).sum()
+        with pytest.raises(RuntimeError) as info:
+            loss.backward()
+    assert "Sqrt" in str(info.value) and f"{HERE}:{line}" in str(info.value)

@@ -159,3 +159,21 @@ def test_profile_is_removed_when_its_block_raises():
     assert autograd._profiler is None
     with record_function("nothing running"):  # no profile: nothing recorded, no error
         pass
+
+
+@pytest.mark.gpu
+def test_on_the_gpu_the_same_ops_and_bytes_are_recorded():
+    if not minidl.backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    rows = {}
+    for device in ("cpu", "gpu"):
+        minidl.manual_seed(0)
+        model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 4)).to(device)
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        x = minidl.randn(8, 20, device=device)
+        y = minidl.tensor([0, 1, 2, 3, 0, 1, 2, 3], device=device)
+        with profile() as prof:
+            train_steps(model, opt, x, y, steps=2)
+        rows[device] = {(r.name, r.kind, r.count, r.cpu_memory_usage)
+                        for r in prof.key_averages()}
+    assert rows["gpu"] == rows["cpu"] and ("Adam.step", "optimizer", 2, 0) in rows["gpu"]

@@ -134,3 +134,16 @@ def test_draw_renders_svg_and_png_with_graphviz(tmp_path):
     png = viz.draw(loss, tmp_path / "g.png", params=params)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g.svg"]
+
+
+@pytest.mark.gpu
+def test_a_gpu_graph_draws_as_the_cpu_graph():
+    if not minidl.backend.cupy_available():
+        pytest.skip("needs CuPy and a CUDA GPU")
+    dots = []
+    for device in ("cpu", "gpu"):
+        minidl.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).to(device)
+        loss = model(minidl.randn(5, 3, device=device)).sum()
+        dots.append(viz.to_dot(loss, params=dict(model.named_parameters())))
+    assert dots[0] == dots[1] and "0.weight" in dots[0]
