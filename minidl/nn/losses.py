@@ -77,6 +77,7 @@ def _classes_last(input):
 
 
 def _check_class_targets(input, target, ignore_index, name):
+    """PyTorch's checks of class-index targets; True when some target is ignore_index."""
     if input.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
     expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
@@ -88,11 +89,18 @@ def _check_class_targets(input, target, ignore_index, name):
         raise TypeError(f"{name}: target must hold integer class indices, got dtype "
                         f"{target.dtype}")
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
-    valid = target[target != ignore_index]
+    if not target.size:
+        return False
+    low, high = int(target.min()), int(target.max())
+    if 0 <= low and high < classes:  # the common case: one min and one max, no mask
+        return low <= ignore_index <= high and bool((target == ignore_index).any())
+    ignored = target == ignore_index
+    valid = target[~ignored]
     if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= classes):
         bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
         raise IndexError(f"{name}: Target {bad} is out of bounds: target values must be in "
                          f"[0, {classes - 1}] (or ignore_index {ignore_index})")
+    return bool(ignored.any())
 
 
 # ---- negative log-likelihood and cross-entropy -----------------------------------------
@@ -196,12 +204,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     target_data = _as_array(target, input)
     if target_data.dtype.kind == "f":  # class probabilities
         return _cross_entropy_with_probabilities(input, target, weight, reduction, smoothing)
-    _check_class_targets(input, target_data, ignore_index, "cross_entropy")
+    ignored = _check_class_targets(input, target_data, ignore_index, "cross_entropy")
+    if input.ndim == 2 and weight is None and not ignored:
+        return CrossEntropy.apply(input, target_data, reduction, smoothing)
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     weight = _check_weight(weight, classes, "cross_entropy")
-    if (input.ndim == 2 and weight is None
-            and not (target_data == ignore_index).any()):
-        return CrossEntropy.apply(input, target_data, reduction, smoothing)
     if weight is not None:
         weight = to_device(weight, input.device)
     log_probs = ops.log_softmax(input, dim=1 if input.ndim > 1 else 0)

@@ -90,10 +90,17 @@ def _as_index_item(item, device):
     return item
 
 
+_BASIC_TYPES = frozenset((int, slice, type(None), type(Ellipsis)))  # not bool: it adds a dim
+
+
 def torch_index(index, shape, device="cpu"):
     """``index`` (anything ``Tensor.__getitem__`` accepts) as an :class:`Index` with
     PyTorch's semantics for a tensor of ``shape``."""
     items = index if isinstance(index, tuple) else (index,)
+    if all(type(i) in _BASIC_TYPES for i in items):  # the common case: a view, fast
+        if any(type(i) is slice and i.step is not None and i.step <= 0 for i in items):
+            raise ValueError("step must be greater than zero")
+        return Index(items, None)
     items = [_as_index_item(i, device) for i in items]
     consumed = 0
     for item in items:
