@@ -257,7 +257,9 @@ class Rule:
         A new version of p or of a state array goes into that array's buffer (its old value
         moved to scratch first if still needed). Any other value goes over an input read for
         the last time (in place), if that buffer is scratch or is not written again before
-        the value dies, or else into the first free scratch chunk.
+        the value dies, or else into the first free scratch chunk. Writing in place pays a
+        little: Adam and RMSprop chunks over 1e7 float32 took 0-9% less time than with every
+        temporary in scratch (interleaved, 1 thread, on a busy 2-core machine).
         """
         occupant = {name: self._initial[name] for name in self.stored}  # buffer -> value held
         writes = [op.out.var if isinstance(op, _Op) else None for op in ops]

@@ -297,7 +297,8 @@ class Optimizer:
             states.append(st)
         flush_every = 0
         if flush.applies(group):
-            flush_every = self.flush_period if group["flush_denormal"] is True else int(group["flush_denormal"])
+            period = group["flush_denormal"]
+            flush_every = self.flush_period if period is True else int(period)
         for t, (params, states) in by_step.items():
             rule = compile_rule(self.rule(group, t), tuple(init), type(self).__name__.lower())
             executor.run(rule, params, states, rule.coefficients(self.scalars(group, t)), t, flush_every)
