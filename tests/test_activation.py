@@ -228,3 +228,28 @@ def test_prelu_module_on_the_gpu():
     y = m(minidl.tensor(backend.to_device(np.array([[-1.0, 2.0]], np.float32), "gpu")))
     y.sum().backward()
     assert m.weight.device == "gpu" and m.weight.grad.tolist() == [-1.0, 0.0]
+
+
+@pytest.mark.parametrize("fn", [F.relu, F.relu6, F.elu, F.selu, F.celu, F.silu, F.mish,
+                                F.hardtanh, F.hardsigmoid, F.hardswish, F.leaky_relu,
+                                lambda x, inplace: F.threshold(x, 0.5, 9.0, inplace=inplace)])
+def test_inplace_writes_into_the_input(fn):
+    values = np.array([-1.5, -0.25, 0.75, 2.0])
+    x = minidl.tensor(values)
+    expected = fn(minidl.tensor(values), inplace=False).numpy()
+    memory = x.data
+    assert fn(x, inplace=True) is x
+    assert x.data is memory and x._version == 1
+    np.testing.assert_array_equal(x.numpy(), expected)
+
+
+def test_inplace_follows_pytorchs_rules():
+    leaf = minidl.tensor([-1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        F.relu(leaf, inplace=True)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        F.silu(minidl.tensor([1, 2]), inplace=True)
+    y = leaf * 2                      # a non-leaf: rebased, gradients still right
+    nn.ReLU(inplace=True)(y)
+    y.sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), [0.0, 2.0])

@@ -4,9 +4,10 @@ and their Modules (re-exported by ``minidl.nn``).
 The pointwise ones are one :class:`~minidl.ops.math.Unary` node each: the function and
 its derivative from the input ``a`` and/or the output ``out``, in the array vocabulary,
 so gradients of any order follow. The ones with parameters (PReLU's learnable weight,
-GLU's halves, threshold's value) are made of differentiable ops. The ``inplace=``
-arguments of PyTorch's Modules are accepted and compute out of place (same values).
+GLU's halves, threshold's value) are made of differentiable ops. ``inplace=True`` writes
+into the input with PyTorch's in-place rules (a leaf that requires grad refuses).
 """
+import functools
 import math
 
 from .. import ops
@@ -15,7 +16,7 @@ from ..creation import full
 from ..backend import array_module
 from ..ops.base import check_dim, floating
 from ..ops.math import Unary, erf_of
-from ..tensor import Tensor
+from ..tensor import Tensor, _in_place
 from .module import Module, Parameter
 
 __all__ = [
@@ -27,8 +28,25 @@ __all__ = [
     "GLU", "PReLU", "Threshold", "Softmax", "LogSoftmax",
 ]
 
-relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh
+sigmoid, tanh = ops.sigmoid, ops.tanh
 softmax, log_softmax = ops.softmax, ops.log_softmax
+
+
+def _with_inplace(function):
+    """PyTorch's ``inplace=`` keyword for ``function``: True writes the result into the
+    input, with PyTorch's in-place rules (see ``minidl.tensor._in_place``)."""
+    @functools.wraps(function)
+    def wrapper(input, *args, inplace=False, **kwargs):
+        if inplace:
+            return _in_place(input, function, *args, **kwargs)
+        return function(input, *args, **kwargs)
+    return wrapper
+
+
+@_with_inplace
+def relu(input):
+    """max(x, 0)"""
+    return ops.relu(input)
 
 
 def _sigmoid(xp, a):
@@ -72,7 +90,8 @@ class SiLUFn(_Pointwise):
         return s * (1 + a * (1 - s))
 
 
-def silu(input, inplace=False):
+@_with_inplace
+def silu(input):
     return SiLUFn.apply(floating(input))
 
 
@@ -88,7 +107,8 @@ class ELUFn(_Pointwise):
         return xp.where(a > 0, scale, out + scale * alpha)
 
 
-def elu(input, alpha=1.0, inplace=False):
+@_with_inplace
+def elu(input, alpha=1.0):
     return ELUFn.apply(floating(input), float(alpha), 1.0)
 
 
@@ -96,7 +116,8 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def selu(input, inplace=False):
+@_with_inplace
+def selu(input):
     """scale * elu(a, alpha) with the self-normalising constants of Klambauer et al."""
     return ELUFn.apply(floating(input), _SELU_ALPHA, _SELU_SCALE)
 
@@ -113,7 +134,8 @@ class CELUFn(_Pointwise):
         return xp.where(a > 0, 1.0, out / alpha + 1)
 
 
-def celu(input, alpha=1.0, inplace=False):
+@_with_inplace
+def celu(input, alpha=1.0):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (ZeroDivisionError in exp(a / alpha))")
     return CELUFn.apply(floating(input), float(alpha))
@@ -165,7 +187,8 @@ class MishFn(_Pointwise):
         return t + a * _sigmoid(xp, a) * (1 - t * t)
 
 
-def mish(input, inplace=False):
+@_with_inplace
+def mish(input):
     return MishFn.apply(floating(input))
 
 
@@ -195,14 +218,16 @@ class HardtanhFn(_Pointwise):
         return ((a > low) & (a < high)).astype(a.dtype)
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+@_with_inplace
+def hardtanh(input, min_val=-1.0, max_val=1.0):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val "
                          f"{max_val}")
     return HardtanhFn.apply(input, min_val, max_val)
 
 
-def relu6(input, inplace=False):
+@_with_inplace
+def relu6(input):
     """min(max(a, 0), 6)"""
     return hardtanh(input, 0.0, 6.0)
 
@@ -218,7 +243,8 @@ class HardsigmoidFn(_Pointwise):
         return ((a > -3) & (a < 3)).astype(a.dtype) / 6
 
 
-def hardsigmoid(input, inplace=False):
+@_with_inplace
+def hardsigmoid(input):
     return HardsigmoidFn.apply(floating(input))
 
 
@@ -234,7 +260,8 @@ class HardswishFn(_Pointwise):
         return xp.where(a < -3, 0.0, xp.where(a <= 3, a / 3 + 0.5, 1.0))
 
 
-def hardswish(input, inplace=False):
+@_with_inplace
+def hardswish(input):
     return HardswishFn.apply(floating(input))
 
 
@@ -254,7 +281,8 @@ class LeakyReLUFn(Function):
         return array_module(g).where(positive, g, g * ctx.slope), None
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+@_with_inplace
+def leaky_relu(input, negative_slope=0.01):
     return LeakyReLUFn.apply(input, negative_slope)
 
 
@@ -330,7 +358,8 @@ def prelu(input, weight):
     return ops.where(input > 0, input, weight * input)
 
 
-def threshold(input, threshold, value, inplace=False):
+@_with_inplace
+def threshold(input, threshold, value):
     """x where x > threshold, else value."""
     return ops.where(input > threshold, input, value)
 
@@ -356,7 +385,7 @@ class _Activation(Module):
 
     def forward(self, input):
         return type(self).function(input, **{name: getattr(self, name)
-                                             for name in self.defaults if name != "inplace"})
+                                             for name in self.defaults})
 
     def extra_repr(self):
         return ", ".join(f"{name}={getattr(self, name)!r}" for name in self.defaults
