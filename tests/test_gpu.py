@@ -105,6 +105,30 @@ def _assert_same_run(cls, kw, executor):
                 assert float(got) == float(value), name
 
 
+def test_gpu_parameters_that_are_strided_views_or_get_new_data():
+    """A parameter whose data is a transposed view is updated through a copy; one whose
+    ``.data`` is replaced keeps its state and goes on; both as on the CPU, bit for bit."""
+    def run(device):
+        rng = np.random.default_rng(3)
+        base = backend.to_device(rng.standard_normal((6, 5)).astype(np.float32), device)
+        strided = minidl.Tensor(base.T, requires_grad=True)  # not contiguous
+        plain = minidl.tensor(backend.to_device(rng.standard_normal(7).astype(np.float32),
+                                                device), requires_grad=True)
+        opt = optim.Adam([strided, plain], lr=1e-2, flush_denormal=1)
+        for step in range(4):
+            for p in (strided, plain):
+                p.grad = on(device, rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+            if step == 1:
+                plain.data = plain.data * 1  # a new array of the same shape
+        return [host(strided), host(base), host(plain), host(opt.state[plain]["exp_avg"])]
+
+    cpu, gpu = run("cpu"), run("gpu")
+    np.testing.assert_array_equal(cpu[0], cpu[1].T)  # the update reached the viewed array
+    for c, g in zip(cpu, gpu):
+        np.testing.assert_array_equal(g, c)
+
+
 def test_gpu_optimizer_state_dict_loads_into_a_cpu_optimizer_and_back():
     gpu, gpu_opt = _run_optimizer(optim.Adam, dict(lr=1e-3), "gpu", steps=3)
     state = gpu_opt.state_dict()
@@ -171,6 +195,33 @@ def test_dataloader_gives_the_cpu_batches_on_the_gpu():
                 assert isinstance(xg.data, cupy.ndarray) and isinstance(yg.data, cupy.ndarray)
                 np.testing.assert_array_equal(host(xg), host(xc))
                 np.testing.assert_array_equal(host(yg), host(yc))
+
+
+class _Records(minidl.data.Dataset):
+    """Samples one at a time (no __getitems__), as dicts: the per-sample collate path."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __getitem__(self, i):
+        return {"image": self.images[i], "label": int(self.labels[i])}
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def test_dataloader_collates_samples_onto_the_gpu():
+    rng = np.random.default_rng(1)
+    images, labels = rng.random((21, 2, 3)).astype(np.float32), rng.integers(0, 5, 21)
+    cupy = backend.get_cupy()
+    for source in (images, cupy.asarray(images)):  # samples on the host or on the device
+        cpu = DataLoader(_Records(images, labels), batch_size=4, shuffle=True, seed=2)
+        gpu = DataLoader(_Records(source, labels), batch_size=4, shuffle=True, seed=2,
+                         device="gpu")
+        for bc, bg in zip(cpu, gpu):
+            assert isinstance(bg["image"].data, cupy.ndarray) and bg["label"].device == "gpu"
+            np.testing.assert_array_equal(host(bg["image"]), host(bc["image"]))
+            np.testing.assert_array_equal(host(bg["label"]), host(bc["label"]))
 
 
 # ------------------------------------------------------------ randomness and dropout
