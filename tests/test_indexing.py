@@ -287,3 +287,14 @@ def test_in_place_selection_forms():
     x.triu_()
     check(x, [[1, 9], [0, 20]])
     assert x.data is data and x._version == 4
+
+
+def test_where_promotes_like_torch():
+    cond = minidl.tensor([True, False])
+    f32, f64_0d = minidl.tensor([1.0, 2.0]), minidl.tensor(3.0, dtype="float64")
+    assert minidl.where(cond, f32, f64_0d).dtype == np.float32  # a 0-d tensor does not upcast
+    assert minidl.where(cond, minidl.tensor([1, 2], dtype="int32"), minidl.tensor(3)).dtype \
+        == np.int32
+    assert minidl.where(cond, True, False).dtype == bool
+    check(minidl.where(cond, 1, 2.5), [1.0, 2.5])
+    check(minidl.where(cond, np.array([7.0, 8.0]), f32), [7.0, 2.0])  # an array: a constant

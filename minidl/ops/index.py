@@ -16,7 +16,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import check_dim, unbroadcast
+from .base import check_dim, operand, promote, result_type, unbroadcast
 
 
 # ---- an index in PyTorch's two steps ---------------------------------------------------
@@ -417,40 +417,24 @@ class Where(Function):
                 unbroadcast(xp.where(cond, 0, g), ctx.shapes[1]) if need_y else None)
 
 
-def _scalar_dtype(value):
-    """PyTorch's dtype for a Python number standing alone: bool, int64 or float32."""
-    if isinstance(value, (bool, numpy.bool_)):
-        return numpy.dtype(bool)
-    if isinstance(value, (int, numpy.integer)):
-        return numpy.dtype(numpy.int64)
-    return numpy.dtype(numpy.float32)
-
-
 def where(condition, input=None, other=None):
     """``input`` where ``condition`` holds, else ``other`` (broadcast together; either may
-    be a Python number). ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+    be a Python number), in PyTorch's promoted dtype (``where(c, 1.0, 0.0)`` is float32).
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     like = next((t for t in (condition, input, other) if isinstance(t, Tensor)), None)
     device = like.device if like is not None else None
     if not isinstance(condition, Tensor):
         condition = Tensor(condition, device=device)
-    tensors = [t for t in (input, other) if isinstance(t, Tensor)]
-    if not tensors:  # two numbers: PyTorch's dtype for them
-        dtype = numpy.result_type(_scalar_dtype(input), _scalar_dtype(other))
-        input = Tensor(numpy.asarray(input, dtype=dtype), device=condition.device)
-    elif len(tensors) == 1:  # a number next to a tensor keeps the tensor's dtype kind
-        t = tensors[0]
-        number = other if t is input else input
-        if t.dtype.kind in "biu" and isinstance(number, float):
-            t = t.to(dtype=numpy.float32)
-            input, other = (t, number) if input is tensors[0] else (number, t)
-    elif input.dtype != other.dtype:
-        dtype = numpy.result_type(input.dtype, other.dtype)
-        input, other = input.to(dtype=dtype), other.to(dtype=dtype)
     if condition.dtype != bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
                            f"tensor with dtype {condition.dtype}")
+    input, other = operand(input, condition), operand(other, condition)  # arrays: tensors
+    dtype = result_type(input, other)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = Tensor._make(array_module(condition.data).asarray(input, dtype=dtype), None)
+    input, other = promote((input, other), dtype)
     return Where.apply(condition, input, other)
 
 
