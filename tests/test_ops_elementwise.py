@@ -502,3 +502,45 @@ def test_addcmul_addcdiv_clamp_min_max():
     x = minidl.tensor([1, 2, 3])
     assert x.clamp_min(2).tolist() == [2, 2, 3] and x.clamp_max(2).tolist() == [1, 2, 2]
     assert x.clamp_min(1.5).dtype == np.float32
+
+
+# ---- properties ------------------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_ints = st.lists(st.integers(-10**6, 10**6), min_size=1, max_size=20)
+_nonzero = st.integers(-1000, 1000).filter(lambda n: n != 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_ints, _nonzero)
+def test_integer_division_identities(values, divisor):
+    a = minidl.tensor(values)
+    q, r = a // divisor, a % divisor
+    assert (q * divisor + r).tolist() == values          # a = (a // b) b + a % b
+    assert all(0 <= v < divisor if divisor > 0 else divisor < v <= 0 for v in r.tolist())
+    t = minidl.fmod(a, divisor).tolist()                 # fmod: the sign of a, |t| < |b|
+    assert all(abs(x) < abs(divisor) and (x == 0 or (x > 0) == (v > 0))
+               for x, v in zip(t, values))
+    trunc = minidl.div(a, divisor, rounding_mode="trunc").tolist()
+    assert trunc == [int(v / divisor) for v in values]  # exact in float64 for these sizes
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-30, 30), min_size=1, max_size=20))
+def test_erf_is_odd_bounded_and_complements_erfc(values):
+    x = minidl.tensor(np.array(values))
+    e, c = minidl.erf(x).numpy(), minidl.erfc(x).numpy()
+    np.testing.assert_array_equal(minidl.erf(-x).numpy(), -e)
+    assert (np.abs(e) <= 1).all() and (c >= 0).all() and (c <= 2).all()
+    np.testing.assert_allclose(e + c, 1.0, rtol=0, atol=2e-16)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-700, 700), min_size=1, max_size=10),
+       st.lists(st.floats(-700, 700), min_size=1, max_size=10))
+def test_logaddexp_bounds(a, b):
+    n = min(len(a), len(b))
+    x, y = np.array(a[:n]), np.array(b[:n])
+    out = minidl.logaddexp(minidl.tensor(x), minidl.tensor(y)).numpy()
+    top = np.maximum(x, y)
+    assert (out >= top).all() and (out <= top + np.log(2) + 1e-12).all()
