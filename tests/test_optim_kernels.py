@@ -135,6 +135,24 @@ def test_compiled_rules_match_a_statement_by_statement_reference():
         np.testing.assert_array_equal(p.grad.data, start["g"])
 
 
+@pytest.mark.parametrize("cls,kw", CONFIGS, ids=IDS)
+def test_plain_and_fast_executors_agree_bit_for_bit_in_float32(cls, kw):
+    results = []
+    for executor in ("plain", "fast"):
+        params = tensors([(40, 30), (30,), (7, 3), (1,)], np.float32, seed=4)
+        opt = cls(params, **kw, executor=executor, flush_denormal=1)
+        opt.chunk_size = 256  # the (40, 30) weight in chunks, the rest packed
+        rng = np.random.default_rng(6)
+        for _ in range(8):
+            for p in params:
+                p.grad = minidl.tensor(rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+        results.append([p.data for p in params] + [v for p in params for k, v in opt.state[p].items()
+                                                    if k != "step"])
+    for plain, fast in zip(*results):
+        np.testing.assert_array_equal(plain, fast)
+
+
 # ------------------------------------------------------------------------- allocations
 def test_cpu_step_after_the_first_allocates_no_parameter_sized_array():
     params = tensors([(1000, 1000), (1000,), (10, 1000), (10,)], np.float32)
