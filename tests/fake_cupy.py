@@ -99,6 +99,7 @@ class ndarray(NDArrayOperatorsMixin):
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         _no_sequences(inputs)
+        _check_method(ufunc, method)
         if out is not None:
             kwargs["out"] = tuple(_unwrap(o, host_ok=False) for o in out)
         result = getattr(ufunc, method)(*_unwrap(inputs, host_ok=False), **kwargs)
@@ -168,6 +169,21 @@ class ndarray(NDArrayOperatorsMixin):
         return ndarray, (self._a.copy(),)
 
 
+# The ufunc methods CuPy has, and for which ufuncs (CuPy's reference, "Universal
+# functions"); outer exists for all of them
+_UFUNC_METHODS = {
+    "reduce": {"add", "multiply"}, "accumulate": {"add", "multiply"}, "reduceat": {"add"},
+    "at": {"add", "subtract", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"},
+}
+
+
+def _check_method(ufunc, method):
+    allowed = _UFUNC_METHODS.get(method)
+    if allowed is not None and ufunc.__name__ not in allowed:
+        raise NotImplementedError(f"CuPy's {ufunc.__name__} has no .{method} (CuPy has it for "
+                                  f"{', '.join(sorted(allowed))} only)")
+
+
 class _Ufunc:
     def __init__(self, ufunc):
         self._ufunc = ufunc
@@ -179,6 +195,7 @@ class _Ufunc:
         return out if out is not None else result
 
     def __getattr__(self, name):  # reduce, at, outer, nin, ...
+        _check_method(self._ufunc, name)
         value = getattr(self._ufunc, name)
         if callable(value):
             return lambda *args, **kwargs: _call(value, args, kwargs)

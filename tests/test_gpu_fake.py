@@ -25,6 +25,11 @@ def test_the_stand_in_refuses_what_cupy_refuses():
     for mix in (lambda: x + [1, 2, 3, 4], lambda: fake.exp([1.0, 2.0])):
         with pytest.raises(TypeError, match="Unsupported type"):
             mix()
+    for method in (lambda: fake.maximum.accumulate(x), lambda: np.maximum.accumulate(x),
+                   lambda: fake.multiply.at(x, 0, 2.0)):  # CuPy has few ufunc methods
+        with pytest.raises(NotImplementedError, match="CuPy has it for"):
+            method()
+    np.testing.assert_array_equal(fake.asnumpy(fake.add.accumulate(x)), [0, 1, 3, 6])
     with pytest.raises(AttributeError, match="ctypes"):
         x.ctypes
 
