@@ -14,6 +14,7 @@ from minidl.nn.parallel import DistributedDataParallel
 dist.init()
 RANK, WORLD = dist.get_rank(), dist.get_world_size()
 STEPS, SHARD = 3, 4  # each rank gets 4 samples of a global batch of 8
+MINE = slice(RANK * SHARD, (RANK + 1) * SHARD)  # this rank's rows of a global batch
 
 OPTIMIZERS = {
     "sgd": lambda ps: minidl.optim.SGD(ps, lr=0.1),
@@ -25,6 +26,11 @@ OPTIMIZERS = {
 def make_model(seed, dtype):
     minidl.manual_seed(seed)
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4)).to(dtype=dtype)
+
+
+def largest_grad_gap(model, reference):
+    return max(float(np.abs(p.grad.data - q.grad.data).max())
+               for p, q in zip(model.parameters(), reference.parameters()))
 
 
 def global_batches(dtype):
@@ -53,9 +59,8 @@ def step_equivalence(name, dtype):
     optimizer = OPTIMIZERS[name](ddp.parameters())
     ref_optimizer = OPTIMIZERS[name](reference.parameters())
     for x, y in global_batches(dtype):
-        mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
         optimizer.zero_grad()
-        nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+        nn.functional.cross_entropy(ddp(minidl.tensor(x[MINE])), minidl.tensor(y[MINE])).backward()
         optimizer.step()
         ref_optimizer.zero_grad()
         nn.functional.cross_entropy(reference(minidl.tensor(x)), minidl.tensor(y)).backward()
@@ -101,18 +106,16 @@ def accumulation(sync_first):
     ddp = DistributedDataParallel(model)
     reference = make_model(seed=7, dtype=np.float64)
     (xa, ya), (xb, yb), _ = global_batches(np.float64)
-    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
     loss = nn.functional.cross_entropy
     if sync_first:
-        loss(ddp(minidl.tensor(xa[mine])), minidl.tensor(ya[mine])).backward()
+        loss(ddp(minidl.tensor(xa[MINE])), minidl.tensor(ya[MINE])).backward()
     else:
         with ddp.no_sync():
-            loss(ddp(minidl.tensor(xa[mine])), minidl.tensor(ya[mine])).backward()
-    loss(ddp(minidl.tensor(xb[mine])), minidl.tensor(yb[mine])).backward()
+            loss(ddp(minidl.tensor(xa[MINE])), minidl.tensor(ya[MINE])).backward()
+    loss(ddp(minidl.tensor(xb[MINE])), minidl.tensor(yb[MINE])).backward()
     loss(reference(minidl.tensor(xa)), minidl.tensor(ya)).backward()
     loss(reference(minidl.tensor(xb)), minidl.tensor(yb)).backward()
-    return max(float(np.abs(p.grad.data - q.grad.data).max())
-               for p, q in zip(model.parameters(), reference.parameters()))
+    return largest_grad_gap(model, reference)
 
 
 def cast_after_wrapping():
@@ -123,11 +126,9 @@ def cast_after_wrapping():
     ddp.double()
     reference = make_model(seed=7, dtype=np.float64)
     x, y = global_batches(np.float64)[0]
-    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
-    nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+    nn.functional.cross_entropy(ddp(minidl.tensor(x[MINE])), minidl.tensor(y[MINE])).backward()
     nn.functional.cross_entropy(reference(minidl.tensor(x)), minidl.tensor(y)).backward()
-    return max(float(np.abs(p.grad.data - q.grad.data).max())
-               for p, q in zip(model.parameters(), reference.parameters()))
+    return largest_grad_gap(model, reference)
 
 
 def grad_through_ddp():
@@ -135,12 +136,11 @@ def grad_through_ddp():
     model = make_model(seed=7, dtype=np.float64)
     ddp = DistributedDataParallel(model)
     x, y = global_batches(np.float64)[0]
-    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
-    loss = nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine]))
+    loss = nn.functional.cross_entropy(ddp(minidl.tensor(x[MINE])), minidl.tensor(y[MINE]))
     (g,) = minidl.autograd.grad(loss, [model[0].weight])
     reference = make_model(seed=7, dtype=np.float64)
-    nn.functional.cross_entropy(reference(minidl.tensor(x[mine])),
-                                minidl.tensor(y[mine])).backward()
+    nn.functional.cross_entropy(reference(minidl.tensor(x[MINE])),
+                                minidl.tensor(y[MINE])).backward()
     return {"error": float(np.abs(g.data - reference[0].weight.grad.data).max()),
             "grad_untouched": model[0].weight.grad is None}
 
@@ -168,21 +168,19 @@ def averaging_after_a_failed_backward():
     ddp = DistributedDataParallel(model)
     reference = make_model(seed=7, dtype=np.float64)
     x, y = global_batches(np.float64)[0]
-    mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
 
     def forward_failing_once(t):  # the model's own layers, with FailOnce after the Tanh
         return model[2](FailOnce.apply(model[1](model[0](t))))
 
     model.forward = forward_failing_once
     try:
-        nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+        nn.functional.cross_entropy(ddp(minidl.tensor(x[MINE])), minidl.tensor(y[MINE])).backward()
     except ArithmeticError:
         pass
     ddp.zero_grad()
-    nn.functional.cross_entropy(ddp(minidl.tensor(x[mine])), minidl.tensor(y[mine])).backward()
+    nn.functional.cross_entropy(ddp(minidl.tensor(x[MINE])), minidl.tensor(y[MINE])).backward()
     nn.functional.cross_entropy(reference(minidl.tensor(x)), minidl.tensor(y)).backward()
-    return max(float(np.abs(p.grad.data - q.grad.data).max())
-               for p, q in zip(model.parameters(), reference.parameters()))
+    return largest_grad_gap(model, reference)
 
 
 def sampler_coverage():
