@@ -240,3 +240,16 @@ def test_the_doubling_scan_used_on_cupy_matches_numpy(op, axis):
     data = rng.standard_normal((5, 7))
     np.testing.assert_allclose(_doubling_scan(op, data, axis), op.accumulate(data, axis=axis),
                                rtol=1e-12)
+
+
+def test_long_products_with_a_zero_have_exact_gradients():
+    data = np.ones(5000)
+    data[[5, 7]] = [0.0, 2.0]
+    expected = np.zeros(5000)
+    expected[5] = 2.0  # the product of the others; every other entry's includes the zero
+    np.testing.assert_array_equal(grad_of(lambda t: t.prod(), data), expected)
+    # cumprod: entries before the zero see prefixes only; the zero sees the prefix (1)
+    # times the sum of the running products after it: 1 (i = 5) + 1 (i = 6) + 2 * 4993
+    cum = grad_of(lambda t: t.cumprod(0), data)
+    np.testing.assert_array_equal(cum[:5], 5.0 - np.arange(5))  # i = k .. 4, each 1
+    assert cum[5] == 2 + 2 * (5000 - 7) and not cum[6:].any()

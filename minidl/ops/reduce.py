@@ -174,8 +174,9 @@ def _data(x):
 
 
 class Prod(Function):
-    """out = product of a over axes ;  da = g * (product of the other entries), which is
-    g * out / a without zeros and is computed exactly (no division) with them"""
+    """out = product of a over axes ;  da = g * (product of the other entries): g out / a
+    without zeros; with zeros, computed without dividing by them (see
+    :func:`_product_of_others`)"""
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         out = a.prod(axis=axes, keepdims=keepdim)
@@ -189,12 +190,27 @@ class Prod(Function):
         g = expand_reduced(g, ctx.axes, ctx.keepdim, a.shape)
         if not (_data(a) == 0).any():
             return g * expand_reduced(out, ctx.axes, ctx.keepdim, a.shape) / a, None, None
-        return g * _product_of_others(a, ctx.axes), None, None
+        if isinstance(g, Tensor):  # create_graph: a form that differentiates again
+            return g * _product_of_others(a, ctx.axes), None, None
+        return g * _product_of_others_with_zeros(a, ctx.axes), None, None
+
+
+def _product_of_others_with_zeros(a, axes):
+    """For each entry of ``a`` (an array), the product of the other entries of its group
+    over ``axes``, in O(n): with no zero in the group it is prod / a; with one zero, the
+    product of the non-zeros at the zero and 0 elsewhere; with more, 0 everywhere."""
+    xp = array_module(a)
+    zero = a == 0
+    zeros = zero.sum(axis=axes, keepdims=True)
+    nonzero_product = xp.where(zero, 1, a).prod(axis=axes, keepdims=True)
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        quotient = nonzero_product / a
+    return xp.where(zeros == 0, quotient, xp.where((zeros == 1) & zero, nonzero_product, 0))
 
 
 def _product_of_others(a, axes):
-    """For each entry of ``a``, the product of the other entries of its group over
-    ``axes``: an (n, n) table per group with ones on the diagonal, multiplied out."""
+    """The same for a Tensor, built from differentiable ops so that it differentiates
+    again: an (n, n) table per group with ones on the diagonal, multiplied out."""
     xp = array_module(a)
     rest = [d for d in range(a.ndim) if d not in axes]
     order = rest + list(axes)

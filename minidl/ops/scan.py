@@ -99,8 +99,10 @@ class CumProd(Function):
         a, out = ctx.saved_tensors
         if not (_data(a) == 0).any():
             return _reverse_cumsum(g * out, ctx.axis) / a, None
-        # With zeros: row k of an (n, n) table holds a with a_k replaced by 1; its
-        # running products are the products over j <= i, j != k.
+        if not isinstance(g, Tensor):
+            return _cumprod_grad_with_zeros(a, out, g, ctx.axis), None
+        # create_graph with zeros: row k of an (n, n) table holds a with a_k replaced by 1;
+        # its running products are the products over j <= i, j != k (differentiable).
         xp = array_module(g)
         axis, n = ctx.axis, a.shape[ctx.axis]
         moved_a, moved_g = xp.swapaxes(a, axis, -1), xp.swapaxes(g, axis, -1)
@@ -113,6 +115,28 @@ class CumProd(Function):
         partial = CumProd.apply(xp.where(eye, 1, rows), len(lead) + 1)
         terms = xp.where(upper, partial * moved_g.reshape(lead + (1, n)), 0)
         return xp.swapaxes(terms.sum(axis=-1), axis, -1), None
+
+
+def _cumprod_grad_with_zeros(a, out, g, axis):
+    """CumProd's gradient on arrays with zeros, in O(n) per slice. With z the first zero:
+    entries before z get reverse_cumsum(g out)_k / a_k summed over i < z only (later
+    products hold a_z = 0); entry z gets (product of a_j, j < z) times the sum over i >= z
+    of g_i (product of a_j, z < j <= i); entries after z get 0."""
+    xp = array_module(a)
+    a, out, g = (xp.moveaxis(x, axis, -1) for x in (a, out, g))
+    n = a.shape[-1]
+    positions = xp.arange(n)
+    zero = a == 0
+    first = xp.where(zero.any(axis=-1), zero.argmax(axis=-1), n)[..., None]
+    before = positions < first
+    partial = xp.flip(xp.cumsum(xp.flip(xp.where(before, g * out, 0), -1), axis=-1), -1)
+    grad = xp.where(before, partial / xp.where(before, a, 1), 0)
+    prefix = xp.take_along_axis(out, xp.maximum(first - 1, 0), axis=-1)
+    prefix = xp.where(first == 0, 1, prefix)
+    after = xp.cumprod(xp.where(positions <= first, 1, a), axis=-1)
+    total = xp.where(positions >= first, g * after, 0).sum(axis=-1, keepdims=True)
+    grad = xp.where(positions == first, prefix * total, grad)
+    return xp.moveaxis(grad, -1, axis)
 
 
 def cumprod(a, dim=None, dtype=None, **numpy_names):
