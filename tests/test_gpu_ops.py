@@ -69,6 +69,23 @@ CASES = {
     "cross_entropy_weighted_nd": (lambda a: F.cross_entropy(
         a, minidl.tensor(INDEX, device=a.device), label_smoothing=0.1, ignore_index=2,
         weight=minidl.tensor([1.0, 2.0, 0.5], device=a.device)), [(2, 3, 3)]),
+    "index_select": (lambda a: minidl.index_select(a, 0, minidl.tensor(
+        np.array([2, 0, 2]), device=a.device)), [(3, 4)]),
+    "masked_fill": (lambda a: minidl.masked_fill(a, a > 0.5, -1.0), [(3, 4)]),
+    "masked_select": (lambda a: minidl.masked_select(a, a > 0), [(3, 4)]),
+    "scatter_add": (lambda a, b: minidl.scatter_add(a, 1, minidl.tensor(INDEX, device=a.device),
+                                                    b), [(2, 4), (2, 3)]),
+    "std": (lambda a: minidl.std(a, dim=1), [(3, 5)]),
+    "var_all": (lambda a: minidl.var(a), [(3, 5)]),
+    "norm": (lambda a: minidl.norm(a, dim=1), [(3, 5)]),
+    "logsumexp": (lambda a: minidl.logsumexp(a, 1), [(3, 5)]),
+    "amax_ties": (lambda a: minidl.amax(minidl.cat([a, a], 1), 1), [(3, 5)]),  # split evenly
+    "roll_flip": (lambda a: minidl.flip(minidl.roll(a, 2, 1), (0,)), [(3, 5)]),
+    "tile_repeat": (lambda a: minidl.tile(a, (2, 1)) * a.repeat(2, 1), [(2, 3)]),
+    "tril_diag": (lambda a: minidl.tril(a) + minidl.diag(minidl.diagonal(a)), [(4, 4)]),
+    "unfold": (lambda a: minidl.unfold(a, 1, 3, 2), [(2, 7)]),
+    "split_unbind": (lambda a: minidl.split(a, 2, 1)[1] * minidl.unbind(a, 0)[0][:2], [(3, 5)]),
+    "narrow_movedim": (lambda a: minidl.movedim(minidl.narrow(a, 2, 1, 2), 0, 2), [(2, 3, 4)]),
 }
 
 
