@@ -544,3 +544,14 @@ def test_logaddexp_bounds(a, b):
     out = minidl.logaddexp(minidl.tensor(x), minidl.tensor(y)).numpy()
     top = np.maximum(x, y)
     assert (out >= top).all() and (out <= top + np.log(2) + 1e-12).all()
+
+
+def test_booleans_like_pytorch():
+    b = minidl.tensor([True, False])
+    assert b.sign().dtype == np.bool_ and b.sign().tolist() == [True, False]
+    assert b.square().dtype == np.int64 and b.square().tolist() == [1, 0]
+    assert (b * b).dtype == np.bool_ and (b + b).tolist() == [True, False]
+    assert (b / minidl.tensor([True, True])).dtype == np.float32 and b.exp().dtype == np.float32
+    for name in ("abs", "relu", "floor", "ceil", "trunc", "round"):
+        with pytest.raises(TypeError, match=f"{name}: not implemented for bool"):
+            getattr(minidl, name)(b)

@@ -77,8 +77,8 @@ class Abs(Function):
         return g * array_module(g).sign(ctx.saved_tensors[0])
 
 
-def abs(a):
-    return Abs.apply(a)
+def abs(input):
+    return Abs.apply(integral(input, "abs", "keep-int"))
 
 
 class Tanh(Function):
@@ -135,8 +135,8 @@ class ReLU(Function):
         return g * (ctx.saved_tensors[0] > 0)
 
 
-def relu(a):
-    return ReLU.apply(a)
+def relu(input):
+    return ReLU.apply(integral(input, "relu", "keep-int"))
 
 
 # ---- the rest: f and f' ------------------------------------------------------------------
@@ -158,21 +158,34 @@ class Unary(Function):
         return g * cls.derivative(array_module(g), a, out)
 
 
-def _unary(name, f, derivative, doc, keeps_integers=False):
-    """A :class:`Unary` subclass and its wrapper function (which computes integer and
-    boolean inputs in float32, unless ``keeps_integers``)."""
+def _unary(name, f, derivative, doc, integers=None):
+    """A :class:`Unary` subclass and its wrapper function. Integer and boolean inputs are
+    computed in float32, unless ``integers`` says how PyTorch keeps them: "keep" (bool
+    too), "keep-int" (bool refused), "int64" (bool as int64)."""
     op = type(name, (Unary,), {"f": staticmethod(f), "derivative": staticmethod(derivative),
                                "__doc__": doc, "__module__": __name__})
-    apply = op.apply
-    if keeps_integers:
-        def wrapper(input):
-            return apply(input)
-    else:
+    apply, wrapper_name = op.apply, name.lower()
+    if integers is None:
         def wrapper(input):
             return apply(floating(input))
-    wrapper.__name__ = wrapper.__qualname__ = name.lower()
+    else:
+        def wrapper(input):
+            return apply(integral(input, wrapper_name, integers))
+    wrapper.__name__ = wrapper.__qualname__ = wrapper_name
     wrapper.__doc__ = doc
     return op, wrapper
+
+
+def integral(input, name, rule):
+    """``input`` for an op that keeps integer dtypes; ``rule`` for booleans: "keep",
+    "keep-int" (refused, as PyTorch) or "int64" (computed as int64)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: expected a Tensor as input, got {type(input).__name__}")
+    if input.dtype.kind != "b" or rule == "keep":
+        return input
+    if rule == "int64":
+        return Tensor._make(input.data.astype("int64"), None)
+    raise TypeError(f"{name}: not implemented for bool tensors")
 
 
 def _zero(xp, a, out):
@@ -228,15 +241,15 @@ Reciprocal, reciprocal = _unary("Reciprocal", lambda xp, a: 1 / a,
                                 lambda xp, a, out: -out * out,
                                 "out = 1 / a ;  da = -g out^2")
 Square, square = _unary("Square", lambda xp, a: a * a, lambda xp, a, out: 2 * a,
-                        "out = a^2 ;  da = 2 g a", keeps_integers=True)
-Sign, sign = _unary("Sign", lambda xp, a: xp.sign(a), _zero,
-                    "out = sign(a) (-1, 0 or 1) ;  da = 0", keeps_integers=True)
+                        "out = a^2 ;  da = 2 g a", integers="int64")
+Sign, sign = _unary("Sign", lambda xp, a: a.copy() if a.dtype.kind == "b" else xp.sign(a),
+                    _zero, "out = sign(a) (-1, 0 or 1) ;  da = 0", integers="keep")
 Floor, floor = _unary("Floor", lambda xp, a: xp.floor(a) if a.dtype.kind in "fc" else a.copy(),
-                      _zero, "out = floor(a) ;  da = 0", keeps_integers=True)
+                      _zero, "out = floor(a) ;  da = 0", integers="keep-int")
 Ceil, ceil = _unary("Ceil", lambda xp, a: xp.ceil(a) if a.dtype.kind in "fc" else a.copy(),
-                    _zero, "out = ceil(a) ;  da = 0", keeps_integers=True)
+                    _zero, "out = ceil(a) ;  da = 0", integers="keep-int")
 Trunc, trunc = _unary("Trunc", lambda xp, a: xp.trunc(a) if a.dtype.kind in "fc" else a.copy(),
-                      _zero, "out = a rounded towards zero ;  da = 0", keeps_integers=True)
+                      _zero, "out = a rounded towards zero ;  da = 0", integers="keep-int")
 fix = trunc
 
 
@@ -252,7 +265,7 @@ class Round(Function):
 
 
 def round(input, decimals=0):
-    return Round.apply(input, int(decimals))
+    return Round.apply(integral(input, "round", "keep-int"), int(decimals))
 
 
 class Frac(Function):
