@@ -12,8 +12,9 @@ device, so the tests marked ``gpu`` run instead of skipping. What that checks:
   arithmetic or passed to a device function raises TypeError; reductions return 0-d
   device arrays, not NumPy scalars;
 * the fused optimizer kernels: an ``ElementwiseKernel`` body is compiled as C with the
-  system compiler (no FMA contraction, as minidl asks NVRTC) and run over the arrays,
-  with CuPy's check that array dtypes match the declared types.
+  system compiler and run over the arrays, with CuPy's check that array dtypes match the
+  declared types; a * b + c is fused into one fma unless the kernel's options say
+  ``--fmad=false``, as NVRTC does (on a host with FMA instructions).
 
 What it cannot check is CUDA itself: NVRTC's dialect, the GPU's math library, streams,
 memory, speed; ``benchmarks/gpu_check.py`` on a real device does. Random numbers come
@@ -336,12 +337,25 @@ def _parameters(text):
     return params
 
 
-def _compile(source):
+def _host_has_fma():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " fma" in line for line in f)
+    except OSError:
+        return False
+
+
+def _compile(source, contract):
+    """The C function of ``source``. ``contract``: let the compiler fuse a * b + c into one
+    rounding (fma), as NVRTC does unless told --fmad=false; where the host has no FMA
+    instruction the products are rounded apart anyway."""
     global _build_dir
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise RuntimeError("fake ElementwiseKernel needs a C compiler (cc or gcc)")
-    key = hashlib.sha1(source.encode()).hexdigest()[:16]
+    flags = ["-ffp-contract=fast", "-mfma"] if contract and _host_has_fma() else \
+        ["-ffp-contract=off"]
+    key = hashlib.sha1((source + " ".join(flags)).encode()).hexdigest()[:16]
     if key not in _libraries:
         if _build_dir is None:
             _build_dir = tempfile.mkdtemp(prefix="fake_cupy_")
@@ -349,8 +363,8 @@ def _compile(source):
         c_file, library = (os.path.join(_build_dir, f"{key}.{ext}") for ext in ("c", "so"))
         with open(c_file, "w") as f:
             f.write(source)
-        subprocess.run([compiler, "-O1", "-ffp-contract=off", "-fno-fast-math", "-shared",
-                        "-fPIC", c_file, "-o", library, "-lm"], check=True, capture_output=True)
+        subprocess.run([compiler, "-O2", *flags, "-fno-fast-math", "-shared", "-fPIC", c_file,
+                        "-o", library, "-lm"], check=True, capture_output=True)
         _libraries[key] = ctypes.CDLL(library).run
     return _libraries[key]
 
@@ -404,7 +418,7 @@ class ElementwiseKernel:
             if not is_output:
                 input_is_array.append(is_array)
             buffers.append(data)
-        run = _compile(self.source(input_is_array))
+        run = _compile(self.source(input_is_array), "--fmad=false" not in self.options)
         run(ctypes.c_long(size), *[b.ctypes.data_as(ctypes.c_void_p) for b in buffers])
         for target, data in outputs:
             if data is not target:

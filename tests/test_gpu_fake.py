@@ -51,7 +51,8 @@ def test_the_stand_in_behaves_like_cupy_where_numpy_differs():
 
 def test_the_stand_in_runs_kernel_bodies_as_c():
     kernel = fake.ElementwiseKernel("float32 x, float32 a", "float32 y",
-                                    "float t_v1 = (a * x);\ny = (t_v1 + sqrtf(y));", "axpy")
+                                    "float t_v1 = (a * x);\ny = (t_v1 + sqrtf(y));", "axpy",
+                                    options=("--fmad=false",))
     rng = np.random.default_rng(0)
     xs, ys = rng.random(1000, np.float32), rng.random(1000, np.float32)
     y = fake.asarray(ys)
@@ -61,6 +62,22 @@ def test_the_stand_in_runs_kernel_bodies_as_c():
         kernel(fake.asarray(xs.astype(np.float64)), 0.1, y)
     with pytest.raises(TypeError, match="NumPy array"):
         kernel(xs, 0.1, y)
+
+
+@pytest.mark.skipif(not fake._host_has_fma(), reason="the host has no FMA instruction")
+def test_the_stand_in_fuses_multiply_adds_unless_told_not_to():
+    """NVRTC contracts a * b + c into an fma by default; minidl's kernels pass --fmad=false
+    so that they round as NumPy does. The stand-in does the same, so dropping the option
+    would show in the bit-exact GPU tests."""
+    rng = np.random.default_rng(1)
+    a, x, c = (rng.standard_normal(4096).astype(np.float32) for _ in range(3))
+    separate = a * x + c  # NumPy: the product rounded, then the sum
+    for options, exact in ((("--fmad=false",), True), ((), False)):
+        kernel = fake.ElementwiseKernel("float32 a, float32 x, float32 c", "float32 y",
+                                        "y = ((a * x) + c);", "fma", options=options)
+        y = fake.zeros(4096, np.float32)
+        kernel(fake.asarray(a), fake.asarray(x), fake.asarray(c), y)
+        assert np.array_equal(fake.asnumpy(y), separate) == exact
 
 
 def test_every_gpu_test_passes_on_the_stand_in():
