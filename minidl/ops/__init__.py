@@ -9,7 +9,8 @@ wrapper function right below it.
 - :mod:`.scan`: cumsum, cumprod, cummax/cummin, logcumsumexp
 - :mod:`.sort`: sort, argsort, topk
 - :mod:`.shape`: reshape, permute, broadcast, join, split, flip, roll, diagonals, unfold
-- :mod:`.index`: indexing (PyTorch's rules), assignment, gather/scatter, where, masks
+- :mod:`.index`: indexing (PyTorch's rules), assignment, where, masks
+- :mod:`.gather`: gather, scatter, scatter_add, take_along_dim, index_select
 - :mod:`.conversion`: device and dtype moves
 - :mod:`.xp`: NumPy's names on Tensors, the vocabulary backward formulas are written in
 - :mod:`.base`: what they share (undoing broadcasting, ``dim`` arguments, operands)
@@ -38,9 +39,11 @@ from .logical import (  # noqa: F401
     logical_not, logical_or, logical_xor,
 )
 from .index import (  # noqa: F401
-    Gather, GetItem, IndexAddZeros, Scatter, ScatterAdd, SetItem, Where, compare, gather,
-    getitem, index_select, masked_fill, masked_select, nonzero, one_hot, scatter,
-    scatter_add, setitem, take_along_dim, where,
+    GetItem, IndexAddZeros, SetItem, Where, compare, getitem, masked_fill, masked_select,
+    nonzero, one_hot, setitem, where,
+)
+from .gather import (  # noqa: F401
+    Gather, Scatter, ScatterAdd, gather, index_select, scatter, scatter_add, take_along_dim,
 )
 from .linalg import Einsum, MatMul, einsum, matmul  # noqa: F401
 from .reduce import (  # noqa: F401

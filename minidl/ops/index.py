@@ -1,6 +1,6 @@
-"""Indexing and selection: ``a[index]`` with PyTorch's rules, assignment into it, gather
-and scatter along a dim, ``where``/``masked_fill``, and comparisons (boolean tensors
-outside the graph).
+"""Indexing: ``a[index]`` with PyTorch's rules and assignment into it; ``where``, masks,
+``nonzero``, ``one_hot``, and comparisons (boolean tensors outside the graph). Gather and
+scatter along a dim are in :mod:`.gather`.
 
 **Where advanced-index dimensions go.** PyTorch applies the basic items of an index
 first (an integer removes its dimension, a slice keeps it, None and a Python bool add
@@ -16,7 +16,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import check_dim, operand, promote, result_type, unbroadcast
+from .base import operand, promote, result_type, unbroadcast
 
 
 # ---- an index in PyTorch's two steps ---------------------------------------------------
@@ -225,169 +225,6 @@ def setitem(a, index, value):
     a._ctx, a.requires_grad = out._ctx, True
     a._version += 1
     return a
-
-
-# ---- gather and scatter along a dim ----------------------------------------------------
-def _along(index, dim):
-    """The NumPy index that pairs ``index`` (an integer array) with ``dim``: position
-    ``(i_0, ..., i_n)`` of ``index`` addresses ``(i_0, ..., index[i], ..., i_n)``."""
-    xp = array_module(index)
-    mesh = []
-    for d, n in enumerate(index.shape):
-        if d == dim:
-            mesh.append(index)
-        else:
-            shape = [1] * index.ndim
-            shape[d] = n
-            mesh.append(xp.arange(n).reshape(shape))
-    return tuple(mesh)
-
-
-class Gather(Function):
-    """out[i..] = a[i.. with index[i..] at dim] ;  da = zeros with g added there"""
-    @staticmethod
-    def forward(ctx, a, dim, index):
-        ctx.shape, ctx.dim, ctx.index = a.shape, dim, index
-        return a[_along(index, dim)]
-
-    @staticmethod
-    def backward(ctx, g):
-        zeros = array_module(ctx.index).zeros(ctx.shape, dtype=g.dtype)
-        return ScatterAdd.apply(zeros, g, ctx.dim, ctx.index), None, None
-
-
-class ScatterAdd(Function):
-    """out = a with src[i..] added at (i.. with index[i..] at dim), repeats accumulating
-    da = g ;  dsrc = g gathered at the same places"""
-    @staticmethod
-    def forward(ctx, a, src, dim, index):
-        ctx.dim, ctx.index = dim, index
-        out = a.copy()
-        array_module(a).add.at(out, _along(index, dim), src)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        need_a, need_src = ctx.needs_input_grad[:2]
-        return (g if need_a else None,
-                Gather.apply(g, ctx.dim, ctx.index) if need_src else None, None, None)
-
-
-class Scatter(Function):
-    """out = a with src[i..] written at (i.. with index[i..] at dim)
-    da = g with zeros where written ;  dsrc = g gathered at those places"""
-    @staticmethod
-    def forward(ctx, a, src, dim, index):
-        xp = array_module(a)
-        where = _along(index, dim)
-        out = a.copy()
-        out[where] = src
-        written = xp.zeros(a.shape, dtype=bool)
-        written[where] = True
-        ctx.dim, ctx.index, ctx.written = dim, index, written
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        need_a, need_src = ctx.needs_input_grad[:2]
-        return (array_module(g).where(ctx.written, 0, g) if need_a else None,
-                Gather.apply(g, ctx.dim, ctx.index) if need_src else None, None, None)
-
-
-def _index_array(index, like, name):
-    data = index.data if isinstance(index, Tensor) else index
-    if not hasattr(data, "dtype"):
-        data = numpy.asarray(data)
-    if data.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {data.dtype}")
-    return backend.to_device(data, like.device) if like.device != "cpu" else data
-
-
-def _check_along(a, dim, index, name, src=None):
-    """PyTorch's shape rules for gather/scatter: same ndim, index no larger than ``a``
-    (and than ``src``) in every dim but ``dim``; values in range."""
-    dim = check_dim(dim, a.ndim)
-    if index.ndim != max(a.ndim, 1) and not (a.ndim == 0 and index.ndim == 0):
-        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions "
-                           f"as input tensor ({index.ndim} vs {a.ndim})")
-    for d, n in enumerate(index.shape):
-        if d != dim and n > a.shape[d]:
-            raise RuntimeError(f"{name}(): Size does not match at dimension {d}: index "
-                               f"{tuple(index.shape)} is larger than input "
-                               f"{tuple(a.shape)} apart from dimension {dim}")
-        if src is not None and n > src.shape[d]:
-            raise RuntimeError(f"{name}(): index {tuple(index.shape)} is larger than src "
-                               f"{tuple(src.shape)} at dimension {d}")
-    if index.size and (int(index.min()) < -a.shape[dim] or int(index.max()) >= a.shape[dim]):
-        raise RuntimeError(f"{name}(): index {int(index.max())} is out of bounds for "
-                           f"dimension {dim} with size {a.shape[dim]}")
-    return dim
-
-
-def gather(input, dim, index):
-    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on for other dims)."""
-    index = _index_array(index, input, "gather")
-    dim = _check_along(input, dim, index, "gather")
-    return Gather.apply(input, dim, index)
-
-
-def _scatter(op, name, input, dim, index, src):
-    index = _index_array(index, input, name)
-    dim = _check_along(input, dim, index, name, src if isinstance(src, Tensor) else None)
-    if isinstance(src, Tensor):
-        if src.shape != index.shape:
-            src = getitem(src, tuple(slice(0, n) for n in index.shape))
-        if src.dtype != input.dtype:
-            src = src.to(dtype=input.dtype)
-    return op.apply(input, src, dim, index)
-
-
-def scatter(input, dim, index, src=None, value=None):
-    """A copy of ``input`` with ``src`` (a tensor, or the number ``value``) written at
-    the places :func:`gather` would read from."""
-    if (src is None) == (value is None):
-        raise TypeError("scatter(): give exactly one of src and value")
-    return _scatter(Scatter, "scatter", input, dim, index, value if src is None else src)
-
-
-def scatter_add(input, dim, index, src):
-    """A copy of ``input`` with ``src`` added at the places :func:`gather` would read
-    from; repeated places accumulate."""
-    if not isinstance(src, Tensor):
-        raise TypeError("scatter_add(): src must be a Tensor")
-    return _scatter(ScatterAdd, "scatter_add", input, dim, index, src)
-
-
-def take_along_dim(input, indices, dim=None):
-    """``gather`` with ``indices`` broadcast against ``input`` (all dims but ``dim``);
-    without ``dim`` both are flattened first (NumPy's take_along_axis)."""
-    from .shape import broadcast_to, reshape
-    index = _index_array(indices, input, "take_along_dim")
-    if dim is None:
-        return gather(reshape(input, -1), 0, index.reshape(-1))
-    dim = check_dim(dim, input.ndim)
-    if index.ndim != input.ndim:
-        raise RuntimeError(f"take_along_dim(): input and indices should have the same number "
-                           f"of dimensions, but got {input.ndim} and {index.ndim}")
-    shape = [max(n, m) for n, m in zip(input.shape, index.shape)]
-    input = broadcast_to(input, [n if d != dim else input.shape[d]
-                                 for d, n in enumerate(shape)])
-    xp = array_module(index)
-    index = xp.broadcast_to(index, [n if d != dim else index.shape[d]
-                                    for d, n in enumerate(shape)])
-    return gather(input, dim, index)
-
-
-def index_select(input, dim, index):
-    """The entries of ``input`` along ``dim`` at the (1-D) ``index``."""
-    index = _index_array(index, input, "index_select")
-    if index.ndim > 1:
-        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
-                         f"{tuple(index.shape)}")
-    dim = check_dim(dim, input.ndim)
-    if input.ndim == 0:
-        return getitem(input.reshape(1), index.reshape(-1)).reshape(())
-    return getitem(input, (slice(None),) * dim + (index.reshape(-1),))
 
 
 # ---- masks and conditions --------------------------------------------------------------

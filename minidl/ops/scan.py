@@ -11,7 +11,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import check_dim
-from .index import Gather
+from .gather import Gather
 from .shape import dim_alias
 
 

@@ -8,7 +8,7 @@ import numpy
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import check_dim
-from .index import Gather
+from .gather import Gather
 from .shape import dim_alias
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
