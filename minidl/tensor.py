@@ -481,6 +481,9 @@ class Tensor:
         if isinstance(value, Tensor) and value.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions.")
+        if not isinstance(value, (Tensor, int, float, bool, complex, numpy.number, numpy.bool_)):
+            raise TypeError(f"fill_: value must be a number or a 0-d tensor, got "
+                            f"{type(value).__name__}")
         return self.copy_(value if isinstance(value, Tensor) else
                           Tensor._make(numpy.asarray(value), None))
 
@@ -624,7 +627,15 @@ def _float_dtype(t, name):
 
 def _broadcast_cast(self, src):
     """``src`` as ``self``'s dtype, broadcast to ``self``'s shape (what copy_ writes)."""
+    if not _broadcasts_to(src.shape, self.shape):
+        raise RuntimeError(f"copy_: the source's shape {tuple(src.shape)} cannot be broadcast "
+                           f"to the tensor's shape {tuple(self.shape)}")
     return ops.broadcast_to(src.to(dtype=self.dtype), self.shape)
+
+
+def _broadcasts_to(shape, target):
+    return len(shape) <= len(target) and all(
+        n in (1, m) for n, m in zip(reversed(shape), reversed(target)))
 
 
 def _in_place_method(op):

@@ -184,3 +184,18 @@ def test_ops_recorded_before_an_in_place_rebase_keep_their_gradient_path():
     y.mul_(3)          # y = 6 x, a new node
     (z.sum() + y.sum()).backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0 + 6.0, 2.0 + 6.0])
+
+
+def test_fill_and_copy_refuse_bad_values_and_shapes():
+    x = minidl.ones(2, 3)
+    with pytest.raises(TypeError, match="fill_: value must be a number.*str"):
+        x.fill_("a")
+    with pytest.raises(RuntimeError, match=r"copy_: the source's shape \(4,\) cannot be "
+                                           r"broadcast to the tensor's shape \(2, 3\)"):
+        x.copy_(minidl.ones(4))
+    with pytest.raises(RuntimeError, match="cannot be broadcast"):
+        x.copy_(minidl.ones(1, 2, 3))
+    x.copy_(minidl.tensor([[5.0], [6.0]]))
+    assert x.tolist() == [[5.0] * 3, [6.0] * 3] and x._version == 1
+    x.copy_([1, 2, 3])  # array-likes are accepted, as tensors
+    assert x.tolist() == [[1.0, 2.0, 3.0]] * 2
