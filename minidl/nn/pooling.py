@@ -26,7 +26,8 @@ from .. import backend
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .conv import _strided_windows, fold_windows, ntuple, output_size, unfold_windows
+from .conv import channels_last, fold_windows, ntuple, unfold_windows
+from .conv import windows as conv_windows
 from .module import Module
 
 __all__ = ["MaxPool2dFunction", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -78,15 +79,13 @@ def _as_2d(name, input, kernel_size, stride, padding, dilation):
 
 
 # ---- max pooling ------------------------------------------------------------------------
-def _max_windows(x, kernel, stride, padding, dilation, out_hw):
-    """(y, first): the window maxima (N, C, Ho, Wo) and the one-hot mask (C, kh, kw, N,
-    Ho, Wo), the layout of im2col, of the first maximum of each window (NaN counts as the
-    maximum, as in torch). One pass per kernel offset over the whole batch, in (C, N)
-    order, the order a convolution's output is in."""
+def _max_windows(x, kernel, stride, padding, dilation):
+    """(y, first): the window maxima (N, C, Ho, Wo) and the one-hot mask (C, kh, kw, Ho,
+    Wo, N), the layout of im2col, of the first maximum of each window (NaN counts as the
+    maximum, as in torch). One pass per kernel offset over the whole batch, in (C, H, W,
+    N) order, the order a convolution's output is in (see minidl.nn.conv)."""
     xp = array_module(x)
-    if any(padding[0] + padding[1]):
-        x = xp.pad(x, ((0, 0), (0, 0)) + tuple(padding), constant_values=-numpy.inf)
-    windows = _strided_windows(x, kernel, stride, dilation, out_hw).transpose(1, 2, 3, 0, 4, 5)
+    windows = conv_windows(channels_last(x, padding, -numpy.inf), kernel, stride, dilation)
     offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
     y = windows[:, 0, 0].copy()
     for i, j in offsets[1:]:
@@ -101,15 +100,15 @@ def _max_windows(x, kernel, stride, padding, dilation, out_hw):
         hit &= ~taken
         taken |= hit
         first[:, i, j] = hit
-    return y.transpose(1, 0, 2, 3), first
+    return y.transpose(3, 0, 1, 2), first
 
 
 class MaxPool2dFunction(Function):
     """y = max over each window ;  dx = fold(first * g), ``first`` the one-hot mask of
     each window's first maximum (a constant, so the backward is linear in g)."""
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, dilation, out_hw):
-        y, first = _max_windows(x, kernel, stride, padding, dilation, out_hw)
+    def forward(ctx, x, kernel, stride, padding, dilation):
+        y, first = _max_windows(x, kernel, stride, padding, dilation)
         ctx.save_for_backward(first)
         ctx.geometry = x.shape[2:], kernel, stride, padding, dilation
         return y
@@ -119,15 +118,15 @@ class MaxPool2dFunction(Function):
         (first,) = ctx.saved_tensors
         xp = array_module(g)
         # a product, not xp.where: as fast as a copy, where where() broadcasts slowly
-        cols = first * xp.expand_dims(xp.swapaxes(g, 0, 1), (1, 2))
-        return fold_windows(cols, *ctx.geometry), None, None, None, None, None
+        cols = first * xp.expand_dims(xp.transpose(g, (1, 2, 3, 0)), (1, 2))
+        return fold_windows(cols, *ctx.geometry), None, None, None, None
 
 
 def _flat_indices(first, size, kernel, stride, padding, dilation):
     """torch's return_indices: the position h * W + w in the input plane of each maximum."""
     xp = array_module(first)
-    c, kh, kw, n, ho, wo = first.shape
-    k = first.reshape(c, kh * kw, n, ho, wo).argmax(axis=1).transpose(1, 0, 2, 3)
+    c, kh, kw, ho, wo, n = first.shape
+    k = first.reshape(c, kh * kw, ho, wo, n).argmax(axis=1).transpose(3, 0, 1, 2)
     rows = xp.arange(ho)[:, None] * stride[0] + (k // kw) * dilation[0] - padding[0][0]
     cols = xp.arange(wo)[None, :] * stride[1] + (k % kw) * dilation[1] - padding[1][0]
     return (rows * size[1] + cols).astype(numpy.int64)
@@ -137,12 +136,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """2-D max pooling of (N, C, H, W); padding counts as -inf. With ``return_indices``
     also the flat index h * W + w of each maximum in its (H, W) plane (int64)."""
-    kernel, stride, pads, dilation, out_hw = _pool_geometry(
+    kernel, stride, pads, dilation, _ = _pool_geometry(
         "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
-    y = MaxPool2dFunction.apply(input, kernel, stride, pads, dilation, out_hw)
+    y = MaxPool2dFunction.apply(input, kernel, stride, pads, dilation)
     if not return_indices:
         return y
-    _, first = _max_windows(input.data, kernel, stride, pads, dilation, out_hw)
+    _, first = _max_windows(input.data, kernel, stride, pads, dilation)
     indices = _flat_indices(first, input.shape[2:], kernel, stride, pads, dilation)
     return y, Tensor._make(indices, None)
 
@@ -175,7 +174,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     kernel, stride, pads, dilation, (ho, wo) = _pool_geometry(
         "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     sums = unfold_windows(input, kernel, stride, pads, dilation).sum(axis=(1, 2))
-    sums = array_module(sums).swapaxes(sums, 0, 1)  # (C, N, Ho, Wo) -> (N, C, Ho, Wo)
+    sums = array_module(sums).transpose(sums, (3, 0, 1, 2))  # (C, Ho, Wo, N) -> (N, C, ..)
     if divisor_override is not None:
         if divisor_override == 0:
             raise ValueError("avg_pool2d: divisor_override must be non-zero")
