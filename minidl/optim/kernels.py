@@ -257,7 +257,7 @@ class Rule:
         A new version of p or of a state array goes into that array's buffer (its old value
         moved to scratch first if still needed). Any other value goes over an input read for
         the last time (in place), if that buffer is scratch or is not written again before
-        the value dies, or else into the first free scratch chunk. Writing in place pays a
+        the value's last read (that read may write it: ufuncs work elementwise), or else into the first free scratch chunk. Writing in place pays a
         little: Adam and RMSprop chunks over 1e7 float32 took 0-9% less time than with every
         temporary in scratch (interleaved, 1 thread, on a busy 2-core machine).
         """
@@ -269,8 +269,8 @@ class Rule:
             v = occupant.get(buf)
             return v is None or v.last_use < i
 
-        def written_between(buf, i, j):
-            return buf in writes[i:j + 1]
+        def written_between(buf, start, stop):  # by one of the operations start..stop-1
+            return buf in writes[start:stop]
 
         def scratch_for(i, avoid):
             t = next((t for t in scratch if free(t, i) and t not in avoid), None)
