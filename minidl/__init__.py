@@ -23,7 +23,8 @@ from .ops import (
     chunk, narrow, movedim, moveaxis, view_as, reshape_as, unbind, masked_fill,
     masked_select, nonzero, gather, scatter, scatter_add, index_select, take_along_dim,
     prod, var, std, var_mean, std_mean, logsumexp, norm, any, all, count_nonzero, cumsum,
-    cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk, einsum,
+    cumprod, cummax, cummin, logcumsumexp, sort, argsort, topk, einsum, mm, bmm, mv,
+    dot, outer, trace,
 )
 from .creation import (
     zeros, ones, full, empty, eye, zeros_like, ones_like, full_like, empty_like, arange,

@@ -558,7 +558,7 @@ _OP_METHODS = (
     "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
     # linear algebra
-    "matmul",
+    "matmul", "mm", "bmm", "mv", "dot", "outer", "trace",
     # reductions
     "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softmax",
     "log_softmax", "prod", "var", "std", "logsumexp", "norm", "any", "all", "count_nonzero",

@@ -253,3 +253,22 @@ def test_long_products_with_a_zero_have_exact_gradients():
     cum = grad_of(lambda t: t.cumprod(0), data)
     np.testing.assert_array_equal(cum[:5], 5.0 - np.arange(5))  # i = k .. 4, each 1
     assert cum[5] == 2 + 2 * (5000 - 7) and not cum[6:].any()
+
+
+def test_fixed_rank_products():
+    a = minidl.tensor(np.arange(6.0).reshape(2, 3))  # [[0, 1, 2], [3, 4, 5]]
+    v = minidl.tensor([1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(a.mv(v).numpy(), [4, 13])
+    np.testing.assert_array_equal(minidl.mm(a, a.T).numpy(), [[5, 14], [14, 50]])
+    np.testing.assert_array_equal(minidl.bmm(a[None], a.T[None]).numpy(), [[[5, 14], [14, 50]]])
+    assert v.dot(v).item() == 5
+    np.testing.assert_array_equal(minidl.outer(v[:2], v).numpy(), [[1, 0, 2], [0, 0, 0]])
+    assert a.trace().item() == 4  # 0 + 4: the main diagonal of a non-square matrix
+    with pytest.raises(RuntimeError, match=r"shapes cannot be multiplied \(2x3 and 2x3\)"):
+        minidl.mm(a, a)
+    with pytest.raises(RuntimeError, match="1D tensors expected"):
+        minidl.dot(a, v)
+    with pytest.raises(RuntimeError, match="3D batches"):
+        minidl.bmm(a, a)
+    x, y = leaf(3, 4), leaf(4)
+    assert gradgradcheck(lambda p, q: minidl.mv(p, q) * minidl.outer(q, q).trace(), [x, y])

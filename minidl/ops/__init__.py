@@ -45,7 +45,9 @@ from .index import (  # noqa: F401
 from .gather import (  # noqa: F401
     Gather, Scatter, ScatterAdd, gather, index_select, scatter, scatter_add, take_along_dim,
 )
-from .linalg import Einsum, MatMul, einsum, matmul  # noqa: F401
+from .linalg import (  # noqa: F401
+    Einsum, MatMul, bmm, dot, einsum, matmul, mm, mv, outer, trace,
+)
 from .reduce import (  # noqa: F401
     Amax, Amin, LogSoftmax, Mean, MaxResult, PNorm, Prod, Softmax, Sum, all, amax, amin,
     any, argmax, argmin, count_nonzero, log_softmax, logsumexp, max, mean, min, norm, prod,

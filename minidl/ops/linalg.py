@@ -163,3 +163,58 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     equation, operands = _einsum_equation(equation, operands)
     return Einsum.apply(*operands, equation=equation)
+
+
+# ---- PyTorch's fixed-rank products: matmul or einsum with PyTorch's shape checks --------
+def _check_ranks(name, tensors, ranks, expected):
+    if tuple(t.ndim for t in tensors) != ranks:
+        got = " and ".join(f"{t.ndim}D" for t in tensors)
+        raise RuntimeError(f"{name}: {expected} expected, but got {got} tensors")
+
+
+def mm(input, mat2):
+    """(n, m) @ (m, p)."""
+    _check_ranks("mm", (input, mat2), (2, 2), "2D matrices")
+    if input.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
+                           f"{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """(b, n, m) @ (b, m, p), no broadcasting."""
+    _check_ranks("bmm", (input, mat2), (3, 3), "3D batches of matrices")
+    if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
+        raise RuntimeError(f"bmm: batches {tuple(input.shape)} and {tuple(mat2.shape)} "
+                           f"cannot be multiplied")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    """(n, m) @ (m,)."""
+    _check_ranks("mv", (input, vec), (2, 1), "a matrix and a vector")
+    return mm(input, vec.reshape(-1, 1)).reshape(-1)
+
+
+def dot(input, other):
+    """sum(input * other) of two 1-D tensors of the same length."""
+    _check_ranks("dot", (input, other), (1, 1), "1D tensors")
+    if input.shape != other.shape:
+        raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the same "
+                           f"number of elements, but got {input.shape[0]} and "
+                           f"{other.shape[0]}")
+    return matmul(input, other)
+
+
+
+def outer(input, vec2):
+    """out[i, j] = input[i] * vec2[j] for 1-D tensors."""
+    _check_ranks("outer", (input, vec2), (1, 1), "1D tensors")
+    return einsum("i,j->ij", input, vec2)
+
+
+def trace(input):
+    """The sum of the main diagonal of a 2-D tensor (square or not)."""
+    _check_ranks("trace", (input,), (2,), "a matrix")
+    n = min(input.shape)
+    return einsum("ii->", input[:n, :n])
