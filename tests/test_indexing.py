@@ -298,3 +298,12 @@ def test_where_promotes_like_torch():
     assert minidl.where(cond, True, False).dtype == bool
     check(minidl.where(cond, 1, 2.5), [1.0, 2.5])
     check(minidl.where(cond, np.array([7.0, 8.0]), f32), [7.0, 2.0])  # an array: a constant
+
+
+@pytest.mark.parametrize("cond_shape, x_shape, y_shape", [
+    ((3, 1), (1, 4), (3, 4)), ((4,), (3, 4), ()), ((2, 1, 4), (3, 1), (1, 3, 4))])
+def test_where_broadcasts_and_sums_gradients_back(cond_shape, x_shape, y_shape):
+    cond = minidl.tensor(rng.random(cond_shape) > 0.5)
+    x, y = leaf(*x_shape), leaf(*y_shape)
+    assert gradcheck(lambda a, b: minidl.where(cond, a, b), [x, y])
+    assert gradgradcheck(lambda a, b: minidl.where(cond, a * b, b * b), [x, y])
