@@ -299,3 +299,22 @@ def test_dropout2d_drops_whole_channels():
     assert minidl.gradgradcheck(squared_dropout, [t(randn(2, 3, 4))])
     with pytest.raises(ValueError, match="3-D .* or 4-D"):
         F.dropout2d(t(randn(2, 3)))
+
+
+def test_results_do_not_depend_on_the_memory_layout_of_the_input():
+    """Convolutions leave their output in (C, H, W, N) memory order behind an (N, C, H, W)
+    view; every op must read any strides: C order, that order, and a strided slice."""
+    x = randn(3, 2, 9, 8)
+    w, b = t(randn(4, 2, 3, 3, seed=1)), t(randn(4, seed=2))
+    layouts = [x, np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2),
+               np.pad(x, ((0, 0), (0, 0), (0, 0), (0, 3)))[:, :, :, :8]]
+    outputs = []
+    for array in layouts:
+        xt = minidl.Tensor(array, requires_grad=True)
+        y = F.max_pool2d(F.conv2d(xt, w, b, padding=1), 2, ceil_mode=True)
+        y = F.conv_transpose2d(y, w, stride=2)
+        (y * t(np.arange(y.numpy().size).reshape(y.shape), False)).sum().backward()
+        outputs.append((y.numpy(), xt.grad.numpy()))
+    for y, grad in outputs[1:]:
+        np.testing.assert_allclose(y, outputs[0][0], rtol=1e-12)
+        np.testing.assert_allclose(grad, outputs[0][1], rtol=1e-12)
