@@ -539,6 +539,7 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 
 from . import autograd, creation, ops  # noqa: E402  (they need Tensor defined first)
+from .ops.base import category  # noqa: E402
 
 # Tensor methods that simply forward to the op of the same name: ``x.name(*args, **kw)``
 # is ``ops.name(x, *args, **kw)``. The op function itself is bound (no wrapper, no extra
@@ -578,8 +579,6 @@ Tensor.view = ops.reshape  # no strides here: every reshape is a view or a copy
 
 
 # ---- in-place ops ---------------------------------------------------------------------
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-
 
 def _in_place(self, op, *args, check_dtype=True, **kwargs):
     """``self`` made to hold ``op(self, *args, **kwargs)``, as PyTorch's ``x.op_(...)``.
@@ -607,7 +606,7 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
     if out.shape != self.shape:
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                            f"broadcast shape {list(out.shape)}")
-    if check_dtype and _CATEGORY[out.dtype.kind] > _CATEGORY[self.dtype.kind]:
+    if check_dtype and category(out.dtype) > category(self.dtype):
         raise RuntimeError(f"result type {out.dtype} can't be cast to the desired output "
                            f"type {self.dtype}")
     if recorded:
@@ -652,7 +651,8 @@ _IN_PLACE_METHODS = (
     "tanh", "sigmoid", "relu", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh",
     "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "exp2", "expm1", "log2", "log10",
     "log1p", "rsqrt", "reciprocal", "square", "sign", "floor", "ceil", "round", "trunc",
-    "frac", "fmod", "remainder", "copysign", "hypot", "lerp", "floor_divide",
+    "frac", "fmod", "remainder", "copysign", "hypot", "lerp", "floor_divide", "clamp_min",
+    "clamp_max", "addcmul", "addcdiv", "nan_to_num",
     "masked_fill", "scatter", "scatter_add", "tril", "triu",
 )
 for _name in _IN_PLACE_METHODS:

@@ -199,3 +199,14 @@ def test_fill_and_copy_refuse_bad_values_and_shapes():
     assert x.tolist() == [[5.0] * 3, [6.0] * 3] and x._version == 1
     x.copy_([1, 2, 3])  # array-likes are accepted, as tensors
     assert x.tolist() == [[1.0, 2.0, 3.0]] * 2
+
+
+def test_every_listed_in_place_method_exists_and_writes_in_place():
+    from minidl.tensor import _IN_PLACE_METHODS
+    assert len(set(_IN_PLACE_METHODS)) == len(_IN_PLACE_METHODS)
+    for name in ("clamp_min", "clamp_max", "addcmul", "addcdiv", "nan_to_num", "sin", "lerp"):
+        assert name in _IN_PLACE_METHODS and hasattr(minidl.Tensor, name + "_")
+    x = minidl.tensor([0.5, float("nan"), 3.0])
+    x.nan_to_num_().clamp_min_(1.0).clamp_max_(2.0)
+    x.addcmul_(minidl.tensor([1.0, 2.0, 3.0]), minidl.tensor([2.0, 2.0, 2.0]), value=0.5)
+    assert x.tolist() == [2.0, 3.0, 5.0] and x._version == 4

@@ -87,6 +87,11 @@ DEFAULT_FLOAT = numpy.dtype(numpy.float32)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
+def category(dtype):
+    """0 for bool, 1 for integers, 2 for floats, 3 for complex: PyTorch's type categories."""
+    return _CATEGORY[dtype.kind]
+
+
 def _category_and_priority(x):
     """(category, priority): bool < integer < float; a tensor with dimensions outranks a
     0-d tensor, which outranks a Python number, but only within one category."""
