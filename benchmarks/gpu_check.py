@@ -202,6 +202,13 @@ def mnist_folder():
     return None
 
 
+def gpu_test_files():
+    """The test files that mark tests ``gpu`` (all of tests/ when none is found)."""
+    files = [path for path in sorted((ROOT / "tests").glob("test_*.py"))
+             if "mark.gpu" in path.read_text(errors="replace")]
+    return files or [ROOT / "tests"]
+
+
 # --cpu-smoke runs every script as it runs on the GPU, but with tests/fake_cupy.py (a
 # NumPy stand-in for CuPy) installed first: the whole check, end to end, without a GPU
 _WITH_FAKE_CUPY = ("import os, runpy, sys; import fake_cupy; fake_cupy.install(); "
@@ -221,10 +228,11 @@ def plan(python, smoke=False, have_mnist=True):
     optim_args = ["--sizes", "1e4,1e5", "--repeat", "3", "--steps-per-block", "2",
                   "--no-torch"] if smoke else ["--sizes", "1e7,1e8"]
     mlp_args = ["--limit", "2000", "--epochs", "1", "--no-torch"] if smoke else []
-    # a test file that cannot be imported there (say, hypothesis is not installed) must
-    # not stop the GPU tests of the other files: it is reported as an error instead
+    # only the files that have GPU tests are collected, and one that cannot be imported
+    # there (a module missing on that machine) is reported without stopping the others
     pytest = [python, "-m", "pytest", "-m", "gpu", "-q", "-rfEs", "-p", "no:cacheprovider",
-              "--continue-on-collection-errors"] + (["-p", "fake_cupy"] if smoke else [])
+              "--continue-on-collection-errors"] + (["-p", "fake_cupy"] if smoke else []) \
+        + [str(path.relative_to(ROOT)) for path in gpu_test_files()]
     steps = [
         Step("device", "The device", [*run, "benchmarks/bench_gpu.py", "device",
                                       *["--no-torch"] * smoke], 30,

@@ -89,6 +89,14 @@ def test_dry_run_names_what_is_missing(gpu_check, monkeypatch, capsys):
     assert "unknown step(s) ['bogus']" in capsys.readouterr().err
 
 
+def test_pytest_collects_only_the_files_with_gpu_tests(gpu_check):
+    names = [path.name for path in gpu_check.gpu_test_files()]
+    assert "test_gpu.py" in names and "test_gpu_ops.py" in names
+    assert "test_readme.py" not in names and "test_gpu_check.py" not in names
+    pytest_step = next(s for s in gpu_check.plan("python") if s.name == "pytest")
+    assert "tests/test_gpu.py" in pytest_step.command
+
+
 def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
     (tmp_path / "test_sample.py").write_text(textwrap.dedent("""
         import pytest
