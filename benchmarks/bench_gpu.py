@@ -12,8 +12,9 @@ optim   Adam and SGD with momentum on n float32 parameters (one tensor), gradien
         p, m, v: 28 B a parameter; SGD-momentum 20 B), the bandwidth that achieves, and
         that against the device's peak (2 x memory clock x bus width, the CUDA device
         attributes) and against a device-to-device copy moving as many bytes (what the
-        memory delivers in practice). torch.optim's fused=True and foreach=True run as
-        peers when torch sees the GPU.
+        memory delivers in practice). minidl's fast executor (one fused kernel) is the
+        "minidl" column, its plain executor (a CuPy call per operation) "plain".
+        torch.optim's fused=True and foreach=True run as peers when torch sees the GPU.
 mlp     One epoch of an MLP 784-256-10 (ReLU, cross-entropy) on MNIST (or random data of
         its shape when $MINIDL_DATA does not hold it), batches indexed on the device:
         minidl against torch (default and fused optimizer), same initial weights, same
@@ -47,9 +48,10 @@ _ATTR_MEMORY_CLOCK_KHZ = 36
 _ATTR_MEMORY_BUS_WIDTH_BITS = 37
 
 # name, minidl constructor, torch class name and kwargs, bytes moved per float32 parameter
+# (minidl's keyword arguments also get executor="fast" and executor="plain")
 OPTIMIZERS = [
-    ("Adam", lambda p: optim.Adam(p, lr=1e-3), "Adam", dict(lr=1e-3), 28),
-    ("SGD momentum", lambda p: optim.SGD(p, lr=1e-3, momentum=0.9), "SGD",
+    ("Adam", lambda p, **kw: optim.Adam(p, lr=1e-3, **kw), "Adam", dict(lr=1e-3), 28),
+    ("SGD momentum", lambda p, **kw: optim.SGD(p, lr=1e-3, momentum=0.9, **kw), "SGD",
      dict(lr=1e-3, momentum=0.9), 20),
 ]
 
@@ -144,11 +146,11 @@ def describe(info):
 
 
 # ------------------------------------------------------------------ optimizer steps
-def _minidl_step(dev, make, n):
+def _minidl_step(dev, make, n, executor):
     xp = dev.xp
     p = minidl.Tensor(xp.ones(n, np.float32), requires_grad=True)
     p.grad = minidl.Tensor(xp.full(n, 1e-3, np.float32))
-    opt = make([p])
+    opt = make([p], executor=executor)
     opt.step()  # state allocated, kernel compiled
     return opt.step
 
@@ -176,7 +178,7 @@ def _copy(dev, n_bytes):
 
 def bench_optim(dev, sizes, repeat, steps_per_block, peak_gb_s):
     headers = ["params", "optimizer", "B/param", "minidl ms", "minidl GB/s", "of peak",
-               "copy GB/s", "minidl/copy", "torch fused ms", "torch foreach ms",
+               "copy GB/s", "minidl/copy", "plain ms", "torch fused ms", "torch foreach ms",
                "minidl/fused", "minidl/foreach"]
     rows = []
     for n in sizes:
@@ -184,7 +186,8 @@ def bench_optim(dev, sizes, repeat, steps_per_block, peak_gb_s):
             moved = n * nbytes
             candidates = {
                 "copy": _copy(dev, moved),
-                "minidl": _minidl_step(dev, make, n),
+                "minidl": _minidl_step(dev, make, n, "fast"),
+                "plain": _minidl_step(dev, make, n, "plain"),
                 "fused": _torch_step(dev, tname, tkw, n, dict(fused=True)),
                 "foreach": _torch_step(dev, tname, tkw, n, dict(foreach=True)),
             }
@@ -196,6 +199,7 @@ def bench_optim(dev, sizes, repeat, steps_per_block, peak_gb_s):
             rows.append([f"{n:.0e}", name, nbytes, harness.fmt(t["minidl"], digits=3),
                          f"{ours:.0f}", "-" if not peak_gb_s else f"{ours / peak_gb_s:.0%}",
                          f"{copy:.0f}", harness.ratio(t["minidl"], t["copy"]),
+                         harness.fmt(t["plain"], digits=3),
                          harness.fmt(t["fused"], digits=3), harness.fmt(t["foreach"], digits=3),
                          harness.ratio(t["minidl"], t["fused"]),
                          harness.ratio(t["minidl"], t["foreach"])])
