@@ -307,3 +307,19 @@ def test_where_broadcasts_and_sums_gradients_back(cond_shape, x_shape, y_shape):
     x, y = leaf(*x_shape), leaf(*y_shape)
     assert gradcheck(lambda a, b: minidl.where(cond, a, b), [x, y])
     assert gradgradcheck(lambda a, b: minidl.where(cond, a * b, b * b), [x, y])
+
+
+def test_setitem_into_a_view_while_recording_is_refused():
+    x = minidl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 2
+    row = y[0]  # shares y's memory
+    with pytest.raises(RuntimeError, match="view of another one"):
+        row[1] = 5.0
+    np.testing.assert_array_equal(y.numpy(), [[2, 4], [6, 8]])  # untouched
+    y[0, 1] = 5.0  # into the base: recorded
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2, 0], [2, 2]])
+    with minidl.no_grad():  # outside autograd a view writes through, as in PyTorch
+        z = minidl.zeros(2, 2)
+        z[1][0] = 7.0
+    np.testing.assert_array_equal(z.numpy(), [[0, 0], [7, 0]])

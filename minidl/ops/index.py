@@ -219,12 +219,30 @@ def setitem(a, index, value):
         index.put(a.data, value.data if isinstance(value, Tensor) else value)
         a._version += 1
         return a
+    _refuse_write_into_a_view(a)
     before = Tensor._make(a.data, a._ctx)  # a's history up to now
     before.requires_grad = a.requires_grad
     out = SetItem.apply(before, value, index, True)
     a._ctx, a.requires_grad = out._ctx, True
     a._version += 1
     return a
+
+
+def _refuse_write_into_a_view(a):
+    """Raise when ``a``'s memory is shared with an input of the op that made it (``a`` is
+    a view such as ``y[0]``): the write would change that input behind the graph's back.
+    PyTorch tracks views and rewrites the base's history; minidl does not."""
+    node = a._ctx
+    inputs = getattr(node, "inputs", None)
+    if not isinstance(inputs, (tuple, list)):
+        return
+    may_share = getattr(array_module(a.data), "may_share_memory", numpy.may_share_memory)
+    if any(t is not None and may_share(t.data, a.data) for t in inputs):
+        raise RuntimeError(
+            "setitem: this tensor is a view of another one (e.g. y[0] or y.reshape(...)), and "
+            "writing into it while recording gradients would change that tensor without its "
+            "gradient knowing; write into the base tensor (y[0, 1] = v), or make a copy first "
+            "(r = y[0] * 1)")
 
 
 # ---- masks and conditions --------------------------------------------------------------
