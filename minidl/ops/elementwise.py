@@ -30,9 +30,9 @@ class Add(Function):
                 unbroadcast(g, ctx.shapes[1]) if need_b else None)
 
 
-def add(a, b, alpha=1):
-    """a + alpha b"""
-    return binary(Add, a, b if alpha == 1 else b * alpha)
+def add(input, other, alpha=1):
+    """input + alpha other"""
+    return binary(Add, input, other if alpha == 1 else other * alpha)
 
 
 class Sub(Function):
@@ -49,13 +49,14 @@ class Sub(Function):
                 unbroadcast(-g, ctx.shapes[1]) if need_b else None)
 
 
-def sub(a, b, alpha=1):
+def sub(input, other, alpha=1):
+    """input - alpha other"""
     if alpha != 1:
-        b = b * alpha
-    if _is_bool(a) and _is_bool(b):
+        other = other * alpha
+    if _is_bool(input) and _is_bool(other):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
-    return binary(Sub, a, b)
+    return binary(Sub, input, other)
 
 
 def _is_bool(x):
@@ -80,8 +81,8 @@ class Mul(Function):
                 unbroadcast(g * a, shape_of(b)) if need_b else None)
 
 
-def mul(a, b):
-    return binary(Mul, a, b)
+def mul(input, other):
+    return binary(Mul, input, other)
 
 
 multiply = mul
@@ -139,12 +140,12 @@ class Neg(Function):
         return -g
 
 
-def neg(a):
-    if a.dtype.kind == "b":
+def neg(input):
+    if input.dtype.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
                            "you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
-    return Neg.apply(a)
+    return Neg.apply(input)
 
 
 negative = neg
@@ -258,8 +259,8 @@ class Maximum(Function):
         return _split_by_winner(ctx, g, a > b, a, b)
 
 
-def maximum(a, b):
-    return binary(Maximum, a, b)
+def maximum(input, other):
+    return binary(Maximum, input, other)
 
 
 class Minimum(Function):
@@ -275,8 +276,8 @@ class Minimum(Function):
         return _split_by_winner(ctx, g, a < b, a, b)
 
 
-def minimum(a, b):
-    return binary(Minimum, a, b)
+def minimum(input, other):
+    return binary(Minimum, input, other)
 
 
 def _split_by_winner(ctx, g, a_wins, a, b):
