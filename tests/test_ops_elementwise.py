@@ -555,3 +555,13 @@ def test_booleans_like_pytorch():
     for name in ("abs", "relu", "floor", "ceil", "trunc", "round"):
         with pytest.raises(TypeError, match=f"{name}: not implemented for bool"):
             getattr(minidl, name)(b)
+
+
+def test_float_alpha_with_integer_operands_raises():
+    i = minidl.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point"):
+        minidl.add(i, i, alpha=0.5)
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point"):
+        i.sub(1, alpha=1.5)
+    assert minidl.add(i, i, alpha=3).tolist() == [4, 8]
+    assert minidl.add(i, 1.0, alpha=0.5).dtype == np.float32

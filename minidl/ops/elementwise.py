@@ -32,7 +32,19 @@ class Add(Function):
 
 def add(input, other, alpha=1):
     """input + alpha other"""
-    return binary(Add, input, other if alpha == 1 else other * alpha)
+    if alpha != 1:
+        other = _scaled(input, other, alpha)
+    return binary(Add, input, other)
+
+
+def _scaled(input, other, alpha):
+    """alpha * other for add/sub; a float alpha with integer operands raises, as PyTorch."""
+    if isinstance(alpha, float) and all(
+            isinstance(x, (int, bool)) or isinstance(x, Tensor) and x.dtype.kind in "biu"
+            for x in (input, other)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           f"point number (got alpha={alpha})")
+    return other * alpha
 
 
 class Sub(Function):
@@ -52,7 +64,7 @@ class Sub(Function):
 def sub(input, other, alpha=1):
     """input - alpha other"""
     if alpha != 1:
-        other = other * alpha
+        other = _scaled(input, other, alpha)
     if _is_bool(input) and _is_bool(other):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
