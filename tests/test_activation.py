@@ -172,15 +172,19 @@ def test_integer_inputs():
 
 # ---- Modules ------------------------------------------------------------------------------
 MODULES = [
-    (nn.ReLU(), F.relu), (nn.ReLU6(), F.relu6), (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
+    (nn.ReLU(), F.relu), (nn.ReLU6(), F.relu6),
+    (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
     (nn.ELU(alpha=0.5), lambda x: F.elu(x, 0.5)), (nn.SELU(), F.selu),
     (nn.CELU(2.0), lambda x: F.celu(x, 2.0)), (nn.GELU("tanh"), lambda x: F.gelu(x, "tanh")),
-    (nn.SiLU(), F.silu), (nn.Mish(), F.mish), (nn.Softplus(2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
+    (nn.SiLU(), F.silu), (nn.Mish(), F.mish),
+    (nn.Softplus(2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
     (nn.Softsign(), F.softsign), (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh),
-    (nn.Hardtanh(-2.0, 2.0), lambda x: F.hardtanh(x, -2.0, 2.0)), (nn.Hardsigmoid(), F.hardsigmoid),
-    (nn.Hardswish(), F.hardswish), (nn.LogSigmoid(), F.logsigmoid), (nn.GLU(0), lambda x: F.glu(x, 0)),
+    (nn.Hardtanh(-2.0, 2.0), lambda x: F.hardtanh(x, -2.0, 2.0)),
+    (nn.Hardsigmoid(), F.hardsigmoid), (nn.Hardswish(), F.hardswish),
+    (nn.LogSigmoid(), F.logsigmoid), (nn.GLU(0), lambda x: F.glu(x, 0)),
     (nn.Threshold(0.1, 20.0), lambda x: F.threshold(x, 0.1, 20.0)),
-    (nn.Softmax(dim=0), lambda x: F.softmax(x, 0)), (nn.LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
+    (nn.Softmax(dim=0), lambda x: F.softmax(x, 0)),
+    (nn.LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
 ]
 
 

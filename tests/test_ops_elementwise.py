@@ -565,3 +565,18 @@ def test_float_alpha_with_integer_operands_raises():
         i.sub(1, alpha=1.5)
     assert minidl.add(i, i, alpha=3).tolist() == [4, 8]
     assert minidl.add(i, 1.0, alpha=0.5).dtype == np.float32
+
+
+def test_bool_operands_are_refused_where_pytorch_refuses_them():
+    b, i, f = minidl.tensor([True, False]), minidl.tensor([1, 2]), minidl.tensor([1.0, 2.0])
+    for expr in (lambda: i - b, lambda: f - True, lambda: b - 1, lambda: 1.5 - b):
+        with pytest.raises(RuntimeError, match="Subtraction.*with a bool tensor"):
+            expr()
+    for expr in (lambda: b // b, lambda: b % True, lambda: minidl.fmod(b, b)):
+        with pytest.raises(TypeError, match="two bool operands"):
+            expr()
+    for expr in (lambda: b << b, lambda: b >> True):
+        with pytest.raises(TypeError, match="integers for shifts"):
+            expr()
+    assert (b ** True).dtype == np.bool_ and (b ** True).tolist() == [True, False]
+    assert (i - 1).tolist() == [0, 1] and (b + 1).tolist() == [2, 1]

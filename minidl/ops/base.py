@@ -87,6 +87,11 @@ DEFAULT_FLOAT = numpy.dtype(numpy.float32)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
+def is_bool(x):
+    """A Python bool or a boolean tensor."""
+    return isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.kind == "b"
+
+
 def category(dtype):
     """0 for bool, 1 for integers, 2 for floats, 3 for complex: PyTorch's type categories."""
     return _CATEGORY[dtype.kind]

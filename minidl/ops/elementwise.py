@@ -10,7 +10,7 @@ import math as _math
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import (binary, needs_promotion, operand, promote, result_type, shape_of,
+from .base import (binary, is_bool, needs_promotion, operand, promote, result_type, shape_of,
                    unbroadcast)
 from .math import floor_divide, sign, trunc
 
@@ -65,14 +65,14 @@ def sub(input, other, alpha=1):
     """input - alpha other"""
     if alpha != 1:
         other = _scaled(input, other, alpha)
-    if _is_bool(input) and _is_bool(other):
+    if is_bool(input) and is_bool(other):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
+    if is_bool(input) or is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                           "supported. If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
     return binary(Sub, input, other)
-
-
-def _is_bool(x):
-    return isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.kind == "b"
 
 
 subtract = sub
@@ -195,8 +195,12 @@ class Pow(Function):
 
 
 def pow(input, exponent):
-    """input ** exponent; either may be a tensor (or a number, or an array constant)."""
-    return binary(Pow, input, exponent)
+    """input ** exponent; either may be a tensor (or a number, or an array constant).
+    Booleans to boolean powers stay boolean, as in PyTorch."""
+    out = binary(Pow, input, exponent)
+    if is_bool(input) and is_bool(exponent):
+        return out.to(dtype=bool)
+    return out
 
 
 class Clamp(Function):

@@ -99,10 +99,11 @@ def _bitwise(name, numpy_name, *operands):
     like = next(x for x in operands if isinstance(x, Tensor))
     operands = [operand(x, like) for x in operands]
     dtype = result_type(*operands)
-    if dtype.kind not in "biu":
+    if dtype.kind not in "biu" or dtype.kind == "b" and "shift" in name:
         kinds = ", ".join(str(x.dtype) if isinstance(x, Tensor) else type(x).__name__
                           for x in operands)
-        raise TypeError(f"{name}: only integer and bool tensors are supported, got {kinds}")
+        raise TypeError(f"{name}: only integer and bool tensors are supported (integers for "
+                        f"shifts), got {kinds}")
     return _constant(numpy_name, *operands, dtype=dtype)
 
 

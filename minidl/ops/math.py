@@ -11,7 +11,7 @@ import math
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import binary, floating, shape_of, unbroadcast
+from .base import binary, floating, is_bool, shape_of, unbroadcast
 
 
 # ---- the common ones, tuned by hand (they run in every training step) ----------------
@@ -439,6 +439,11 @@ def _is_integral(x):
     return x.dtype.kind in "iub" if hasattr(x, "dtype") else isinstance(x, int)
 
 
+def _refuse_bools(input, other, name):
+    if is_bool(input) and is_bool(other):
+        raise TypeError(f"{name}: not implemented for two bool operands")
+
+
 def _check_integer_divisor(a, b, name):
     """Integer division by zero raises, as in PyTorch (NumPy would silently give 0)."""
     if _is_integral(a) and _is_integral(b) and bool((b == 0).any() if hasattr(b, "shape")
@@ -459,6 +464,7 @@ class Fmod(_Binary):
 
 
 def fmod(input, other):
+    _refuse_bools(input, other, "fmod")
     return binary(Fmod, input, other)
 
 
@@ -475,6 +481,7 @@ class Remainder(_Binary):
 
 
 def remainder(input, other):
+    _refuse_bools(input, other, "remainder")
     return binary(Remainder, input, other)
 
 
@@ -492,4 +499,5 @@ def floor_divide(input, other):
                                  for x in (input, other)):
         raise RuntimeError("derivative for floor_divide is not implemented; use (a / b).floor() "
                            "for a zero gradient, or detach() the inputs")
+    _refuse_bools(input, other, "floor_divide")
     return binary(FloorDivide, input, other)
