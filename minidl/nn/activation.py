@@ -249,15 +249,15 @@ def hardsigmoid(input):
 
 
 class HardswishFn(_Pointwise):
-    """out = a relu6(a + 3) / 6 ;  da = 0 for a < -3, g (2a + 3) / 6 up to 3, g above
-    (PyTorch's choice at the kinks)"""
+    """out = a relu6(a + 3) / 6 ;  da = 0 for a <= -3, g (2a + 3) / 6 for -3 < a < 3,
+    g for a >= 3 (PyTorch 2's choice at the kinks)"""
     @staticmethod
     def f(xp, a):
         return a * xp.clip(a / 6 + 0.5, 0, 1)
 
     @staticmethod
     def derivative(xp, a, out):
-        return xp.where(a < -3, 0.0, xp.where(a <= 3, a / 3 + 0.5, 1.0))
+        return xp.where(a <= -3, 0.0, xp.where(a < 3, a / 3 + 0.5, 1.0))
 
 
 @_with_inplace
