@@ -217,6 +217,15 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __contains__(self, element):
+        """``element in t``: whether any element of ``t`` equals ``element`` (PyTorch's
+        meaning, for any number of dimensions)."""
+        if not isinstance(element, (Tensor, int, float, bool, numpy.number)):
+            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element).__name__}.")
+        other = element.data if isinstance(element, Tensor) else element
+        return bool((self.data == other).any())
+
     def __iter__(self):
         """The rows (sub-tensors along dim 0), as PyTorch iterates."""
         if self.ndim == 0:

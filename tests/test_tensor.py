@@ -282,3 +282,10 @@ def test_uniform_and_normal_fill_in_place():
         w.normal_()
     with minidl.no_grad():
         w.normal_()
+
+
+def test_contains_looks_at_every_element():
+    t = minidl.tensor([[1, 2], [3, 4]])
+    assert 3 in t and 5 not in t and 2.0 in t and minidl.tensor(4) in t
+    with pytest.raises(RuntimeError, match="only supports Tensor or scalar"):
+        "a" in t
