@@ -580,3 +580,11 @@ def test_bool_operands_are_refused_where_pytorch_refuses_them():
             expr()
     assert (b ** True).dtype == np.bool_ and (b ** True).tolist() == [True, False]
     assert (i - 1).tolist() == [0, 1] and (b + 1).tolist() == [2, 1]
+
+
+def test_second_derivatives_of_the_composite_helpers():
+    a, t1, t2 = leaf((3, 4), -1, 1), leaf((4,), -1, 1), leaf((3, 1), 0.5, 2)
+    assert gradgradcheck(lambda a, b, c: minidl.addcmul(a, b, c, value=0.5) ** 2, [a, t1, t2])
+    assert gradgradcheck(lambda a, b, c: minidl.addcdiv(a, b, c, value=0.3), [a, t1, t2])
+    assert gradgradcheck(lambda a: minidl.nan_to_num(a) ** 2, [a])
+    assert gradgradcheck(lambda a, b: minidl.clamp_min(a, b) * a, [a, t1])
