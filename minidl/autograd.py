@@ -23,10 +23,12 @@ gradient, which can be differentiated again, to any order.
 import contextlib
 import sys
 import time
+import weakref
 
 import numpy
 
 from . import backend
+from .hooks import RemovableHandle
 from .tensor import Tensor
 
 __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "is_grad_enabled",
@@ -155,6 +157,9 @@ def _has_nonfinite(array, nan_only=False):
 
 
 def _nbytes(array):
+    """Bytes an op's result allocated: 0 for a view of an existing array."""
+    if getattr(array, "base", None) is not None:
+        return 0
     return getattr(array, "nbytes", 0)
 
 
@@ -200,6 +205,7 @@ class Function:
 
     saved_tensors = ()
     _tensor_hooks = None    # hooks registered on this node's output (a non-leaf Tensor)
+    _retains_grad = None    # a weak reference to that Tensor, when it retains its grad
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -381,7 +387,7 @@ def _node_backward(node, g, create_graph):
 
 
 def _call_hooks(hooks, g, create_graph):
-    for hook in hooks:
+    for hook in list(hooks.values()):
         as_tensor = g if isinstance(g, Tensor) else Tensor._make(g, None)
         result = hook(as_tensor)
         if result is not None:
@@ -393,8 +399,6 @@ def _call_hooks(hooks, g, create_graph):
 
 
 def _accumulate(leaf, grad, aliased, create_graph):
-    if leaf._hooks:
-        grad = _call_hooks(leaf._hooks, grad, create_graph)
     if isinstance(grad, Tensor):
         grad = grad if grad.dtype == leaf.dtype else grad.astype(leaf.dtype)
         leaf._grad = grad if leaf._grad is None else leaf._grad + grad
@@ -425,10 +429,18 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
     if inputs is not None and stop_at_inputs:
         stop = {t._ctx for t in inputs if t._ctx is not None}
 
+    hooked = {}  # id(leaf) -> [leaf, gradient summed over this pass] for leaves with hooks
+
     def deliver(tensor, g, aliased):
         if tensor._ctx is None:
             slot = capture.get(id(tensor))
-            if slot is not None:
+            if tensor._hooks and (slot is not None or inputs is None):
+                entry = hooked.get(id(tensor))
+                if entry is None:  # a copy: later contributions are added in place
+                    hooked[id(tensor)] = [tensor, g if isinstance(g, Tensor) else g.copy()]
+                else:
+                    entry[1] = entry[1] + g
+            elif slot is not None:
                 captured[slot] = g if slot not in captured else captured[slot] + g
             elif inputs is None:
                 _accumulate(tensor, g, aliased, create_graph)
@@ -444,8 +456,11 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
     roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
     for node in _topological_order(roots, stop):
         out_grad = grads.pop(node, None)
-        if out_grad is not None and node._tensor_hooks:
+        if out_grad is not None and node._tensor_hooks is not None:
             out_grad = _call_hooks(node._tensor_hooks, out_grad, create_graph)
+            retained = node._retains_grad and node._retains_grad()
+            if retained is not None:
+                retained._grad = _keep(retained._grad, out_grad)
         if node in node_slots and out_grad is not None:
             captured[node_slots[node]] = out_grad
         if out_grad is not None and node not in stop:
@@ -484,9 +499,22 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
                     grads[parent] = in_grad
         if not retain_graph:
             node._release()
+    for leaf, g in hooked.values():  # a leaf's hooks run once, on its whole gradient
+        g = _call_hooks(leaf._hooks, g, create_graph)
+        slot = capture.get(id(leaf))
+        if slot is not None:
+            captured[slot] = g
+        else:
+            _accumulate(leaf, g, False, create_graph)
     if inputs is None:
         return None
     return [captured.get(i) for i in range(len(inputs))]
+
+
+def _keep(kept, g):
+    """``retain_grad``'s accumulation: the gradient as a Tensor, added to what is kept."""
+    g = g if isinstance(g, Tensor) else Tensor._make(g.copy(), None)
+    return g if kept is None else kept + g
 
 
 def _instrumented_backward(node, g, create_graph):
@@ -620,30 +648,29 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(out)
 
 
-class RemovableHandle:
-    """Returned by the ``register_*hook`` methods; ``remove()`` unregisters the hook."""
-
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-
 def register_tensor_hook(tensor, hook):
-    """``Tensor.register_hook``: ``hook(grad)`` runs when the gradient with respect to
-    ``tensor`` has been computed; a returned Tensor replaces that gradient."""
+    """``Tensor.register_hook``: ``hook(grad)`` runs once the gradient with respect to
+    ``tensor`` has been computed in a backward pass; a returned Tensor replaces it."""
     if not tensor.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-    if tensor._ctx is None:
-        if tensor._hooks is None:
-            tensor._hooks = []
-        hooks = tensor._hooks
-    else:
-        node = tensor._ctx
-        if node._tensor_hooks is None:
-            node._tensor_hooks = []
-        hooks = node._tensor_hooks
-    hooks.append(hook)
-    return RemovableHandle(hooks, hook)
+    owner = tensor if tensor._ctx is None else tensor._ctx
+    attribute = "_hooks" if tensor._ctx is None else "_tensor_hooks"
+    if getattr(owner, attribute) is None:
+        setattr(owner, attribute, {})
+    hooks = getattr(owner, attribute)
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def retain_grad(tensor):
+    """``Tensor.retain_grad``: keep this non-leaf's gradient in ``.grad``, as it is after
+    all of its hooks have run."""
+    node = tensor._ctx
+    if node is None:
+        return
+    if not tensor.requires_grad:
+        raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+    if node._tensor_hooks is None:
+        node._tensor_hooks = {}
+    node._retains_grad = weakref.ref(tensor)

@@ -309,11 +309,7 @@ class Tensor:
 
     def retain_grad(self):
         """Keep the gradient of this non-leaf tensor in ``.grad`` (leaves always do)."""
-        if self._ctx is None:
-            return
-        def keep(grad):
-            self._grad = grad if self._grad is None else self._grad + grad
-        autograd.register_tensor_hook(self, keep)
+        autograd.retain_grad(self)
 
     def astype(self, dtype):
         """NumPy's spelling of ``to(dtype=...)``, so backward formulas read the same on

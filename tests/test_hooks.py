@@ -144,8 +144,6 @@ def test_leaf_hook_result_is_accumulated_and_stops_after_remove():
     assert len(calls) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the engine calls a leaf's hooks once per use of the "
-                   "leaf (with 5, then 2) instead of once with the summed gradient (7)")
 def test_leaf_used_twice_hook_sees_the_summed_gradient_once():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     calls = []
@@ -243,8 +241,6 @@ def test_hooks_apply_under_create_graph_and_autograd_grad():
     np.testing.assert_allclose(x.grad.data, [12.0, 24.0])  # d/dx 6x^2
 
 
-@pytest.mark.xfail(strict=True, reason="retain_grad is an ordinary hook here, so it keeps the "
-                   "gradient before the hooks registered after it; torch keeps it after all")
 def test_retain_grad_keeps_the_gradient_after_every_hook():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
