@@ -354,6 +354,36 @@ def test_host_indices_and_targets_on_gpu_tensors():
     np.testing.assert_allclose(results["gpu"][1], results["cpu"][1], rtol=1e-5, atol=1e-6)
 
 
+def test_in_place_writes_on_the_gpu_as_on_the_cpu():
+    """setitem (numbers, device tensors, masks, host index lists), fill_, zero_, copy_,
+    the in-place arithmetic and the seeded uniform_/normal_, with their gradients."""
+    rng = np.random.default_rng(9)
+    data, values = rng.standard_normal((4, 5)), rng.standard_normal((2, 3))
+    results = {}
+    for device in ("cpu", "gpu"):
+        x = minidl.tensor(backend.to_device(data, device), requires_grad=True)
+        v = minidl.tensor(backend.to_device(values, device), requires_grad=True)
+        y = x * 1
+        y[0] = 5.0
+        y = y * 1  # (a second write into a tensor setitem made is refused at present)
+        y[1:3, 2:] = v
+        y = y * 1
+        y[y < -1] = 0.0
+        y = y * 1
+        y[[3, 3], [0, 4]] = -2.0
+        y.mul_(2).add_(1).clamp_(max=6.0)
+        (y * y).sum().backward()
+        t = minidl.zeros(2, 3, device=device)
+        minidl.manual_seed(1)
+        fills = [host(t.fill_(2.5)).copy(), host(t.zero_()).copy(),
+                 host(t.copy_(np.arange(3.0))).copy(), host(t.uniform_(-1, 1)).copy(),
+                 host(t.normal_(0, 2)).copy()]
+        assert y.device == t.device == device
+        results[device] = [host(y), host(x.grad), host(v.grad), *fills]
+    for c, g in zip(results["cpu"], results["gpu"]):
+        np.testing.assert_allclose(g, c, rtol=1e-12, atol=0)
+
+
 def test_clip_grad_norm_and_check_finite_on_the_gpu():
     from minidl.utils import NonFiniteError, check_finite
     results = {}
