@@ -18,7 +18,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import zipfile
 import zlib
 
@@ -26,6 +25,7 @@ import numpy
 from numpy.lib import format as npy_format
 
 from . import backend
+from .atomic_write import atomic_write
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -88,60 +88,11 @@ def save(obj, path):
     tree = _encode(obj, arrays, "obj")
     header = json.dumps({"format": FORMAT, "tree": tree})
     arrays[_HEADER] = numpy.frombuffer(header.encode(), dtype=numpy.uint8)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "save: the path is a folder", path)
-    if os.path.islink(path):  # write through the link, as open() does, not over it
-        path = os.path.realpath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = _create_temporary(path, folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write_npz(tmp):
+        with open(tmp, "wb") as f:
             numpy.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        _keep_mode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_folder(folder)
-
-
-def _create_temporary(path, folder):
-    """A new file next to ``path``, created with mode 0666 so that the umask applies
-    (``tempfile.mkstemp`` would make it 0600). Errors name ``path``, not the temporary."""
-    name = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        return os.open(name, flags, 0o666), name
-    except OSError as exc:
-        reason = ("the folder does not exist" if isinstance(exc, FileNotFoundError)
-                  else exc.strerror)
-        raise type(exc)(exc.errno, f"save: cannot write the file ({reason})", path) from None
-
-
-def _keep_mode(path, tmp):
-    """A file saved over keeps its permissions (a private checkpoint stays private)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    os.chmod(tmp, mode & 0o7777)
-
-
-def _fsync_folder(folder):
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic_write(path, write_npz)
 
 
 # ---- load ---------------------------------------------------------------------------

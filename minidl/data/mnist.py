@@ -12,13 +12,13 @@ against pinned SHA-256 sums (``verify=True``) before they are parsed; downloads 
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic_write import atomic_write
 from .dataset import Dataset
 from .idx import IDXError, parse_idx
 
@@ -63,10 +63,9 @@ def _fetch(url, target, pinned):
     """Stream ``url`` into a temporary file next to ``target``, check it, rename it into place."""
     from tqdm.auto import tqdm
 
-    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-    fd, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urlopen(url) as response, \
+    def download(part):
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        with open(part, "wb") as out, urlopen(url) as response, \
                 tqdm(total=pinned.size, unit="B", unit_scale=True, unit_divisor=1024,
                      desc=target.name, disable=None, leave=False) as bar:
             size = 0
@@ -78,17 +77,13 @@ def _fetch(url, target, pinned):
                 md5.update(chunk)
                 out.write(chunk)
                 bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
         got = PinnedFile(size, md5.hexdigest(), sha256.hexdigest())
         if got != pinned:
             raise ChecksumError(f"got {size} bytes with SHA-256 {got.sha256} (MD5 {got.md5}), "
                                 f"expected {pinned.size} bytes with SHA-256 {pinned.sha256} "
                                 f"(MD5 {pinned.md5})")
-        os.replace(part, target)
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
+
+    atomic_write(target, download)
 
 
 class MNIST(Dataset):
