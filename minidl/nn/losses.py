@@ -59,8 +59,9 @@ def _check_weight(weight, classes, name):
     return data
 
 
-def _as_array(target, like):
-    """Class indices (Tensor, array or list) as an array on ``like``'s device."""
+def _array_on_device_of(target, like):
+    """``target`` (a Tensor, an array or a list: class indices, weights) as an array on
+    ``like``'s device."""
     target = target.data if isinstance(target, Tensor) else target
     if not hasattr(target, "dtype"):
         target = numpy.asarray(target)
@@ -135,7 +136,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     indices ``target`` (N, ...): loss_n = -weight[t_n] input[n, t_n]."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    target = _as_array(target, input)
+    target = _array_on_device_of(target, input)
     _check_class_targets(input, target, ignore_index, "nll_loss")
     weight = _check_weight(weight, input.shape[1 if input.ndim > 1 else 0], "nll_loss")
     if weight is not None:
@@ -201,7 +202,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     smoothing = float(label_smoothing)
-    target_data = _as_array(target, input)
+    target_data = _array_on_device_of(target, input)
     if target_data.dtype.kind == "f":  # class probabilities
         return _cross_entropy_with_probabilities(input, target, weight, reduction, smoothing)
     ignored = _check_class_targets(input, target_data, ignore_index, "cross_entropy")
@@ -219,7 +220,7 @@ def _cross_entropy_with_probabilities(input, target, weight, reduction, smoothin
     """loss_n = -sum_c w_c q[n, c] log softmax(z)[n, c], q = (1 - s) target + s / C;
     "mean" divides by the number of rows (N * d1 * ...), not by the weights."""
     if not isinstance(target, Tensor):
-        target = Tensor(_as_array(target, input))
+        target = Tensor(_array_on_device_of(target, input))
     if target.shape != input.shape:
         raise ValueError(f"cross_entropy: class-probability targets must have the input's "
                          f"shape {tuple(input.shape)}, got {tuple(target.shape)}")
@@ -250,7 +251,7 @@ def _legacy_reduction(size_average, reduce, reduction):
 # ---- regression losses -----------------------------------------------------------------
 def _check_same_shape(input, target, name):
     if not isinstance(target, Tensor):
-        target = Tensor(_as_array(target, input))
+        target = Tensor(_array_on_device_of(target, input))
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{name}: input shape {tuple(input.shape)} and target shape "
                          f"{tuple(target.shape)} differ")
@@ -405,7 +406,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _refuse_string(weight, "binary_cross_entropy_with_logits")
     target = _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     if pos_weight is not None and not isinstance(pos_weight, Tensor):
-        pos_weight = Tensor(_as_array(pos_weight, input))
+        pos_weight = Tensor(_array_on_device_of(pos_weight, input))
     losses = BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         losses = losses * weight
@@ -443,7 +444,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     if input1.shape != input2.shape or input1.ndim not in (1, 2):
         raise RuntimeError(f"cosine_embedding_loss: expected two 1-D or 2-D inputs of the "
                            f"same shape, got {tuple(input1.shape)} and {tuple(input2.shape)}")
-    y = target if isinstance(target, Tensor) else Tensor(_as_array(target, input1))
+    y = target if isinstance(target, Tensor) else Tensor(_array_on_device_of(target, input1))
     if tuple(y.shape) != tuple(input1.shape[:-1]):
         raise RuntimeError(f"cosine_embedding_loss: target must have shape "
                            f"{tuple(input1.shape[:-1])}, got {tuple(y.shape)}")
