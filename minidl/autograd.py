@@ -223,15 +223,17 @@ class Function:
         if _instrumented:
             return _apply_instrumented(cls, args, kwargs)
         ctx = cls()
-        arrays, inputs, versions = [], [], []
-        needs_grad = False
-        on_cpu = on_gpu = False
+        arrays, inputs, versions, parents, needs = [], [], [], [], []
+        needs_grad = on_cpu = on_gpu = False
         for arg in args:
             if isinstance(arg, Tensor):
                 data = arg.data
                 arrays.append(data)
                 inputs.append(arg)
                 versions.append(arg._version)
+                # each input's node now: an in-place op may later give the tensor a new one
+                parents.append(arg._ctx)
+                needs.append(arg.requires_grad)
                 needs_grad = needs_grad or arg.requires_grad
                 if isinstance(data, numpy.ndarray):
                     on_cpu = True
@@ -241,6 +243,8 @@ class Function:
                 arrays.append(arg)
                 inputs.append(None)
                 versions.append(0)
+                parents.append(None)
+                needs.append(False)
         if on_cpu and on_gpu:
             devices = [a.device for a in args if isinstance(a, Tensor)]
             raise RuntimeError(
@@ -252,10 +256,8 @@ class Function:
         if not (on_cpu or on_gpu):
             return out  # arrays in, array out: an op used inside another op's backward
         if needs_grad and _grad_enabled:
-            ctx.needs_input_grad = tuple([t is not None and t.requires_grad for t in inputs])
-            ctx.inputs, ctx.versions, ctx.output = inputs, versions, out
-            # each input's node now: an in-place op may later give the tensor a new one
-            ctx.parents = [t._ctx if t is not None else None for t in inputs]
+            ctx.needs_input_grad = tuple(needs)
+            ctx.inputs, ctx.versions, ctx.output, ctx.parents = inputs, versions, out, parents
             if raw is not out:
                 ctx.output_scalar = raw  # what forward may have saved, before asarray
             if cls.composite is not None:
@@ -478,6 +480,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} "
                                    f"gradients for {len(node.inputs)} inputs")
+            # the common case, gradients all distinct objects, found without a Python loop
+            distinct = len(set(map(id, in_grads))) == len(in_grads)
             for tensor, parent, need, in_grad in zip(node.inputs, node.parents,
                                                      node.needs_input_grad, in_grads):
                 if not need or in_grad is None:
@@ -490,8 +494,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
                     in_grad = Tensor._make(in_grad, None)
                 if parent is None:
                     # also handed on elsewhere: a leaf must get its own copy
-                    shared = in_grad is out_grad or (
-                        len(in_grads) > 1 and sum(g is in_grad for g in in_grads) > 1)
+                    shared = in_grad is out_grad or not distinct and sum(
+                        g is in_grad for g in in_grads) > 1
                     deliver(tensor, in_grad, shared)
                 elif parent in grads:
                     grads[parent] = grads[parent] + in_grad
