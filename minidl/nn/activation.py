@@ -398,7 +398,15 @@ def _module(name, function, doc, **defaults):
                                        "__module__": __name__})
 
 
-ReLU = _module("ReLU", relu, "max(x, 0)", inplace=False)
+class ReLU(_Activation):
+    """max(x, 0)"""
+    function = staticmethod(relu)
+    defaults = {"inplace": False}
+
+    def forward(self, input):  # every MLP's hot path: straight to the op
+        return relu(input, inplace=True) if self.inplace else ops.relu(input)
+
+
 ReLU6 = _module("ReLU6", relu6, "min(max(x, 0), 6)", inplace=False)
 LeakyReLU = _module("LeakyReLU", leaky_relu, "x if x > 0 else negative_slope x",
                     negative_slope=0.01, inplace=False)
