@@ -86,6 +86,21 @@ CASES = {
     "unfold": (lambda a: minidl.unfold(a, 1, 3, 2), [(2, 7)]),
     "split_unbind": (lambda a: minidl.split(a, 2, 1)[1] * minidl.unbind(a, 0)[0][:2], [(3, 5)]),
     "narrow_movedim": (lambda a: minidl.movedim(minidl.narrow(a, 2, 1, 2), 0, 2), [(2, 3, 4)]),
+    "mse_fused": (lambda a, b: F.mse_loss(a, b) + F.mse_loss(a, b, reduction="sum"),
+                  [(3, 4), (3, 4)]),
+    "l1_smooth_l1": (lambda a, b: F.l1_loss(a, b) + F.smooth_l1_loss(a, b, beta=0.5),
+                     [(3, 4), (3, 4)]),
+    "bce": (lambda a: F.binary_cross_entropy(a.sigmoid(), minidl.tensor(
+        np.eye(3, 4), device=a.device), weight=minidl.tensor(
+        np.arange(1.0, 5.0), device=a.device)), [(3, 4)]),
+    "bce_with_logits_pos_weight": (lambda a: F.binary_cross_entropy_with_logits(
+        a, minidl.tensor(np.eye(3, 4), device=a.device), pos_weight=minidl.tensor(
+            np.arange(1.0, 5.0), device=a.device)), [(3, 4)]),
+    "nll_weighted": (lambda a: F.nll_loss(a.log_softmax(1), minidl.tensor(
+        np.array([0, 2, 3]), device=a.device), weight=minidl.tensor(
+        np.array([1.0, 0.5, 2.0, 1.5]), device=a.device)), [(3, 4)]),
+    "cosine_embedding": (lambda a, b: F.cosine_embedding_loss(a, b, minidl.tensor(
+        np.array([1.0, -1.0, 1.0]), device=a.device), margin=0.1), [(3, 4), (3, 4)]),
 }
 
 
