@@ -36,12 +36,13 @@ def mse_by_ops(x, y, reduction):
     return {"mean": ops.mean, "sum": ops.sum, "none": lambda t: t}[reduction](diff * diff)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_mse_is_the_unfused_ops_bit_for_bit(reduction):
-    x, y = leaves((9, 5), (9, 5))
+def test_mse_is_the_unfused_ops_bit_for_bit(reduction, dtype):
+    x, y = leaves((9, 5), (9, 5), dtype=dtype)
     out = F.mse_loss(x, y, reduction=reduction)
     assert type(out._ctx).__name__ == "MSE"  # the fused node, one for the whole loss
-    seed = minidl.tensor(rng.standard_normal(out.shape).astype(np.float32))
+    seed = minidl.tensor(rng.standard_normal(out.shape).astype(dtype))
     fused = grads_of((out * seed).sum(), [x, y])
     x.grad = y.grad = None
     ref = mse_by_ops(x, y, reduction)

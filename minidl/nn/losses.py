@@ -274,9 +274,14 @@ class MSE(Function):
         ctx.reduction, ctx.count = reduction, a.size
         diff = a - t
         diff *= diff
-        if reduction == "mean":
-            return diff.mean(axis=tuple(range(diff.ndim)))
-        return diff.sum(axis=tuple(range(diff.ndim))) if reduction == "sum" else diff
+        if reduction == "none":
+            return diff
+        axes = tuple(range(diff.ndim))
+        if reduction == "mean" and diff.dtype.itemsize < 4:
+            return diff.mean(axis=axes)  # float16: NumPy's mean accumulates in float32
+        total = diff.sum(axis=axes)
+        # diff.mean() is exactly this for float32 and float64, less its Python wrapper
+        return total / a.size if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx, g):
