@@ -92,7 +92,10 @@ def _check_class_targets(input, target, ignore_index, name):
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     if not target.size:
         return False
-    low, high = int(target.min()), int(target.max())
+    if isinstance(target, numpy.ndarray):
+        low, high = int(target.min()), int(target.max())
+    else:  # on a GPU: one transfer to the host, one wait for the device, not two
+        low, high = array_module(target).stack((target.min(), target.max())).tolist()
     if 0 <= low and high < classes:  # the common case: one min and one max, no mask
         return low <= ignore_index <= high and bool((target == ignore_index).any())
     ignored = target == ignore_index
