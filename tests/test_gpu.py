@@ -129,6 +129,24 @@ def test_gpu_parameters_that_are_strided_views_or_get_new_data():
         np.testing.assert_array_equal(g, c)
 
 
+def test_half_precision_parameters_on_the_gpu():
+    """The fused kernels are float32/float64 only: a float16 GPU parameter is a clear
+    error there, and the plain executor steps it as the CPU does."""
+    def step(device, executor):
+        p = minidl.tensor(backend.to_device(np.linspace(-1, 1, 7).astype(np.float16), device),
+                          requires_grad=True)
+        # no zero gradient: eps = 1e-8 is 0 in float16, and 0 / 0 is NaN there
+        p.grad = on(device, np.linspace(0.5, -0.4, 7).astype(np.float16))
+        optim.Adam([p], lr=1e-2, executor=executor).step()
+        return host(p)
+
+    with pytest.raises(TypeError, match="float32 and float64, not float16"):
+        step("gpu", "fast")
+    on_gpu = step("gpu", "plain")
+    assert on_gpu.dtype == np.float16
+    np.testing.assert_array_equal(on_gpu, step("cpu", "plain"))
+
+
 def test_gpu_optimizer_state_dict_loads_into_a_cpu_optimizer_and_back():
     gpu, gpu_opt = _run_optimizer(optim.Adam, dict(lr=1e-3), "gpu", steps=3)
     state = gpu_opt.state_dict()
