@@ -353,8 +353,9 @@ def main(argv=None):
                     args.steps_per_block, info.get("peak_gb_s"))
     elif args.what in ("mlp", "cnn"):
         mlp = args.what == "mlp"
-        print(f"\nOne epoch of " + ("an MLP 784-256-10" if mlp else "bench_cnn.py's CNN (two "
-              "3x3 convolutions, 32 and 64 channels, max pools, 3136-128-10)") + f" on {args.device}")
+        model = "an MLP 784-256-10" if mlp else ("bench_cnn.py's CNN (two 3x3 convolutions, "
+                                                 "32 and 64 channels, max pools, 3136-128-10)")
+        print(f"\nOne epoch of {model} on {args.device}")
         bench_epochs(dev, args.what, args.batch or [128 if mlp else 64],
                      args.optimizer or (["momentum", "adam"] if mlp else ["adam"]),
                      args.epochs, args.limit)
