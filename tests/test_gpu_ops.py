@@ -24,6 +24,14 @@ def host(t):
 
 # name -> (function of the tensors, input shapes; an int dtype marks a constant index input)
 INDEX = np.array([[0, 2, 1], [1, 1, 0]])
+def _zeros_at(a):
+    """A constant mask with no zero in row 0, one in row 1 and two in row 2 (of 4 columns):
+    the zero-aware gradients of prod and cumprod."""
+    mask = np.ones((3, 4))
+    mask[1, 2] = mask[2, 0] = mask[2, 3] = 0
+    return minidl.tensor(mask, device=a.device)
+
+
 CASES = {
     "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2)),
                [(2, 3, 7, 6), (4, 3, 3, 2), (4,)]),
@@ -91,6 +99,8 @@ CASES = {
     "bmm_trace": (lambda a, b: minidl.bmm(a, b) * minidl.trace(a[0] @ b[0]),
                   [(2, 3, 3), (2, 3, 3)]),
     "outer": (lambda u, v: minidl.outer(u, v), [(3,), (4,)]),
+    "prod_cumprod_with_zeros": (lambda a: minidl.prod(a * _zeros_at(a), dim=1).sum()
+                                + minidl.cumprod(a * _zeros_at(a), 1), [(3, 4)]),
     "mse_fused": (lambda a, b: F.mse_loss(a, b) + F.mse_loss(a, b, reduction="sum"),
                   [(3, 4), (3, 4)]),
     "l1_smooth_l1": (lambda a, b: F.l1_loss(a, b) + F.smooth_l1_loss(a, b, beta=0.5),
