@@ -402,6 +402,21 @@ def test_in_place_writes_on_the_gpu_as_on_the_cpu():
         np.testing.assert_allclose(g, c, rtol=1e-12, atol=0)
 
 
+def test_class_target_checks_on_the_gpu():
+    """cross_entropy reads the targets' range on the device: ignored entries, and the
+    same error as on the CPU for a target out of range."""
+    logits = np.random.default_rng(4).standard_normal((3, 4))
+    losses = {}
+    for device in ("cpu", "gpu"):
+        x = minidl.tensor(backend.to_device(logits, device))
+        targets = minidl.tensor(np.array([1, -100, 3]), device=device)
+        losses[device] = float(F.cross_entropy(x, targets))
+        for bad, shown in (([0, 4, 1], 4), ([-1, 0, -100], -1)):
+            with pytest.raises(IndexError, match=f"Target {shown} is out of bounds"):
+                F.cross_entropy(x, minidl.tensor(np.array(bad), device=device))
+    assert losses["gpu"] == pytest.approx(losses["cpu"], rel=1e-12)
+
+
 def test_clip_grad_norm_and_check_finite_on_the_gpu():
     from minidl.utils import NonFiniteError, check_finite
     results = {}
