@@ -112,8 +112,12 @@ def run_step(step, timeout, env=None):
 _PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed)")
 
 
+_PYTEST_VERBOSE = re.compile(r"^(\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)", re.M)
+
+
 def parse_pytest(output):
-    """Counts from pytest's final line and the ids of failed tests and skip reasons."""
+    """Counts from pytest's final line (or, when it was stopped before printing one, from
+    its verbose per-test lines), the ids of failed tests and the skip reasons."""
     counts = {}
     for line in reversed(output.splitlines()):
         found = _PYTEST_COUNT.findall(line)
@@ -121,7 +125,14 @@ def parse_pytest(output):
             counts = {("error" if kind.startswith("error") else kind): int(n)
                       for n, kind in found}
             break
+    verbose = _PYTEST_VERBOSE.findall(output)
+    if not counts:
+        for _, outcome in verbose:
+            kind = outcome.lower()
+            counts[kind] = counts.get(kind, 0) + 1
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", output, re.M)
+    failed += [test for test, outcome in verbose if outcome in ("FAILED", "ERROR")
+               and test not in failed]
     skipped = re.findall(r"^SKIPPED \[\d+\] (.+)$", output, re.M)
     return counts, failed, skipped
 
@@ -141,6 +152,9 @@ def summarize_pytest(output):
     if counts.get("skipped"):
         notes.append("skipped (on a GPU machine each skip is a gap in the check):")
         notes += [f"  - {reason}" for reason in skipped]
+    slowest = re.findall(r"^([\d.]+)s (?:call|setup|teardown) +(\S+)$", output, re.M)
+    if slowest:  # --durations: where the step's time goes (first use compiles CuPy kernels)
+        notes.append("slowest: " + ", ".join(f"`{test}` {sec} s" for sec, test in slowest))
     return notes
 
 
@@ -230,7 +244,9 @@ def plan(python, smoke=False, have_mnist=True):
     mlp_args = ["--limit", "2000", "--epochs", "1", "--no-torch"] if smoke else []
     # only the files that have GPU tests are collected, and one that cannot be imported
     # there (a module missing on that machine) is reported without stopping the others
-    pytest = [python, "-m", "pytest", "-m", "gpu", "-q", "-rfEs", "-p", "no:cacheprovider",
+    # -v: a line per test, so a run stopped at its timeout still says what passed and failed
+    pytest = [python, "-m", "pytest", "-m", "gpu", "-v", "-rfEs", "--durations=5",
+              "-p", "no:cacheprovider",
               "--continue-on-collection-errors"] + (["-p", "fake_cupy"] if smoke else []) \
         + [str(path.relative_to(ROOT)) for path in gpu_test_files()]
     steps = [

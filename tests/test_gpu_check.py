@@ -99,15 +99,16 @@ def test_pytest_collects_only_the_files_with_gpu_tests(gpu_check):
 
 def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
     (tmp_path / "test_sample.py").write_text(textwrap.dedent("""
+        import time
         import pytest
-        def test_good(): pass
+        def test_good(): time.sleep(0.02)  # above --durations' 5 ms floor
         def test_bad(): assert 1 == 2
         @pytest.mark.skip(reason="no frobnicator here")
         def test_skipped(): pass
     """))
     (tmp_path / "test_unimportable.py").write_text("import no_such_module_here\n")
-    output = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p",
-                             "no:cacheprovider", "--continue-on-collection-errors",
+    output = subprocess.run([sys.executable, "-m", "pytest", "-v", "-rfEs", "--durations=5",
+                             "-p", "no:cacheprovider", "--continue-on-collection-errors",
                              str(tmp_path)], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120).stdout
     counts, failed, skipped = gpu_check.parse_pytest(output)
@@ -116,9 +117,15 @@ def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
     assert len(skipped) == 1 and "no frobnicator here" in skipped[0]
     notes = gpu_check.summarize_pytest(output)
     assert notes[0] == "1 failed, 1 passed, 1 skipped, 1 error"
+    assert notes[-1].startswith("slowest: `") and "test_sample.py::" in notes[-1]
     assert gpu_check.judge_pytest(output) == "incomplete"  # a skip on the GPU is a gap
     assert gpu_check.judge_pytest("==== 3 passed in 0.1s ====") is None
     assert gpu_check.judge_pytest("==== 5 deselected in 0.1s ====") == "incomplete"
+    # stopped at its timeout before the summary: the per-test lines still count
+    cut = output[:output.index("\n", output.index("test_skipped SKIPPED")) + 1]
+    counts, failed, _ = gpu_check.parse_pytest(cut)
+    assert counts == {"passed": 1, "failed": 1, "skipped": 1}
+    assert [f.split("::")[-1] for f in failed] == ["test_bad"]
 
 
 def test_epoch_reader_on_the_real_trainer(gpu_check, load_example, capsys):
