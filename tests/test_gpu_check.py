@@ -6,6 +6,7 @@ import importlib.util
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -190,6 +191,8 @@ def test_bench_gpu_epochs_run_on_numpy(bench_gpu, monkeypatch):
         assert re.search(rf"\|\s+adam \|\s+{batch} \|\s+minidl \|\s+[\d.]+ \|", text)
 
 
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
+                    reason="the CuPy stand-in compiles kernel bodies with cc or gcc")
 def test_cpu_smoke_runs_the_gpu_commands_on_the_stand_in(tmp_path):
     """--cpu-smoke: the same scripts with --backend cupy / the GPU device, through
     tests/fake_cupy.py, end to end (two steps here, to stay quick)."""
