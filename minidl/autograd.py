@@ -204,6 +204,7 @@ class Function:
     """
 
     saved_tensors = ()
+    output_modified = False  # set by an in-place write into an output that backward reads
     _tensor_hooks = None    # hooks registered on this node's output (a non-leaf Tensor)
     _retains_grad = None    # a weak reference to that Tensor, when it retains its grad
 
@@ -346,6 +347,27 @@ def _check_versions(node):
                 "backward?")
 
 
+def note_in_place_write(tensor):
+    """Record that ``tensor``'s memory is about to be written in place: if the op that
+    made it saved it for backward (exp, sigmoid, softmax, ... keep their output), that
+    backward would read the new values, so it must refuse to run, as PyTorch's does."""
+    node = tensor._ctx
+    if node is None or node.inputs is _FREED:
+        return
+    data = tensor.data
+    if any(s is data or s is getattr(node, "output_scalar", None) and s is not None
+           for s in node.saved_tensors):
+        node.output_modified = True
+
+
+def _refuse_modified_output(node):
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: the output of {type(node).__name__}, which its backward reads, "
+        "was written in place after it was computed. Write into a copy (y = y.clone()) or "
+        "compute out of place (y = y * 2 instead of y.mul_(2)).")
+
+
 def _saved_as_tensors(node):
     """The saved arrays of ``node`` as Tensors of the graph (for create_graph)."""
     by_identity = {id(t.data): t for t in node.inputs if t is not None}
@@ -466,6 +488,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
         if node in node_slots and out_grad is not None:
             captured[node_slots[node]] = out_grad
         if out_grad is not None and node not in stop:
+            if node.output_modified:
+                _refuse_modified_output(node)
             for t, version in zip(node.inputs, node.versions):
                 if t is not None and t._version != version:
                     _check_versions(node)

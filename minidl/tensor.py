@@ -614,6 +614,7 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
     if check_dtype and category(out.dtype) > category(self.dtype):
         raise RuntimeError(f"result type {out.dtype} can't be cast to the desired output "
                            f"type {self.dtype}")
+    autograd.note_in_place_write(self)
     if recorded:
         out = out.to(dtype=self.dtype)
         self._ctx, self.requires_grad = out._ctx, out.requires_grad

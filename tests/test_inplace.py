@@ -210,3 +210,38 @@ def test_every_listed_in_place_method_exists_and_writes_in_place():
     x.nan_to_num_().clamp_min_(1.0).clamp_max_(2.0)
     x.addcmul_(minidl.tensor([1.0, 2.0, 3.0]), minidl.tensor([2.0, 2.0, 2.0]), value=0.5)
     assert x.tolist() == [2.0, 3.0, 5.0] and x._version == 4
+
+
+# ---- writes into an output that its op's backward reads ---------------------------------
+@pytest.mark.parametrize("make", [minidl.exp, minidl.sigmoid, lambda t: minidl.log_softmax(t, 0)])
+@pytest.mark.parametrize("write", ["mul_", "setitem", "no_grad add_"])
+def test_writing_into_a_saved_output_makes_backward_refuse(make, write):
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = make(x)
+    if write == "mul_":
+        y.mul_(2)
+    elif write == "setitem":
+        y[0] = 5.0
+    else:
+        with minidl.no_grad():
+            y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation: the output of"):
+        y.sum().backward()
+
+
+def test_writing_into_an_output_backward_does_not_read_is_fine():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3  # Mul saves its inputs, not its output
+    y.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_two_writes_into_the_same_non_leaf():
+    x = minidl.tensor(np.ones((2, 2)), requires_grad=True)
+    y = x * 2
+    y[0] = 5.0
+    y[1, 0] = 3.0
+    (y * x).sum().backward()
+    # y = [[5, 5], [3, 2x]]: d/dx sum(y * x) = y + x * dy/dx
+    np.testing.assert_array_equal(x.grad.numpy(), [[5.0, 5.0], [3.0, 4.0]])

@@ -13,7 +13,7 @@ shape (2, 3, 4) ``y[0, :, [0, 1]]`` is (3, 2) in PyTorch and (2, 3) in NumPy.
 import numpy
 
 from .. import backend
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, is_grad_enabled, note_in_place_write
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import operand, promote, result_type, unbroadcast
@@ -215,6 +215,7 @@ def setitem(a, index, value):
     if recorded and a.requires_grad and a._ctx is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
+    note_in_place_write(a)
     if not recorded:
         index.put(a.data, value.data if isinstance(value, Tensor) else value)
         a._version += 1
@@ -237,7 +238,9 @@ def _refuse_write_into_a_view(a):
     if not isinstance(inputs, (tuple, list)):
         return
     may_share = getattr(array_module(a.data), "may_share_memory", numpy.may_share_memory)
-    if any(t is not None and may_share(t.data, a.data) for t in inputs):
+    # the very same array is an in-place op's output (a second write), not a view
+    if any(t is not None and t.data is not a.data and may_share(t.data, a.data)
+           for t in inputs):
         raise RuntimeError(
             "setitem: this tensor is a view of another one (e.g. y[0] or y.reshape(...)), and "
             "writing into it while recording gradients would change that tensor without its "
