@@ -125,12 +125,18 @@ class Fold(Function):
         ctx.geometry = kernel, stride, padding, dilation
         (top, bottom), (left, right) = padding
         c, kh, kw, ho, wo, n = cols.shape
-        out = xp.zeros((c, size[0] + top + bottom, size[1] + left + right, n), cols.dtype)
+        hp, wp = size[0] + top + bottom, size[1] + left + right
         (sh, sw), (dh, dw) = stride, dilation
-        for i in range(kh):          # kh * kw strided adds, each over the whole batch
-            for j in range(kw):
-                out[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                    j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
+        if (sh, sw) == (kh, kw) and (kh == 1 or dh == 1) and (kw == 1 or dw == 1) and (
+                ho * sh, wo * sw) == (hp, wp):
+            # the windows tile the plane (2x2 pooling, say): col2im is one reordering copy
+            out = cols.transpose(0, 3, 1, 4, 2, 5).reshape(c, hp, wp, n)
+        else:
+            out = xp.zeros((c, hp, wp, n), cols.dtype)
+            for i in range(kh):          # kh * kw strided adds, each over the whole batch
+                for j in range(kw):
+                    out[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                        j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
         return out[:, top:top + size[0], left:left + size[1]].transpose(3, 0, 1, 2)
 
     @staticmethod
