@@ -15,24 +15,32 @@ framework over --memory-steps steps (VmHWM after resetting it, so it covers the 
 alone, not the loaded data set or the imports).
 
 Where minidl's time goes, and what was done about it (cProfile and timings of single
-pieces, 1 BLAS thread, batch 64, on the shared 2-core machine; the GEMM of the second
-convolution is 64 x 288 x 12544, 0.46 GFLOP, in forward and twice in backward):
-  1. First version: im2col into (N, C, kh, kw, Ho, Wo), then one matmul per sample
-     (batched (O, CK) @ (CK, L), 64 products of 64 x 288 x 196) and dW summed over the
-     batch. 177 s an epoch with 1 thread; with 2 threads on the loaded machine far worse
-     (each of the 64 small products wakes and syncs OpenBLAS's threads).
-  2. cols laid out (C, kh, kw, N, Ho, Wo), so that each group's convolution is ONE
-     product over the whole batch, (O, CK) @ (CK, N L), and dW one product too; the
-     output stays in the product's (C, N, H, W) memory order behind an (N, C, H, W)
-     view, which the next ReLU, pooling and im2col read without a transposing copy.
-     -> 100 s an epoch (1 thread), fwd 34 ms, bwd 70 ms a step.
-  3. max pool backward: np.where(mask, g broadcast, 0) took 12 ms for (64, 32, 28, 28);
-     mask * g takes 0.5 ms. (Batch norm's backward lost four passes over its input the
-     same way: a per-channel weight factors out of the means, whose sums are db and dw.)
-  Left: the three GEMMs of the second convolution are most of a step (about 45%), then
-  im2col/col2im copies (about 15%: 12 MiB cols, kh kw strided adds), the first Linear
-  (3136 x 128) and pooling. torch runs the same products through oneDNN's direct
-  convolution kernels, which never materialise cols.
+pieces, batch 64; the GEMM of the second convolution is 64 x 288 x 12544, 0.46 GFLOP, in
+forward and twice in backward). Times marked "loaded" were taken while other jobs kept
+the 2-core machine's load average near 10, so only their ratios mean something:
+  1. First version: im2col into (N, C, kh, kw, Ho, Wo), one matmul per sample (64
+     products of 64 x 288 x 196) and dW summed over the batch: 177 s an epoch with one
+     BLAS thread (loaded); with two, far worse: each small product wakes and syncs
+     OpenBLAS's threads.
+  2. cols as (C, kh, kw, N, Ho, Wo): ONE product per convolution over the whole batch,
+     (O, CK) @ (CK, N L), and dW one product too: 100 s (1 thread, loaded).
+  3. Max-pool backward: np.where(mask, g broadcast, 0) took 12 ms for (64, 32, 28, 28),
+     mask * g takes 0.5 ms. Batch norm's backward lost four passes the same way (a
+     per-channel weight factors out of the means, whose sums are db and dw).
+  4. im2col, col2im and pooling in (C, H, W, N) order, the batch innermost, and the
+     convolutions' outputs left in that order behind their (N, C, H, W) views: the strided
+     adds of col2im move runs of Wo N numbers instead of rows of Wo (30 ms -> 1.3 ms for
+     a (64, 32, 14, 14) gradient); interleaved against torch, 1 thread: 2.27x -> 1.73x
+     (loaded).
+  5. Windows that tile the plane (2x2 pooling) folded back by one reordering copy instead
+     of zeros plus kh kw adds: 35 -> 26 ms a step (2 threads, quiet machine).
+  Left (quiet machine, 2 threads, 26 ms a step against torch's 13; forward 1.3x, backward
+  3x): the second convolution's two backward GEMMs take 4.3 ms where torch's whole
+  backward of that layer (oneDNN's direct kernels, no im2col matrix) takes 2.6 ms;
+  col2im 0.8 ms; the two max-pool backwards 3.7 ms; the rest is single-threaded NumPy
+  passes and first touches of fresh arrays, where torch runs fused kernels on both cores.
+  OpenBLAS picks its Haswell (AVX2) kernels on this AVX-512 CPU: OPENBLAS_CORETYPE=SkylakeX
+  gives 1.89x instead of 2.01x.
 """
 import argparse
 import os
