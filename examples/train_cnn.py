@@ -3,7 +3,7 @@
     python examples/train_cnn.py                            # MNIST: >= 99.2% test accuracy
     python examples/train_cnn.py --dataset fashion-mnist    # Fashion-MNIST: >= 91%
     python examples/train_cnn.py --backend cupy             # the same run on a GPU
-    python examples/train_cnn.py --save ckpt.npz            # Ctrl-C saves and stops; --resume goes on
+    python examples/train_cnn.py --save ckpt.npz            # Ctrl-C saves; --resume goes on
 
 The model: two blocks of 3x3 convolution (padding 1) -> batch norm -> ReLU -> 2x2 max
 pooling (28x28 -> 14x14 -> 7x7), then dropout -> Linear -> ReLU -> dropout -> Linear to

@@ -41,7 +41,6 @@ with respect to its input: ``cols[g] = w[g]^T @ x[g]``, ``y = fold(cols)``.
 """
 import math
 
-from .. import ops
 from ..autograd import Function
 from ..backend import array_module
 from ..creation import zeros
