@@ -42,6 +42,7 @@ the 2-core machine's load average near 10, so only their ratios mean something:
   OpenBLAS picks its Haswell (AVX2) kernels on this AVX-512 CPU: OPENBLAS_CORETYPE=SkylakeX
   gives 1.89x instead of 2.01x.
 """
+
 import argparse
 import os
 import statistics
@@ -51,7 +52,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness  # noqa: E402  (sets BLAS threads before NumPy loads)
+import harness
 
 THREADS = harness.limit_threads(harness.threads_from_argv(sys.argv, default=os.cpu_count()))
 
@@ -70,20 +71,36 @@ def load_mnist():
     """The real MNIST training images (N, 1, 28, 28) in [0, 1], or random ones of that shape."""
     try:
         from minidl.data import MNIST
+
         train = MNIST(train=True, download=False)
-        return (np.asarray(train.images, dtype=np.float32).reshape(-1, 1, 28, 28),
-                np.asarray(train.targets, dtype=np.int64), "MNIST")
+        return (
+            np.asarray(train.images, dtype=np.float32).reshape(-1, 1, 28, 28),
+            np.asarray(train.targets, dtype=np.int64),
+            "MNIST",
+        )
     except Exception as exc:  # no files: same shapes, random values
         print(f"(real MNIST not found: {exc.__class__.__name__}; using random data)")
         rng = np.random.default_rng(0)
-        return (rng.random((60000, 1, 28, 28), dtype=np.float32),
-                rng.integers(0, 10, 60000), "random 60000x1x28x28")
+        return (
+            rng.random((60000, 1, 28, 28), dtype=np.float32),
+            rng.integers(0, 10, 60000),
+            "random 60000x1x28x28",
+        )
 
 
 def minidl_model():
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3136, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
 
 
 def initial_state(seed=0):
@@ -115,10 +132,18 @@ class TorchRun:
 
     def __init__(self, state):
         tnn = torch.nn
-        self.model = tnn.Sequential(tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(),
-                                    tnn.MaxPool2d(2), tnn.Conv2d(32, 64, 3, padding=1),
-                                    tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
-                                    tnn.Linear(3136, 128), tnn.ReLU(), tnn.Linear(128, 10))
+        self.model = tnn.Sequential(
+            tnn.Conv2d(1, 32, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Conv2d(32, 64, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Flatten(),
+            tnn.Linear(3136, 128),
+            tnn.ReLU(),
+            tnn.Linear(128, 10),
+        )
         self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
         self.loss = tnn.CrossEntropyLoss()
@@ -139,7 +164,7 @@ def run_steps(run, X, Y, indices):
     totals = np.zeros(3)
     start = time.perf_counter()
     for i in range(0, len(indices), BATCH):
-        idx = indices[i:i + BATCH]
+        idx = indices[i : i + BATCH]
         totals += run.train_step(X[idx], Y[idx])
     return np.array([time.perf_counter() - start, *totals])
 
@@ -147,23 +172,28 @@ def run_steps(run, X, Y, indices):
 def compare(runs, X, Y, epochs, chunk, steps, seed=0):
     """Epochs (one untimed warm-up chunk first) interleaved chunk by chunk; medians."""
     rng = np.random.default_rng(seed)
-    warm = rng.permutation(len(X))[:2 * BATCH]
+    warm = rng.permutation(len(X))[: 2 * BATCH]
     for run in runs:
         run_steps(run, X, Y, warm)
     per_epoch = {run.name: [] for run in runs}
     for epoch in range(epochs):
-        order = rng.permutation(len(X))[:steps * BATCH]
+        order = rng.permutation(len(X))[: steps * BATCH]
         sums = {run.name: np.zeros(4) for run in runs}
         for c, start in enumerate(range(0, len(order), chunk * BATCH)):
-            part = order[start:start + chunk * BATCH]
-            for run in (runs if c % 2 == 0 else runs[::-1]):
+            part = order[start : start + chunk * BATCH]
+            for run in runs if c % 2 == 0 else runs[::-1]:
                 sums[run.name] += run_steps(run, X, Y, part)
         for name, s in sums.items():
             per_epoch[name].append(s)
-        print(f"  epoch {epoch + 1}/{epochs}: " + ", ".join(
-            f"{name} {s[0]:.1f} s" for name, s in sums.items()), flush=True)
-    return {name: [statistics.median(e[k] for e in ms) for k in range(4)]
-            for name, ms in per_epoch.items()}
+        print(
+            f"  epoch {epoch + 1}/{epochs}: "
+            + ", ".join(f"{name} {s[0]:.1f} s" for name, s in sums.items()),
+            flush=True,
+        )
+    return {
+        name: [statistics.median(e[k] for e in ms) for k in range(4)]
+        for name, ms in per_epoch.items()
+    }
 
 
 def _status_mib(field):
@@ -184,16 +214,27 @@ def memory_child(kind, steps):
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
         base = _status_mib("VmRSS")
-        run_steps(run, X, Y, np.random.default_rng(0).permutation(len(X))[:steps * BATCH])
+        run_steps(run, X, Y, np.random.default_rng(0).permutation(len(X))[: steps * BATCH])
         print(f"{_status_mib('VmHWM') - base:.1f}")
     except OSError:
         print("nan")
 
 
 def peak_memory(kind, steps):
-    done = subprocess.run([sys.executable, __file__, "--memory-child", kind, "--threads",
-                           str(THREADS), "--memory-steps", str(steps)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            kind,
+            "--threads",
+            str(THREADS),
+            "--memory-steps",
+            str(steps),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         print(f"(peak memory of {kind}: the child failed: {done.stderr.strip()[-300:]})")
         return float("nan")
@@ -203,8 +244,9 @@ def peak_memory(kind, steps):
 def profile(X, Y, steps):
     import cProfile
     import pstats
+
     run = MinidlRun(initial_state())
-    idx = np.random.default_rng(0).permutation(len(X))[:steps * BATCH]
+    idx = np.random.default_rng(0).permutation(len(X))[: steps * BATCH]
     run_steps(run, X, Y, idx[:BATCH])
     profiler = cProfile.Profile()
     profiler.runctx("run_steps(run, X, Y, idx)", globals(), locals())
@@ -221,8 +263,12 @@ def load_line():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=3, help="timed epochs (the median is shown)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="steps per epoch (default: the whole training set, 938)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="steps per epoch (default: the whole training set, 938)",
+    )
     p.add_argument("--chunk", type=int, default=50, help="steps per interleaved chunk")
     p.add_argument("--threads", type=int, default=THREADS)
     p.add_argument("--memory-steps", type=int, default=50)
@@ -236,9 +282,11 @@ def main():
     steps = args.steps or -(-len(X) // BATCH)
     if args.profile:
         return profile(X, Y, min(steps, 100))
-    print(f"bench_cnn: {source}, Conv32-Pool-Conv64-Pool-FC128-FC10, Adam, batch {BATCH}, "
-          f"{steps} steps an epoch, median of {args.epochs} epochs, interleaved in chunks of "
-          f"{args.chunk} steps" + ("" if torch else "; torch not installed"))
+    print(
+        f"bench_cnn: {source}, Conv32-Pool-Conv64-Pool-FC128-FC10, Adam, batch {BATCH}, "
+        f"{steps} steps an epoch, median of {args.epochs} epochs, interleaved in chunks of "
+        f"{args.chunk} steps" + ("" if torch else "; torch not installed")
+    )
     print(harness.machine_line(THREADS))
     print(f"before: {load_line()}", flush=True)
     state = initial_state()
@@ -247,11 +295,22 @@ def main():
     memory = {run.name: peak_memory(run.name, args.memory_steps) for run in runs}
     print(f"after: {load_line()}\n")
     ours = result["minidl"]
-    rows = [[name, f"{total:.1f}", f"{fwd:.1f}", f"{bwd:.1f}", f"{step:.2f}",
-             f"{memory[name]:.0f}", harness.ratio(ours[0], total)]
-            for name, (total, fwd, bwd, step) in result.items()]
-    harness.table(["framework", "epoch s", "forward s", "backward s", "step s",
-                   "peak MiB", "minidl/this"], rows)
+    rows = [
+        [
+            name,
+            f"{total:.1f}",
+            f"{fwd:.1f}",
+            f"{bwd:.1f}",
+            f"{step:.2f}",
+            f"{memory[name]:.0f}",
+            harness.ratio(ours[0], total),
+        ]
+        for name, (total, fwd, bwd, step) in result.items()
+    ]
+    harness.table(
+        ["framework", "epoch s", "forward s", "backward s", "step s", "peak MiB", "minidl/this"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ measure there), and with a fixed batch per rank (weak scaling), the efficiency i
 compute / (compute + t(N)), with compute measured at 2 ranks. The projection leaves out
 the per-message latency (2(N-1) hops of a ring) and load imbalance, which grow with N.
 """
+
 import argparse
 import json
 import os
@@ -56,9 +57,16 @@ def worker(args):
         raise SystemExit(f"--batch-size {args.batch_size} does not split over {world} ranks")
     local = args.batch_size // world
     minidl.manual_seed(0)
-    model = DistributedDataParallel(nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-        nn.Linear(256, 10)))
+    model = DistributedDataParallel(
+        nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(784, 512),
+            nn.ReLU(),
+            nn.Linear(512, 256),
+            nn.ReLU(),
+            nn.Linear(256, 10),
+        )
+    )
     optimizer = minidl.optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(rank)
     x = minidl.tensor(rng.random((local, 1, 28, 28), dtype=np.float32))
@@ -74,20 +82,20 @@ def worker(args):
 
     object.__setattr__(model, "_average_gradients", timed_average)  # bench-only probe
     step_times = []
-    for step in range(args.warmup + args.steps):
+    for _ in range(args.warmup + args.steps):
         dist.barrier()  # every step starts together: the allreduce then measures imbalance only
         start = time.perf_counter()
         optimizer.zero_grad()
         minidl.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
         step_times.append(time.perf_counter() - start)
-    step = statistics.median(step_times[args.warmup:])
-    allreduce = statistics.median(allreduce_times[args.warmup:])
+    step = statistics.median(step_times[args.warmup :])
+    allreduce = statistics.median(allreduce_times[args.warmup :])
     # compute per step on the slowest rank of that step (a busy machine delays one rank or
     # the other at random, so a per-rank median would hide it): step - allreduce, maxed
     slowest = np.array(step_times) - np.array(allreduce_times)
     dist.all_reduce(slowest, op="max")
-    compute = statistics.median(slowest[args.warmup:])
+    compute = statistics.median(slowest[args.warmup :])
     transfer_times = []  # the bare MPI allreduce of a bucket's size, every rank ready
     buffer = np.zeros(sum(model.bucket_sizes) // 4, np.float32)
     for _ in range(args.warmup + args.steps):
@@ -95,26 +103,51 @@ def worker(args):
         start = time.perf_counter()
         dist.all_reduce(buffer)
         transfer_times.append(time.perf_counter() - start)
-    transfer = min(transfer_times[args.warmup:])
+    transfer = min(transfer_times[args.warmup :])
     if rank == 0:
         import threadpoolctl
-        blas = [p["num_threads"] for p in threadpoolctl.threadpool_info()
-                if p["user_api"] == "blas"]
-        print("RESULT " + json.dumps({
-            "ranks": world, "batch_per_rank": local, "step": step, "allreduce": allreduce,
-            "transfer": transfer,
-            "compute": float(compute), "messages": len(model.bucket_sizes),
-            "bytes": sum(model.bucket_sizes), "blas_threads": blas[0] if blas else None}))
+
+        blas = [
+            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+        ]
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "ranks": world,
+                    "batch_per_rank": local,
+                    "step": step,
+                    "allreduce": allreduce,
+                    "transfer": transfer,
+                    "compute": float(compute),
+                    "messages": len(model.bucket_sizes),
+                    "bytes": sum(model.bucket_sizes),
+                    "blas_threads": blas[0] if blas else None,
+                }
+            )
+        )
 
 
 def launch(ranks, args, threads=None):
-    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep
-                           + os.environ.get("PATH", ""))
+    mpiexec = shutil.which(
+        "mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    )
     if mpiexec is None:
         raise SystemExit('bench_ddp: no mpiexec; install the mpi extra: pip install -e ".[mpi]"')
-    command = [mpiexec, "-n", str(ranks), sys.executable, os.path.abspath(__file__), "--worker",
-               "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--batch-size", str(args.batch_size)]
+    command = [
+        mpiexec,
+        "-n",
+        str(ranks),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     env = dict(os.environ)
     if threads is not None:
         env["MINIDL_NUM_THREADS"] = str(threads)
@@ -122,7 +155,7 @@ def launch(ranks, args, threads=None):
     lines = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
     if done.returncode or not lines:
         raise SystemExit(f"bench_ddp: {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 def main():
@@ -138,27 +171,54 @@ def main():
 
     import harness
     import numpy  # noqa: F401  (named in the machine line)
+
     print(harness.machine_line())
     results = [launch(n, args) for n in args.ranks]
     if 1 in args.ranks and (os.cpu_count() or 1) > 1:
         results.insert(1, launch(1, args, threads=1))  # the same work on one core
-    print(f"\nOne step of the MNIST MLP with Adam, global batch {args.batch_size} "
-          f"(medians of {args.steps} steps):\n")
+    print(
+        f"\nOne step of the MNIST MLP with Adam, global batch {args.batch_size} "
+        f"(medians of {args.steps} steps):\n"
+    )
     single = next((r for r in results if r["ranks"] == 1 and r["blas_threads"] == 1), results[0])
     harness.table(
-        ["ranks", "batch/rank", "BLAS threads", "step ms", "compute ms", "allreduce ms",
-         "bare allreduce ms (best)", "messages", "bytes/rank", f"speed-up vs 1 rank x {single['blas_threads']} thread(s)"],
-        [[r["ranks"], r["batch_per_rank"], r["blas_threads"], harness.fmt(r["step"]),
-          harness.fmt(r["compute"]), harness.fmt(r["allreduce"]), harness.fmt(r["transfer"]),
-          r["messages"], f"{r['bytes']:,}", harness.ratio(single["step"], r["step"])]
-         for r in results])
+        [
+            "ranks",
+            "batch/rank",
+            "BLAS threads",
+            "step ms",
+            "compute ms",
+            "allreduce ms",
+            "bare allreduce ms (best)",
+            "messages",
+            "bytes/rank",
+            f"speed-up vs 1 rank x {single['blas_threads']} thread(s)",
+        ],
+        [
+            [
+                r["ranks"],
+                r["batch_per_rank"],
+                r["blas_threads"],
+                harness.fmt(r["step"]),
+                harness.fmt(r["compute"]),
+                harness.fmt(r["allreduce"]),
+                harness.fmt(r["transfer"]),
+                r["messages"],
+                f"{r['bytes']:,}",
+                harness.ratio(single["step"], r["step"]),
+            ]
+            for r in results
+        ],
+    )
     pair = next((r for r in results if r["ranks"] == 2), None)
     if pair is None:
         return
     t2, compute = pair["transfer"], pair["compute"]
-    print(f"\nProjected for N ranks from the 2-rank bare allreduce ({harness.fmt(t2)} ms for "
-          f"{pair['bytes']:,} bytes) and the 2-rank compute ({harness.fmt(compute)} ms at "
-          f"{pair['batch_per_rank']} images per rank), ring allreduce 2(N-1)/N of the buffer:\n")
+    print(
+        f"\nProjected for N ranks from the 2-rank bare allreduce ({harness.fmt(t2)} ms for "
+        f"{pair['bytes']:,} bytes) and the 2-rank compute ({harness.fmt(compute)} ms at "
+        f"{pair['batch_per_rank']} images per rank), ring allreduce 2(N-1)/N of the buffer:\n"
+    )
     rows = []
     for n in (2, 4, 8, 16, 64):
         t = 2 * (n - 1) / n * t2

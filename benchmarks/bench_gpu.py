@@ -26,6 +26,7 @@ Timing: every candidate runs in blocks (k optimizer steps, or one epoch) that en
 device synchronisation, so kernel launches and Python overhead count as in training;
 candidates are interleaved block by block and medians are reported. Tables are Markdown.
 """
+
 import argparse
 import os
 import sys
@@ -34,13 +35,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import harness  # noqa: E402
+import harness
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import minidl  # noqa: E402
-import minidl.nn.functional as F  # noqa: E402
-from minidl import backend, nn, optim  # noqa: E402
+import minidl
+import minidl.nn.functional as F
+from minidl import backend, nn, optim
 
 # CUDA device attribute numbers (cudaDeviceAttr): CUDA 13 dropped these two from
 # cudaDeviceProp, so they are asked for by number when getDeviceProperties lacks them.
@@ -51,8 +51,13 @@ _ATTR_MEMORY_BUS_WIDTH_BITS = 37
 # (minidl's keyword arguments also get executor="fast" and executor="plain")
 OPTIMIZERS = [
     ("Adam", lambda p, **kw: optim.Adam(p, lr=1e-3, **kw), "Adam", dict(lr=1e-3), 28),
-    ("SGD momentum", lambda p, **kw: optim.SGD(p, lr=1e-3, momentum=0.9, **kw), "SGD",
-     dict(lr=1e-3, momentum=0.9), 20),
+    (
+        "SGD momentum",
+        lambda p, **kw: optim.SGD(p, lr=1e-3, momentum=0.9, **kw),
+        "SGD",
+        dict(lr=1e-3, momentum=0.9),
+        20,
+    ),
 ]
 
 
@@ -88,8 +93,11 @@ class Device:
 
     def properties(self):
         """{name, memory GiB, compute capability, SMs, peak GB/s, versions} of this device."""
-        info = {"device": self.name, "numpy": np.__version__,
-                "torch": getattr(self.torch, "__version__", None)}
+        info = {
+            "device": self.name,
+            "numpy": np.__version__,
+            "torch": getattr(self.torch, "__version__", None),
+        }
         if not self.gpu:
             return info
         cupy = self.xp
@@ -106,43 +114,55 @@ class Device:
                     value = None
             return value
 
-        clock, width = (attribute("memoryClockRate", _ATTR_MEMORY_CLOCK_KHZ),
-                        attribute("memoryBusWidth", _ATTR_MEMORY_BUS_WIDTH_BITS))
+        clock, width = (
+            attribute("memoryClockRate", _ATTR_MEMORY_CLOCK_KHZ),
+            attribute("memoryBusWidth", _ATTR_MEMORY_BUS_WIDTH_BITS),
+        )
         name = props.get("name", b"?")
         peak = peak_bandwidth(clock, width)
-        info.update(name=name.decode() if isinstance(name, bytes) else str(name),
-                    memory_gib=props.get("totalGlobalMem", 0) / 2**30,
-                    compute_capability=f"{props.get('major')}.{props.get('minor')}",
-                    multiprocessors=props.get("multiProcessorCount"),
-                    memory_clock_mhz=clock and clock / 1e3, bus_width_bits=width,
-                    peak_gb_s=peak and peak / 1e9, cupy=cupy.__version__,
-                    cuda_runtime=runtime.runtimeGetVersion(),
-                    cuda_driver=runtime.driverGetVersion())
+        info.update(
+            name=name.decode() if isinstance(name, bytes) else str(name),
+            memory_gib=props.get("totalGlobalMem", 0) / 2**30,
+            compute_capability=f"{props.get('major')}.{props.get('minor')}",
+            multiprocessors=props.get("multiProcessorCount"),
+            memory_clock_mhz=clock and clock / 1e3,
+            bus_width_bits=width,
+            peak_gb_s=peak and peak / 1e9,
+            cupy=cupy.__version__,
+            cuda_runtime=runtime.runtimeGetVersion(),
+            cuda_driver=runtime.driverGetVersion(),
+        )
         return info
 
     def timed_block(self, fn, k=1):
         """A callable running ``fn`` k times between two synchronisations; time / k is
         the time per call."""
+
         def block():
             self.sync()
             for _ in range(k):
                 fn()
             self.sync()
+
         return block
 
 
 def describe(info):
     """One Markdown line about the device, from :meth:`Device.properties`."""
     if info["device"] != "gpu":
-        return (f"CPU smoke run (not a benchmark): NumPy {info['numpy']}, "
-                f"torch {info['torch'] or 'not used'}")
+        return (
+            f"CPU smoke run (not a benchmark): NumPy {info['numpy']}, "
+            f"torch {info['torch'] or 'not used'}"
+        )
     peak = "unknown" if info["peak_gb_s"] is None else f"{info['peak_gb_s']:.0f} GB/s"
-    return (f"{info['name']}, {info['memory_gib']:.0f} GiB, compute capability "
-            f"{info['compute_capability']}, {info['multiprocessors']} SMs, memory "
-            f"{info['memory_clock_mhz'] or '?'} MHz x {info['bus_width_bits'] or '?'} bits "
-            f"(peak {peak}); CUDA runtime {info['cuda_runtime']}, driver "
-            f"{info['cuda_driver']}; CuPy {info['cupy']}, NumPy {info['numpy']}, "
-            f"torch {info['torch'] or 'not used (not installed, without CUDA, or --no-torch)'}")
+    return (
+        f"{info['name']}, {info['memory_gib']:.0f} GiB, compute capability "
+        f"{info['compute_capability']}, {info['multiprocessors']} SMs, memory "
+        f"{info['memory_clock_mhz'] or '?'} MHz x {info['bus_width_bits'] or '?'} bits "
+        f"(peak {peak}); CUDA runtime {info['cuda_runtime']}, driver "
+        f"{info['cuda_driver']}; CuPy {info['cupy']}, NumPy {info['numpy']}, "
+        f"torch {info['torch'] or 'not used (not installed, without CUDA, or --no-torch)'}"
+    )
 
 
 # ------------------------------------------------------------------ optimizer steps
@@ -177,9 +197,21 @@ def _copy(dev, n_bytes):
 
 
 def bench_optim(dev, sizes, repeat, steps_per_block, peak_gb_s):
-    headers = ["params", "optimizer", "B/param", "minidl ms", "minidl GB/s", "of peak",
-               "copy GB/s", "minidl/copy", "plain ms", "torch fused ms", "torch foreach ms",
-               "minidl/fused", "minidl/foreach"]
+    headers = [
+        "params",
+        "optimizer",
+        "B/param",
+        "minidl ms",
+        "minidl GB/s",
+        "of peak",
+        "copy GB/s",
+        "minidl/copy",
+        "plain ms",
+        "torch fused ms",
+        "torch foreach ms",
+        "minidl/fused",
+        "minidl/foreach",
+    ]
     rows = []
     for n in sizes:
         for name, make, tname, tkw, nbytes in OPTIMIZERS:
@@ -191,18 +223,34 @@ def bench_optim(dev, sizes, repeat, steps_per_block, peak_gb_s):
                 "fused": _torch_step(dev, tname, tkw, n, dict(fused=True)),
                 "foreach": _torch_step(dev, tname, tkw, n, dict(foreach=True)),
             }
-            blocks = {k: None if f is None else dev.timed_block(f, steps_per_block)
-                      for k, f in candidates.items()}
-            t = {k: None if v is None else v / steps_per_block for k, v in
-                 harness.medians(harness.interleaved(blocks, repeat=repeat, warmup=1)).items()}
+            blocks = {
+                k: None if f is None else dev.timed_block(f, steps_per_block)
+                for k, f in candidates.items()
+            }
+            t = {
+                k: None if v is None else v / steps_per_block
+                for k, v in harness.medians(
+                    harness.interleaved(blocks, repeat=repeat, warmup=1)
+                ).items()
+            }
             ours, copy = gb_per_s(moved, t["minidl"]), gb_per_s(moved, t["copy"])
-            rows.append([f"{n:.0e}", name, nbytes, harness.fmt(t["minidl"], digits=3),
-                         f"{ours:.0f}", "-" if not peak_gb_s else f"{ours / peak_gb_s:.0%}",
-                         f"{copy:.0f}", harness.ratio(t["minidl"], t["copy"]),
-                         harness.fmt(t["plain"], digits=3),
-                         harness.fmt(t["fused"], digits=3), harness.fmt(t["foreach"], digits=3),
-                         harness.ratio(t["minidl"], t["fused"]),
-                         harness.ratio(t["minidl"], t["foreach"])])
+            rows.append(
+                [
+                    f"{n:.0e}",
+                    name,
+                    nbytes,
+                    harness.fmt(t["minidl"], digits=3),
+                    f"{ours:.0f}",
+                    "-" if not peak_gb_s else f"{ours / peak_gb_s:.0%}",
+                    f"{copy:.0f}",
+                    harness.ratio(t["minidl"], t["copy"]),
+                    harness.fmt(t["plain"], digits=3),
+                    harness.fmt(t["fused"], digits=3),
+                    harness.fmt(t["foreach"], digits=3),
+                    harness.ratio(t["minidl"], t["fused"]),
+                    harness.ratio(t["minidl"], t["foreach"]),
+                ]
+            )
             print(f"  {rows[-1][0]} {name}: {rows[-1][3]} ms", file=sys.stderr, flush=True)
             del candidates, blocks
             if dev.gpu:  # 1e8 parameters hold GBs: give them back before the next size
@@ -216,11 +264,13 @@ def load_mnist(limit=None):
     MNIST training set when it is found without downloading, else random data of its shape."""
     try:
         from minidl.data import MNIST
+
         train = MNIST(train=True, download=False)
         X, Y, source = train.images, train.targets, "MNIST"
     except Exception as exc:
-        print(f"(real MNIST not found: {exc.__class__.__name__}; using random data)",
-              file=sys.stderr)
+        print(
+            f"(real MNIST not found: {exc.__class__.__name__}; using random data)", file=sys.stderr
+        )
         rng, n = np.random.default_rng(0), limit or 60000
         X = rng.random((n, 28, 28), dtype=np.float32)
         Y, source = rng.integers(0, 10, n), "random data of MNIST's shape"
@@ -234,16 +284,27 @@ def build(nn_, kind):
     """The benchmark's model in minidl's or torch's ``nn`` (the same names): the MLP of
     bench_mnist.py or the CNN of bench_cnn.py."""
     if kind == "mlp":
-        return nn_.Sequential(nn_.Flatten(), nn_.Linear(784, 256), nn_.ReLU(),
-                              nn_.Linear(256, 10))
-    return nn_.Sequential(nn_.Conv2d(1, 32, 3, padding=1), nn_.ReLU(), nn_.MaxPool2d(2),
-                          nn_.Conv2d(32, 64, 3, padding=1), nn_.ReLU(), nn_.MaxPool2d(2),
-                          nn_.Flatten(), nn_.Linear(3136, 128), nn_.ReLU(), nn_.Linear(128, 10))
+        return nn_.Sequential(nn_.Flatten(), nn_.Linear(784, 256), nn_.ReLU(), nn_.Linear(256, 10))
+    return nn_.Sequential(
+        nn_.Conv2d(1, 32, 3, padding=1),
+        nn_.ReLU(),
+        nn_.MaxPool2d(2),
+        nn_.Conv2d(32, 64, 3, padding=1),
+        nn_.ReLU(),
+        nn_.MaxPool2d(2),
+        nn_.Flatten(),
+        nn_.Linear(3136, 128),
+        nn_.ReLU(),
+        nn_.Linear(128, 10),
+    )
 
 
 def _optimizer(optim_, params, name, **kind):
-    return (optim_.SGD(params, lr=0.01, momentum=0.9, **kind) if name == "momentum"
-            else optim_.Adam(params, lr=1e-3, **kind))
+    return (
+        optim_.SGD(params, lr=0.01, momentum=0.9, **kind)
+        if name == "momentum"
+        else optim_.Adam(params, lr=1e-3, **kind)
+    )
 
 
 class MinidlRun:
@@ -271,8 +332,9 @@ class TorchRun:
         with torch.no_grad():
             for p, w in zip(self.model.parameters(), weights):
                 p.copy_(torch.from_numpy(w))
-        self.opt = _optimizer(torch.optim, self.model.parameters(), optimizer,
-                              **({"fused": True} if fused else {}))
+        self.opt = _optimizer(
+            torch.optim, self.model.parameters(), optimizer, **({"fused": True} if fused else {})
+        )
         self.loss = torch.nn.CrossEntropyLoss()
 
     def step(self, x, y):
@@ -285,14 +347,18 @@ class TorchRun:
 def bench_epochs(dev, kind, batches, optimizers, epochs, limit):
     """One epoch of ``kind`` ("mlp" or "cnn") per candidate, interleaved; medians."""
     X, Y, source = load_mnist(limit)
-    print(f"{source}: {len(X)} images; median of {epochs} epoch(s) after one warm-up, "
-          "candidates interleaved epoch by epoch\n")
+    print(
+        f"{source}: {len(X)} images; median of {epochs} epoch(s) after one warm-up, "
+        "candidates interleaved epoch by epoch\n"
+    )
     torch = dev.torch
     data = {"minidl": (dev.xp.asarray(X), dev.xp.asarray(Y), dev.xp.asarray)}  # on the device once
     if torch is not None:
-        data["torch"] = (torch.from_numpy(X).to(dev.torch_device),
-                         torch.from_numpy(Y).to(dev.torch_device),
-                         lambda a: torch.from_numpy(a).to(dev.torch_device))
+        data["torch"] = (
+            torch.from_numpy(X).to(dev.torch_device),
+            torch.from_numpy(Y).to(dev.torch_device),
+            lambda a: torch.from_numpy(a).to(dev.torch_device),
+        )
     minidl.manual_seed(0)
     weights = [p.numpy() for p in build(nn, kind).parameters()]
     rows = []
@@ -311,54 +377,95 @@ def bench_epochs(dev, kind, batches, optimizers, epochs, limit):
                     dev.sync()
                     start = time.perf_counter()
                     for i in range(0, len(order), batch):
-                        j = index[i:i + batch]
+                        j = index[i : i + batch]
                         run.step(images[j], labels[j])
                     dev.sync()
                     if e:
                         times[run.name].append(time.perf_counter() - start)
             med = harness.medians(times)
             for name, seconds in med.items():
-                rows.append([optimizer, batch, name, f"{seconds:.3f}", f"{len(X) / seconds:,.0f}",
-                             harness.ratio(med["minidl"], seconds) if name != "minidl" else ""])
-            print(f"  {kind} {optimizer} {batch}: minidl {med['minidl']:.3f} s", file=sys.stderr,
-                  flush=True)
+                rows.append(
+                    [
+                        optimizer,
+                        batch,
+                        name,
+                        f"{seconds:.3f}",
+                        f"{len(X) / seconds:,.0f}",
+                        harness.ratio(med["minidl"], seconds) if name != "minidl" else "",
+                    ]
+                )
+            print(
+                f"  {kind} {optimizer} {batch}: minidl {med['minidl']:.3f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     harness.table(["optimizer", "batch", "run", "epoch s", "images/s", "minidl/this"], rows)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("what", choices=["device", "optim", "mlp", "cnn"])
     ap.add_argument("--device", choices=["gpu", "cpu"], default="gpu")
     ap.add_argument("--sizes", default="1e7,1e8", help="optim: comma-separated parameter counts")
     ap.add_argument("--repeat", type=int, default=7, help="optim: timed blocks (median)")
     ap.add_argument("--steps-per-block", type=int, default=10, help="optim: steps in a block")
-    ap.add_argument("--batch", type=int, nargs="*", default=None,
-                    help="mlp, cnn: batch sizes (default 128 for the MLP, 64 for the CNN)")
-    ap.add_argument("--optimizer", nargs="*", default=None, choices=["momentum", "adam"],
-                    help="mlp, cnn: optimizers (default both for the MLP, adam for the CNN)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        nargs="*",
+        default=None,
+        help="mlp, cnn: batch sizes (default 128 for the MLP, 64 for the CNN)",
+    )
+    ap.add_argument(
+        "--optimizer",
+        nargs="*",
+        default=None,
+        choices=["momentum", "adam"],
+        help="mlp, cnn: optimizers (default both for the MLP, adam for the CNN)",
+    )
     ap.add_argument("--epochs", type=int, default=3, help="mlp, cnn: timed epochs (median)")
-    ap.add_argument("--limit", type=int, default=None,
-                    help="mlp, cnn: first N training images only")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="mlp, cnn: first N training images only"
+    )
     ap.add_argument("--no-torch", action="store_true", help="minidl alone, without torch")
     args = ap.parse_args(argv)
     dev = Device(args.device, with_torch=not args.no_torch)
     info = dev.properties()
     print(describe(info), flush=True)
     if args.what == "optim":
-        print(f"\nOne optimizer step on {args.device}, float32, median of {args.repeat} blocks "
-              f"of {args.steps_per_block} steps; copy = device-to-device copy moving the "
-              "step's bytes\n")
-        bench_optim(dev, [int(float(s)) for s in args.sizes.split(",") if s], args.repeat,
-                    args.steps_per_block, info.get("peak_gb_s"))
+        print(
+            f"\nOne optimizer step on {args.device}, float32, median of {args.repeat} blocks "
+            f"of {args.steps_per_block} steps; copy = device-to-device copy moving the "
+            "step's bytes\n"
+        )
+        bench_optim(
+            dev,
+            [int(float(s)) for s in args.sizes.split(",") if s],
+            args.repeat,
+            args.steps_per_block,
+            info.get("peak_gb_s"),
+        )
     elif args.what in ("mlp", "cnn"):
         mlp = args.what == "mlp"
-        model = "an MLP 784-256-10" if mlp else ("bench_cnn.py's CNN (two 3x3 convolutions, "
-                                                 "32 and 64 channels, max pools, 3136-128-10)")
+        model = (
+            "an MLP 784-256-10"
+            if mlp
+            else (
+                "bench_cnn.py's CNN (two 3x3 convolutions, "
+                "32 and 64 channels, max pools, 3136-128-10)"
+            )
+        )
         print(f"\nOne epoch of {model} on {args.device}")
-        bench_epochs(dev, args.what, args.batch or [128 if mlp else 64],
-                     args.optimizer or (["momentum", "adam"] if mlp else ["adam"]),
-                     args.epochs, args.limit)
+        bench_epochs(
+            dev,
+            args.what,
+            args.batch or [128 if mlp else 64],
+            args.optimizer or (["momentum", "adam"] if mlp else ["adam"]),
+            args.epochs,
+            args.limit,
+        )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ Candidates, all fed the same batches in the same order, interleaved epoch by epo
                   plus the optimizer's memory traffic alone (see FloorRun): no framework
                   can go below it
 Each row gives the median over the timed epochs of the whole epoch, of forward+backward
-(with zero_grad) and of the optimizer steps, and minidl's epoch time over that row's. A second table shows the subnormal trap (below), a third the peak memory
-of a full training run.
+(with zero_grad) and of the optimizer steps, and minidl's epoch time over that row's.
+A second table shows the subnormal trap (below), a third the peak memory of a full
+training run.
 
 The subnormal trap. Most first-layer weights of an MNIST model see only black border
 pixels, so their gradients are exactly zero after the first steps and the optimizer's
@@ -53,6 +54,7 @@ and ~105 us above the floor's traffic in the step: the SGD chunk makes four ufun
 (three more) on every fourth chunk. A LinearReLU node for Linear then ReLU changed the
 CPU time of a step by less than the noise (622 against 624 us), and was not kept.
 """
+
 import argparse
 import os
 import resource
@@ -63,16 +65,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness  # noqa: E402  (sets BLAS threads before NumPy loads)
+import harness
 
 THREADS = harness.limit_threads(harness.threads_from_argv(sys.argv, default=os.cpu_count()))
 
 import numpy as np  # noqa: E402
+from numpy_mlp import NumpyMLP  # noqa: E402
 
 import minidl  # noqa: E402
 import minidl.nn.functional as F  # noqa: E402
 from minidl import nn, optim  # noqa: E402
-from numpy_mlp import NumpyMLP  # noqa: E402
 
 # the memory children run without torch, whose import alone takes hundreds of MiB
 torch = None if "--rss-child" in sys.argv else harness.import_torch(THREADS)
@@ -84,13 +86,17 @@ def load_mnist():
     """The real MNIST training set when $MINIDL_DATA holds it, else random data of its shape."""
     try:
         from minidl.data import MNIST
+
         train = MNIST(train=True, download=False)
         return train.images.reshape(len(train), -1), train.targets, "MNIST"
     except Exception as exc:  # no files: same shapes, random values
         print(f"(real MNIST not found: {exc.__class__.__name__}; using random data)")
         rng = np.random.default_rng(0)
-        return (rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000),
-                "random 60000x784")
+        return (
+            rng.random((60000, 784), dtype=np.float32),
+            rng.integers(0, 10, 60000),
+            "random 60000x784",
+        )
 
 
 def initial_params(seed=0):
@@ -107,9 +113,11 @@ class MinidlRun:
         for p, value in zip(self.model.parameters(), params):
             p.data[...] = value
         ps = self.model.parameters()
-        self.opt = (optim.SGD(ps, lr=LR["momentum"], momentum=0.9, flush_denormal=flush)
-                    if optimizer == "momentum" else
-                    optim.Adam(ps, lr=LR["adam"], flush_denormal=flush))
+        self.opt = (
+            optim.SGD(ps, lr=LR["momentum"], momentum=0.9, flush_denormal=flush)
+            if optimizer == "momentum"
+            else optim.Adam(ps, lr=LR["adam"], flush_denormal=flush)
+        )
 
     def train_step(self, x, y):
         t0 = time.perf_counter()
@@ -147,10 +155,11 @@ class FloorRun:
     optimizer's memory traffic alone as in-place passes over one flat buffer per array
     (SGD-momentum: buf += g, p -= buf, 24 bytes a parameter against the 20 it must move;
     Adam: m += g, v += g, p -= m, 36 against 28). No bias, ReLU, loss or framework."""
+
     name = "floor"
 
     def __init__(self, params, optimizer):
-        w1, b1, w2, b2 = params
+        w1, _, w2, _ = params
         self.w1, self.w2 = w1.copy(), w2.copy()
         n = sum(p.size for p in params)
         self.state = [np.zeros(n, np.float32) for _ in range(2 if optimizer == "adam" else 1)]
@@ -159,8 +168,10 @@ class FloorRun:
 
     def _buffers(self, batch):
         if batch not in self.outputs:
-            self.outputs[batch] = [np.empty(s, np.float32) for s in (
-                (batch, 256), (batch, 10), (10, 256), (batch, 256), (256, 784))]
+            self.outputs[batch] = [
+                np.empty(s, np.float32)
+                for s in ((batch, 256), (batch, 10), (10, 256), (batch, 256), (256, 784))
+            ]
         return self.outputs[batch]
 
     def train_step(self, x, y):
@@ -185,16 +196,18 @@ class TorchRun:
     def __init__(self, params, optimizer, fused=False, flush=False):
         self.name = "torch" + (" fused" if fused else "") + (" +ftz" if flush else "")
         self.flush = flush
-        self.model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
-                                         torch.nn.Linear(256, 10))
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+        )
         with torch.no_grad():
             for p, value in zip(self.model.parameters(), params):
                 p.copy_(torch.from_numpy(value))
         kind = {"fused": True} if fused else {}
-        self.opt = (torch.optim.SGD(self.model.parameters(), lr=LR["momentum"], momentum=0.9,
-                                    **kind)
-                    if optimizer == "momentum" else
-                    torch.optim.Adam(self.model.parameters(), lr=LR["adam"], **kind))
+        self.opt = (
+            torch.optim.SGD(self.model.parameters(), lr=LR["momentum"], momentum=0.9, **kind)
+            if optimizer == "momentum"
+            else torch.optim.Adam(self.model.parameters(), lr=LR["adam"], **kind)
+        )
         self.loss = torch.nn.CrossEntropyLoss()
 
     def train_step(self, x, y):
@@ -217,7 +230,7 @@ def run_epoch(run, X, Y, order, batch):
     forward_backward = step = 0.0
     start = time.perf_counter()
     for i in range(0, len(order), batch):
-        idx = order[i:i + batch]
+        idx = order[i : i + batch]
         fb, st = run.train_step(X[idx], Y[idx])
         forward_backward += fb
         step += st
@@ -234,8 +247,10 @@ def compare(runs, X, Y, batch, epochs, seed=0):
             measured = run_epoch(run, X, Y, order, batch)
             if epoch:
                 times[run.name].append(measured)
-    return {name: tuple(statistics.median(m[k] for m in ms) for k in range(3))
-            for name, ms in times.items()}
+    return {
+        name: tuple(statistics.median(m[k] for m in ms) for k in range(3))
+        for name, ms in times.items()
+    }
 
 
 def speed_tables(X, Y, batches, optimizers, epochs):
@@ -244,17 +259,30 @@ def speed_tables(X, Y, batches, optimizers, epochs):
     params = initial_params()
     for optimizer in optimizers:
         for batch in batches:
-            runs = [MinidlRun(params, optimizer), NumpyRun(params, optimizer),
-                    FloorRun(params, optimizer)]
+            runs = [
+                MinidlRun(params, optimizer),
+                NumpyRun(params, optimizer),
+                FloorRun(params, optimizer),
+            ]
             if torch is not None:
                 runs += [TorchRun(params, optimizer), TorchRun(params, optimizer, fused=True)]
             result = compare(runs, X, Y, batch, epochs)
             ours = result["minidl"]
             for name, (total, fb, st) in result.items():
-                rows.append([optimizer, batch, name, f"{total:.3f}", f"{fb:.3f}", f"{st:.3f}",
-                             "" if name == "minidl" else harness.ratio(ours[0], total)])
-    harness.table(["optimizer", "batch", "run", "epoch s", "fwd+bwd s", "step s",
-                   "minidl/this"], rows)
+                rows.append(
+                    [
+                        optimizer,
+                        batch,
+                        name,
+                        f"{total:.3f}",
+                        f"{fb:.3f}",
+                        f"{st:.3f}",
+                        "" if name == "minidl" else harness.ratio(ours[0], total),
+                    ]
+                )
+    harness.table(
+        ["optimizer", "batch", "run", "epoch s", "fwd+bwd s", "step s", "minidl/this"], rows
+    )
 
 
 def subnormal_table(X, Y, batch, epochs):
@@ -277,7 +305,7 @@ def torch_agreement(X, Y, batch, steps=100):
     compute the same updates in float32, so they agree to rounding (they drift apart
     slowly over a long run, as any two float32 implementations do)."""
     params = initial_params()
-    order = np.random.default_rng(1).permutation(len(X))[:steps * batch]
+    order = np.random.default_rng(1).permutation(len(X))[: steps * batch]
     rows = []
     for optimizer in ("momentum", "adam"):
         ours, theirs = MinidlRun(params, optimizer), TorchRun(params, optimizer)
@@ -292,9 +320,23 @@ def torch_agreement(X, Y, batch, steps=100):
 def child_peak_rss(kind, batch, optimizer):
     """Run one full training epoch in a fresh process: (peak RSS, peak above the loaded data)
     in MiB, the peak measured over the training alone where Linux lets us reset it."""
-    out = subprocess.run([sys.executable, __file__, "--rss-child", kind, "--batch", str(batch),
-                          "--optimizer", optimizer, "--threads", str(THREADS)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--rss-child",
+            kind,
+            "--batch",
+            str(batch),
+            "--optimizer",
+            optimizer,
+            "--threads",
+            str(THREADS),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     peak, above = out.strip().splitlines()[-1].split()
     return float(peak), float(above)
 
@@ -329,18 +371,23 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
     p.add_argument("--batch", type=int, nargs="*", default=[64, 128])
-    p.add_argument("--optimizer", nargs="*", default=["momentum", "adam"],
-                   choices=["momentum", "adam"])
+    p.add_argument(
+        "--optimizer", nargs="*", default=["momentum", "adam"], choices=["momentum", "adam"]
+    )
     p.add_argument("--threads", type=int, default=THREADS)
     p.add_argument("--rss-child", choices=["minidl", "numpy-loop"], help=argparse.SUPPRESS)
-    p.add_argument("--skip", nargs="*", default=[], choices=["speed", "subnormal", "agreement", "memory"])
+    p.add_argument(
+        "--skip", nargs="*", default=[], choices=["speed", "subnormal", "agreement", "memory"]
+    )
     args = p.parse_args()
     if args.rss_child:
         return rss_child(args.rss_child, args.batch[0], args.optimizer[0])
 
     X, Y, source = load_mnist()
-    print(f"bench_mnist: {source}, MLP 784-256-10, median of {args.epochs} epochs after one "
-          f"warm-up, runs interleaved" + ("" if torch else "; torch not installed"))
+    print(
+        f"bench_mnist: {source}, MLP 784-256-10, median of {args.epochs} epochs after one "
+        f"warm-up, runs interleaved" + ("" if torch else "; torch not installed")
+    )
     print(harness.machine_line(THREADS), "\n")
     if "speed" not in args.skip:
         speed_tables(X, Y, args.batch, args.optimizer, args.epochs)
@@ -355,11 +402,29 @@ def main():
         rows = []
         for optimizer in args.optimizer:
             (ours, ours_train), (floor, floor_train) = (
-                child_peak_rss(kind, 128, optimizer) for kind in ("minidl", "numpy-loop"))
-            rows.append([optimizer, f"{ours:.1f}", f"{floor:.1f}", harness.ratio(ours, floor),
-                         f"{ours_train:.1f}", f"{floor_train:.1f}"])
-        harness.table(["training epoch, batch 128", "minidl peak MiB", "numpy-loop peak MiB",
-                       "ratio", "minidl above data", "numpy-loop above data"], rows)
+                child_peak_rss(kind, 128, optimizer) for kind in ("minidl", "numpy-loop")
+            )
+            rows.append(
+                [
+                    optimizer,
+                    f"{ours:.1f}",
+                    f"{floor:.1f}",
+                    harness.ratio(ours, floor),
+                    f"{ours_train:.1f}",
+                    f"{floor_train:.1f}",
+                ]
+            )
+        harness.table(
+            [
+                "training epoch, batch 128",
+                "minidl peak MiB",
+                "numpy-loop peak MiB",
+                "ratio",
+                "minidl above data",
+                "numpy-loop above data",
+            ],
+            rows,
+        )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ What the measurements behind the fast executor said (2-core AMD EPYC, one thread
 - writing temporaries over dying state values (kernels.Rule._allocate) instead of scratch:
   0-9% faster Adam and RMSprop chunks.
 """
+
 import argparse
 import os
 import sys
@@ -39,7 +40,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import harness  # noqa: E402
+import harness
 
 THREADS = harness.limit_threads(harness.threads_from_argv(sys.argv, default=1))
 
@@ -54,21 +55,46 @@ torch = harness.import_torch(THREADS)
 # (the constructors take executor= as a keyword)
 OPTIMIZERS = [
     ("SGD", lambda p, **kw: optim.SGD(p, lr=1e-3, **kw), "SGD", dict(lr=1e-3), 12),
-    ("SGD momentum", lambda p, **kw: optim.SGD(p, lr=1e-3, momentum=0.9, **kw), "SGD",
-     dict(lr=1e-3, momentum=0.9), 20),
-    ("Momentum (EMA)", lambda p, **kw: optim.Momentum(p, lr=1e-3, beta=0.9, **kw), "SGD",
-     dict(lr=1e-4, momentum=0.9), 20),
+    (
+        "SGD momentum",
+        lambda p, **kw: optim.SGD(p, lr=1e-3, momentum=0.9, **kw),
+        "SGD",
+        dict(lr=1e-3, momentum=0.9),
+        20,
+    ),
+    (
+        "Momentum (EMA)",
+        lambda p, **kw: optim.Momentum(p, lr=1e-3, beta=0.9, **kw),
+        "SGD",
+        dict(lr=1e-4, momentum=0.9),
+        20,
+    ),
     ("RMSprop", lambda p, **kw: optim.RMSprop(p, lr=1e-3, **kw), "RMSprop", dict(lr=1e-3), 20),
     ("Adam", lambda p, **kw: optim.Adam(p, lr=1e-3, **kw), "Adam", dict(lr=1e-3), 28),
-    ("Adam flush/1", lambda p, **kw: optim.Adam(p, lr=1e-3, flush_denormal=1, **kw), "Adam",
-     dict(lr=1e-3), 28),
-    ("Adam no flush", lambda p, **kw: optim.Adam(p, lr=1e-3, flush_denormal=False, **kw), "Adam",
-     dict(lr=1e-3), 28),
+    (
+        "Adam flush/1",
+        lambda p, **kw: optim.Adam(p, lr=1e-3, flush_denormal=1, **kw),
+        "Adam",
+        dict(lr=1e-3),
+        28,
+    ),
+    (
+        "Adam no flush",
+        lambda p, **kw: optim.Adam(p, lr=1e-3, flush_denormal=False, **kw),
+        "Adam",
+        dict(lr=1e-3),
+        28,
+    ),
     ("AdamW", lambda p, **kw: optim.AdamW(p, lr=1e-3, **kw), "AdamW", dict(lr=1e-3), 28),
     ("Adagrad", lambda p, **kw: optim.Adagrad(p, lr=1e-2, **kw), "Adagrad", dict(lr=1e-2), 20),
     ("RAdam", lambda p, **kw: optim.RAdam(p, lr=1e-3, **kw), "RAdam", dict(lr=1e-3), 28),
-    ("Adam 2 threads", lambda p, **kw: two_threads(optim.Adam(p, lr=1e-3, **kw)), "Adam",
-     dict(lr=1e-3), 28),
+    (
+        "Adam 2 threads",
+        lambda p, **kw: two_threads(optim.Adam(p, lr=1e-3, **kw)),
+        "Adam",
+        dict(lr=1e-3),
+        28,
+    ),
 ]
 
 
@@ -125,15 +151,41 @@ def bench_sizes(sizes, repeat, names):
                 "fused": torch_step(tname, tkw, n, dict(fused=True)),
             }
             t = harness.medians(harness.interleaved(cands, repeat=repeat, warmup=1))
-            rows.append([f"{n:.0e}", name, nbytes, harness.fmt(t["floor"]), harness.fmt(t["minidl"]),
-                         harness.ratio(t["minidl"], t["floor"]), harness.fmt(t["plain"]),
-                         harness.ratio(t["plain"], t["floor"]), harness.fmt(t["foreach"]),
-                         harness.fmt(t["fused"]), harness.ratio(t["minidl"], t["foreach"]),
-                         harness.ratio(t["minidl"], t["fused"])])
+            rows.append(
+                [
+                    f"{n:.0e}",
+                    name,
+                    nbytes,
+                    harness.fmt(t["floor"]),
+                    harness.fmt(t["minidl"]),
+                    harness.ratio(t["minidl"], t["floor"]),
+                    harness.fmt(t["plain"]),
+                    harness.ratio(t["plain"], t["floor"]),
+                    harness.fmt(t["foreach"]),
+                    harness.fmt(t["fused"]),
+                    harness.ratio(t["minidl"], t["foreach"]),
+                    harness.ratio(t["minidl"], t["fused"]),
+                ]
+            )
             print(f"  {rows[-1][0]} {name}: {rows[-1][4]} ms, {rows[-1][5]} floor", file=sys.stderr)
             del cands
-    harness.table(["params", "optimizer", "B/param", "floor ms", "minidl ms", "minidl/floor",
-                   "plain ms", "plain/floor", "torch foreach ms", "torch fused ms", "minidl/foreach", "minidl/fused"], rows)
+    harness.table(
+        [
+            "params",
+            "optimizer",
+            "B/param",
+            "floor ms",
+            "minidl ms",
+            "minidl/floor",
+            "plain ms",
+            "plain/floor",
+            "torch foreach ms",
+            "torch fused ms",
+            "minidl/foreach",
+            "minidl/fused",
+        ],
+        rows,
+    )
 
 
 def bench_subnormals(n, repeat):
@@ -150,6 +202,7 @@ def bench_subnormals(n, repeat):
         def fill():
             st["exp_avg"][...] = tiny_state
             st["exp_avg_sq"][...] = tiny_state
+
         return opt, fill
 
     cases = {}
@@ -162,7 +215,10 @@ def bench_subnormals(n, repeat):
         steady = harness.median_time(opt.step, repeat=repeat, warmup=0)  # what follows
         cases[f"minidl flush_denormal={flush}"] = (first, steady)
     if torch is not None:
-        for label, impl in (("torch foreach", dict(foreach=True)), ("torch fused", dict(fused=True))):
+        for label, impl in (
+            ("torch foreach", dict(foreach=True)),
+            ("torch fused", dict(fused=True)),
+        ):
             p = torch.nn.Parameter(torch.ones(n))
             p.grad = torch.zeros(n)
             opt = torch.optim.Adam([p], lr=1e-3, **impl)
@@ -172,22 +228,30 @@ def bench_subnormals(n, repeat):
             first = harness.time_once(opt.step)
             cases[label] = (first, harness.median_time(opt.step, repeat=repeat, warmup=3))
     base = cases["minidl flush_denormal=True"][1]
-    rows = [[label, harness.fmt(first), harness.fmt(steady), harness.ratio(steady, base)]
-            for label, (first, steady) in cases.items()]
+    rows = [
+        [label, harness.fmt(first), harness.fmt(steady), harness.ratio(steady, base)]
+        for label, (first, steady) in cases.items()
+    ]
     print(f"\nSubnormal trap: Adam, {n:.0e} float32 parameters, state = 1e-40, zero gradients")
     harness.table(["implementation", "first step ms", "steps 5+ ms (median)", "vs flush on"], rows)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="1e6,1e7", help="comma-separated parameter counts")
     ap.add_argument("--repeat", type=int, default=11, help="timed repetitions (median)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/torch threads")
     ap.add_argument("--only", default="", help="comma-separated optimizer names")
     ap.add_argument("--subnormal-size", type=float, default=1e6)
     ap.add_argument("--chunk", type=int, default=None, help="CPU chunk size in elements")
-    ap.add_argument("--optim-threads", type=int, default=None,
-                    help=f"threads of minidl's fast executor (default {optim.Optimizer.threads})")
+    ap.add_argument(
+        "--optim-threads",
+        type=int,
+        default=None,
+        help=f"threads of minidl's fast executor (default {optim.Optimizer.threads})",
+    )
     args = ap.parse_args()
     if args.chunk:
         optim.Optimizer.chunk_size = args.chunk
@@ -196,9 +260,11 @@ def main():
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
     names = {s.strip() for s in args.only.split(",") if s.strip()}
     print(harness.machine_line(THREADS))
-    print(f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements on "
-          f"{optim.Optimizer.threads} thread(s) (from 2**18 elements), flush_denormal on; "
-          "floor = np.copyto moving the step's bytes (read + write), one thread\n")
+    print(
+        f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements on "
+        f"{optim.Optimizer.threads} thread(s) (from 2**18 elements), flush_denormal on; "
+        "floor = np.copyto moving the step's bytes (read + write), one thread\n"
+    )
     bench_sizes(sizes, args.repeat, names)
     bench_subnormals(int(args.subnormal_size), max(3, args.repeat // 2))
 

@@ -31,12 +31,13 @@ median of 5 interleaved processes), 2026-12-01, under load:
   13 us (its bookkeeping around a 2 us update); about 55 NumPy calls in all, at 0.3-0.5 us
   each, and the rest Python spread over every op, each further change 1% or less.
 """
+
 import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness  # noqa: E402  (sets BLAS threads before NumPy loads)
+import harness
 
 harness.limit_threads(1)
 
@@ -62,13 +63,15 @@ def minidl_step():
         opt.zero_grad()
         F.mse_loss(model(x), y).backward()
         opt.step()
+
     return step
 
 
 def torch_step():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
-                                torch.nn.Linear(SIZES[1], SIZES[2]))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Linear(SIZES[1], SIZES[2])
+    )
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.standard_normal((BATCH, SIZES[0])).astype(np.float32))
@@ -79,6 +82,7 @@ def torch_step():
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
+
     return step
 
 
@@ -86,6 +90,7 @@ def block(step, steps):
     def run():
         for _ in range(steps):
             step()
+
     return run
 
 
@@ -94,16 +99,25 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=300, help="steps per timed block")
     p.add_argument("--repeat", type=int, default=11, help="timed blocks per candidate")
     args = p.parse_args(argv)
-    candidates = {"minidl": block(minidl_step(), args.steps),
-                  "torch": block(torch_step(), args.steps) if torch else None}
+    candidates = {
+        "minidl": block(minidl_step(), args.steps),
+        "torch": block(torch_step(), args.steps) if torch else None,
+    }
     medians = harness.medians(harness.interleaved(candidates, repeat=args.repeat, warmup=2))
-    print(f"bench_small: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD+momentum, "
-          f"median of {args.repeat} blocks of {args.steps} steps, interleaved")
+    print(
+        f"bench_small: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD+momentum, "
+        f"median of {args.repeat} blocks of {args.steps} steps, interleaved"
+    )
     print(harness.machine_line(1), "\n")
     ours = medians["minidl"]
-    rows = [[name, "not installed" if t is None else f"{t / args.steps * 1e6:.1f}",
-             "" if t is None or name == "minidl" else harness.ratio(ours, t)]
-            for name, t in medians.items()]
+    rows = [
+        [
+            name,
+            "not installed" if t is None else f"{t / args.steps * 1e6:.1f}",
+            "" if t is None or name == "minidl" else harness.ratio(ours, t),
+        ]
+        for name, t in medians.items()
+    ]
     harness.table(["run", "us per step", "minidl/this"], rows)
     return medians
 

@@ -11,6 +11,7 @@ Timing is by medians over repetitions after warm-up, and candidates that are com
 are run interleaved (one repetition of each in turn), so that a slow phase of the machine
 hits them all alike. Results are ratios against a peer measured in the same run.
 """
+
 import datetime
 import os
 import platform
@@ -18,8 +19,13 @@ import statistics
 import sys
 import time
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 def limit_threads(n):
@@ -31,8 +37,10 @@ def limit_threads(n):
     if n is None:
         return None
     if "numpy" in sys.modules:
-        print("harness.limit_threads: NumPy is already imported; BLAS keeps its thread count",
-              file=sys.stderr)
+        print(
+            "harness.limit_threads: NumPy is already imported; BLAS keeps its thread count",
+            file=sys.stderr,
+        )
     for var in _THREAD_VARS:
         os.environ[var] = str(n)
     return n
@@ -86,7 +94,7 @@ def interleaved(candidates, repeat=7, warmup=1):
     for _ in range(repeat):
         for k, f in live.items():
             times[k].append(time_once(f))
-    return {k: (times[k] if k in times else None) for k in candidates}
+    return {k: times.get(k) for k in candidates}
 
 
 def medians(times):
@@ -105,8 +113,12 @@ def machine_line(threads=None):
                     break
     except OSError:
         pass
-    parts = [datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu, f"{os.cpu_count()} cores",
-             f"Python {platform.python_version()}"]
+    parts = [
+        datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        cpu,
+        f"{os.cpu_count()} cores",
+        f"Python {platform.python_version()}",
+    ]
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         parts.append(f"NumPy {numpy.__version__}")
@@ -136,8 +148,10 @@ def ratio(a, b, digits=2):
 def table(headers, rows, file=None):
     """Print a Markdown table (so the README can quote it as is)."""
     rows = [[str(c) for c in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h))
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h))
+        for i, h in enumerate(headers)
+    ]
     out = file or sys.stdout
     print("| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |", file=out)
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=out)

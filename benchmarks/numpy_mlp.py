@@ -9,11 +9,12 @@ the update rules are torch.optim.SGD(momentum) and torch.optim.Adam. Optimizer s
 is flushed of subnormal values the way minidl flushes it, so that neither side pays for
 subnormal arithmetic.
 """
+
 import math
 
 import numpy as np
 
-FLUSH_THRESHOLD = 2.0 ** 24 * float(np.finfo(np.float32).tiny)  # about 2e-31
+FLUSH_THRESHOLD = 2.0**24 * float(np.finfo(np.float32).tiny)  # about 2e-31
 
 
 def flush_small(x, scratch):
@@ -28,8 +29,9 @@ def flush_small(x, scratch):
 class NumpyMLP:
     """Parameters as a list [W1, b1, W2, b2, ...] of float32 arrays."""
 
-    def __init__(self, params, optimizer="adam", lr=1e-3, momentum=0.9,
-                 betas=(0.9, 0.999), eps=1e-8):
+    def __init__(
+        self, params, optimizer="adam", lr=1e-3, momentum=0.9, betas=(0.9, 0.999), eps=1e-8
+    ):
         self.params = [np.array(p, dtype=np.float32) for p in params]
         self.grads = [np.empty_like(p) for p in self.params]
         self.scratch = [np.empty_like(p) for p in self.params]
@@ -53,10 +55,10 @@ class NumpyMLP:
         rows = np.arange(n)
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)                    # softmax probabilities
+        z /= z.sum(axis=1, keepdims=True)  # softmax probabilities
         loss = -float(np.log(z[rows, y]).mean())
         z[rows, y] -= 1
-        z *= 1.0 / n                                         # d loss / d logits
+        z *= 1.0 / n  # d loss / d logits
         delta = z
         for i in range(len(weights) - 1, -1, -1):
             a = activations[i]
@@ -64,15 +66,14 @@ class NumpyMLP:
             np.sum(delta, axis=0, out=self.grads[2 * i + 1])
             if i:
                 delta = delta @ weights[i]
-                delta *= a > 0                               # ReLU'
+                delta *= a > 0  # ReLU'
         return loss
 
     def step(self):
         """One optimizer update of every parameter, in place."""
         self.t += 1
-        for p, g, m, s, v in zip(self.params, self.grads, self.m, self.scratch,
-                                 self.v or self.m):
-            if self.optimizer == "momentum":                 # torch SGD(momentum)
+        for p, g, m, s, v in zip(self.params, self.grads, self.m, self.scratch, self.v or self.m):
+            if self.optimizer == "momentum":  # torch SGD(momentum)
                 if self.t == 1:
                     np.copyto(m, g)
                 else:
@@ -81,7 +82,7 @@ class NumpyMLP:
                 np.multiply(m, self.lr, out=s)
                 p -= s
                 flush_small(m, s)
-            else:                                            # torch Adam
+            else:  # torch Adam
                 beta1, beta2 = self.betas
                 m *= beta1
                 np.multiply(g, 1 - beta1, out=s)
@@ -92,7 +93,7 @@ class NumpyMLP:
                 v += s
                 flush_small(m, s)
                 flush_small(v, s)
-                bias1, bias2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
+                bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
                 np.sqrt(v, out=s)
                 s *= 1 / math.sqrt(bias2)
                 s += self.eps

@@ -14,6 +14,7 @@ cousin, RMS normalisation (Zhang & Sennrich, 2019), in three steps:
 
 Run it (with minidl installed, e.g. `pip install -e .`):  python examples/custom_layer.py
 """
+
 import numpy as np
 
 import minidl
@@ -40,7 +41,7 @@ class RMSNormFunction(minidl.Function):
         xp = array_module(x)  # numpy or cupy: the same code runs on both
         rstd = 1 / xp.sqrt((x * x).mean(axis=-1, keepdims=True) + eps)
         ctx.save_for_backward(x, weight)  # inputs only: backward recomputes the rest
-        ctx.eps = eps                     # a constant of the op
+        ctx.eps = eps  # a constant of the op
         return x * rstd * weight
 
     @staticmethod
@@ -70,8 +71,9 @@ def check_gradients(seed=0):
     against the same formula written with minidl's built-in ops (slower: many graph
     nodes, not one)."""
     rng = np.random.default_rng(seed)
-    x, w = (minidl.tensor(rng.standard_normal(shape), requires_grad=True)
-            for shape in [(3, 4, 5), (5,)])
+    x, w = (
+        minidl.tensor(rng.standard_normal(shape), requires_grad=True) for shape in [(3, 4, 5), (5,)]
+    )
     assert minidl.gradcheck(rms_norm, [x, w])
     assert minidl.gradgradcheck(rms_norm, [x, w])
 

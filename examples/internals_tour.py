@@ -9,6 +9,7 @@ so random pixels stand in for MNIST here and the script needs no data. The .dot 
 figure's source (the tests check it is up to date); the .svg is drawn from it by Graphviz's
 ``dot`` when installed, else viz tells how to draw it.
 """
+
 import argparse
 from pathlib import Path
 
@@ -41,8 +42,10 @@ def main(argv=None):
     model = tour_model()
     loss = step_loss(model)
     params = dict(model.named_parameters())
-    written = [viz.draw(loss, args.out / "internals_graph.dot", params=params),
-               viz.draw(loss, args.out / "internals_graph.svg", params=params)]
+    written = [
+        viz.draw(loss, args.out / "internals_graph.dot", params=params),
+        viz.draw(loss, args.out / "internals_graph.svg", params=params),
+    ]
     for path in dict.fromkeys(written):  # without Graphviz both calls write the .dot
         print(f"wrote {path}")
     return written

@@ -14,6 +14,7 @@ function (1 - x)^2 + 100 (y - x^2)^2 Newton follows the curved valley in a few s
 where Adam needs thousands. Prints the steps each method needs to reach f < 1e-8 and,
 with matplotlib (``pip install -e ".[plot]"``), saves newton_paths.png.
 """
+
 import argparse
 from pathlib import Path
 
@@ -78,8 +79,10 @@ PROBLEMS = {
 
 def run():
     """{problem: {method: path}} for every problem."""
-    return {name: {"Newton": newton_path(f, start), "Adam": adam_path(f, start, lr)}
-            for name, (f, start, lr) in PROBLEMS.items()}
+    return {
+        name: {"Newton": newton_path(f, start), "Adam": adam_path(f, start, lr)}
+        for name, (f, start, lr) in PROBLEMS.items()
+    }
 
 
 def report(paths):
@@ -102,8 +105,12 @@ def plot(paths, out):
         zs = f(minidl.tensor(np.stack([xs, ys]))).numpy()
         ax.contour(xs, ys, np.log1p(zs), levels=25, cmap="Greys", linewidths=0.6)
         for method, points in by_method.items():
-            ax.plot(points[:, 0], points[:, 1], ".-" if method == "Newton" else "-",
-                    label=f"{method} ({len(points) - 1} steps)")
+            ax.plot(
+                points[:, 0],
+                points[:, 1],
+                ".-" if method == "Newton" else "-",
+                label=f"{method} ({len(points) - 1} steps)",
+            )
         ax.set_title(name)
         ax.legend()
     fig.tight_layout()

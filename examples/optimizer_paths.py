@@ -12,6 +12,7 @@ at (-7, 2), it draws the path of each optimizer over the contour lines and saves
 and prints, per optimizer, the number of steps to reach f < 1e-3. Needs matplotlib
 (``pip install -e ".[plot]"``).
 """
+
 import argparse
 from pathlib import Path
 
@@ -50,35 +51,46 @@ def steps_to_target(points):
 
 
 FIGURES = {
-    "gd_learning_rates.png": ("Gradient descent: too large and too small a learning rate", {
-        "SGD lr=0.99 (too large)": lambda p: optim.SGD(p, lr=0.99),
-        "SGD lr=0.05 (too small)": lambda p: optim.SGD(p, lr=0.05),
-    }),
+    "gd_learning_rates.png": (
+        "Gradient descent: too large and too small a learning rate",
+        {
+            "SGD lr=0.99 (too large)": lambda p: optim.SGD(p, lr=0.99),
+            "SGD lr=0.05 (too small)": lambda p: optim.SGD(p, lr=0.05),
+        },
+    ),
     # At lr=0.99 plain SGD flips y from side to side, shrinking it by only 0.98 a step;
     # Momentum's average of successive gradients cancels those flips.
-    "momentum_vs_sgd.png": ("Momentum against plain SGD at the same learning rate", {
-        "SGD lr=0.99": lambda p: optim.SGD(p, lr=0.99),
-        "Momentum lr=0.99, beta=0.9": lambda p: optim.Momentum(p, lr=0.99, beta=0.9),
-    }),
+    "momentum_vs_sgd.png": (
+        "Momentum against plain SGD at the same learning rate",
+        {
+            "SGD lr=0.99": lambda p: optim.SGD(p, lr=0.99),
+            "Momentum lr=0.99, beta=0.9": lambda p: optim.Momentum(p, lr=0.99, beta=0.9),
+        },
+    ),
     # lr=0.9 is about the best plain SGD can do here: at lr=1 the y direction stops
     # converging, and x still shrinks by only (1 - lr/10) per step.
-    "rmsprop_adam.png": ("RMSprop and Adam against plain SGD", {
-        "SGD lr=0.9": lambda p: optim.SGD(p, lr=0.9),
-        "RMSprop lr=0.3, alpha=0.99": lambda p: optim.RMSprop(p, lr=0.3, alpha=0.99),
-        "Adam lr=1, betas=(0.8, 0.999)": lambda p: optim.Adam(p, lr=1.0, betas=(0.8, 0.999)),
-    }),
+    "rmsprop_adam.png": (
+        "RMSprop and Adam against plain SGD",
+        {
+            "SGD lr=0.9": lambda p: optim.SGD(p, lr=0.9),
+            "RMSprop lr=0.3, alpha=0.99": lambda p: optim.RMSprop(p, lr=0.3, alpha=0.99),
+            "Adam lr=1, betas=(0.8, 0.999)": lambda p: optim.Adam(p, lr=1.0, betas=(0.8, 0.999)),
+        },
+    ),
 }
 
 
 def draw(title, paths, filename):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     xs, ys = np.meshgrid(np.linspace(-8, 8, 400), np.linspace(-3, 3, 300))
     fig, ax = plt.subplots(figsize=(8, 3.6), dpi=110)
-    ax.contour(xs, ys, xs ** 2 / 20 + ys ** 2, levels=np.geomspace(0.01, 12, 14),
-               colors="0.75", linewidths=0.7)
+    ax.contour(
+        xs, ys, xs**2 / 20 + ys**2, levels=np.geomspace(0.01, 12, 14), colors="0.75", linewidths=0.7
+    )
     for label, points in paths.items():
         ax.plot(points[:, 0], points[:, 1], "o-", ms=2.5, lw=1.2, label=label)
     ax.plot(0, 0, "k*", ms=10)

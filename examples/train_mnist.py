@@ -3,9 +3,9 @@
     python examples/train_mnist.py                      # 784-512-256-10, Adam: >= 98% test accuracy
     python examples/train_mnist.py --optimizer momentum --lr 0.1
     python examples/train_mnist.py --dataset fashion-mnist
-    python examples/train_mnist.py --backend cupy       # the same run on a GPU (pip install cupy-cudaXXx)
-    python examples/train_mnist.py --save ckpt.npz      # Ctrl-C saves and stops; --resume ckpt.npz goes on
-    mpiexec -n 2 python examples/train_mnist.py --distributed   # 2 processes (pip install -e ".[mpi]")
+    python examples/train_mnist.py --backend cupy    # on a GPU (pip install cupy-cudaXXx)
+    python examples/train_mnist.py --save ckpt.npz   # Ctrl-C saves; --resume ckpt.npz goes on
+    mpiexec -n 2 python examples/train_mnist.py --distributed   # 2 processes (the mpi extra)
 
 The MNIST files are read from --data-dir, else $MINIDL_DATA, else the project's
 datasets/ folder, and downloaded (with checksums) when missing.
@@ -14,7 +14,9 @@ The training loop (flags, checkpoints with exact resume, Ctrl-C, the stop on NaN
 schedule on resume) is examples/training.py, shared with train_cnn.py; this file is
 the model.
 """
+
 import training
+
 from minidl import nn
 
 
@@ -32,10 +34,16 @@ def build_model(args):
 
 def main(argv=None):
     parser = training.argument_parser(__doc__)
-    parser.add_argument("--hidden", type=training.positive_int, nargs="*", default=[512, 256],
-                        help="hidden layer sizes")
-    parser.add_argument("--dropout", type=training.probability, default=0.2,
-                        help="dropout after each hidden layer")
+    parser.add_argument(
+        "--hidden",
+        type=training.positive_int,
+        nargs="*",
+        default=[512, 256],
+        help="hidden layer sizes",
+    )
+    parser.add_argument(
+        "--dropout", type=training.probability, default=0.2, help="dropout after each hidden layer"
+    )
     args = training.parse_args(parser, argv)
     return training.run(args, build_model, model_flags=["hidden", "dropout"])
 

@@ -67,6 +67,7 @@ the last (torch's CosineAnnealingLR with T_max = --epochs, stepped once per epoc
 over the new total: it goes on at the rate a run of that many epochs has at this
 epoch, never at the finished run's final rate of 0.
 """
+
 import argparse
 import itertools
 import math
@@ -81,13 +82,32 @@ from tqdm import tqdm
 import minidl
 import minidl.nn.functional as F
 from minidl import optim
+from minidl.data import (
+    MNIST,
+    ChecksumError,
+    DataLoader,
+    DistributedSampler,
+    DownloadError,
+    FashionMNIST,
+    IDXError,
+    Subset,
+)
 from minidl.nn.parallel import DistributedDataParallel
-from minidl.data import MNIST, DataLoader, DistributedSampler, FashionMNIST, Subset
-from minidl.data import ChecksumError, DownloadError, IDXError
 from minidl.utils import NonFiniteError, check_finite
 
-__all__ = ["argument_parser", "parse_args", "run", "fail", "positive_int", "non_negative_int",
-           "positive_float", "probability", "OPTIMIZERS", "DATASETS", "RESUME_FLAGS"]
+__all__ = [
+    "argument_parser",
+    "parse_args",
+    "run",
+    "fail",
+    "positive_int",
+    "non_negative_int",
+    "positive_float",
+    "probability",
+    "OPTIMIZERS",
+    "DATASETS",
+    "RESUME_FLAGS",
+]
 
 OPTIMIZERS = {  # name -> (factory(parameters, lr), default lr)
     "sgd": (lambda params, lr: optim.SGD(params, lr=lr), 0.1),
@@ -101,8 +121,16 @@ SCHEDULES = ("cosine", "constant")
 # Flags a resumed run must share with the checkpoint's (besides the script's model_flags);
 # --epochs may change (see the schedule), --seed/--backend/--test-limit/... may too.
 RESUME_FLAGS = ("dataset", "optimizer", "lr", "schedule", "batch_size", "train_limit")
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "batch", "loader",
-                   "global_rng", "history")
+CHECKPOINT_KEYS = (
+    "model",
+    "optimizer",
+    "scheduler",
+    "epoch",
+    "batch",
+    "loader",
+    "global_rng",
+    "history",
+)
 
 
 # ---- command line -------------------------------------------------------------------
@@ -115,6 +143,7 @@ def _number(kind, accept, requirement):
         if not accept(value):
             raise argparse.ArgumentTypeError(f"{text} is not {requirement}")
         return value
+
     parse.__name__ = requirement  # argparse names the type in some messages
     return parse
 
@@ -128,33 +157,55 @@ probability = _number(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 def argument_parser(description):
     """An ArgumentParser with the shared flags; the first line of ``description`` is
     the --help title. Add the script's own flags and defaults to it."""
-    p = argparse.ArgumentParser(description=description.strip().split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=description.strip().split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
     p.add_argument("--epochs", type=positive_int, default=10)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    p.add_argument("--lr", type=positive_float, default=None,
-                   help="learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.1 for "
-                        "sgd/momentum)")
-    p.add_argument("--schedule", choices=SCHEDULES, default="cosine",
-                   help="learning rate per epoch: cosine annealing to 0, or constant")
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.1 for sgd/momentum)",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="cosine",
+        help="learning rate per epoch: cosine annealing to 0, or constant",
+    )
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding mnist/ and fashion-mnist/ (default: $MINIDL_DATA, "
-                        "else datasets/)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding mnist/ and fashion-mnist/ (default: $MINIDL_DATA, else datasets/)",
+    )
     p.add_argument("--save", metavar="PATH", help="checkpoint after every epoch and on Ctrl-C")
     p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint")
-    p.add_argument("--train-limit", type=positive_int, default=None,
-                   help="use only the first N training images (quick runs)")
-    p.add_argument("--test-limit", type=positive_int, default=None,
-                   help="use only the first N test images (quick runs)")
+    p.add_argument(
+        "--train-limit",
+        type=positive_int,
+        default=None,
+        help="use only the first N training images (quick runs)",
+    )
+    p.add_argument(
+        "--test-limit",
+        type=positive_int,
+        default=None,
+        help="use only the first N test images (quick runs)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--distributed", action="store_true",
-                   help="data-parallel over the processes of an MPI job "
-                        "(mpiexec -n N python SCRIPT --distributed); --batch-size is the "
-                        "global batch, split over them")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the processes of an MPI job "
+        "(mpiexec -n N python SCRIPT --distributed); --batch-size is the "
+        "global batch, split over them",
+    )
     return p
 
 
@@ -186,8 +237,11 @@ def load_data(args):
         test_set = dataset(args.data_dir, train=False)
     except DownloadError as exc:
         tried = "; ".join(f"{url}: {reason}" for url, reason in exc.failures)
-        fail(args, f"could not download {exc.name} into {exc.folder} ({tried}); put the "
-                   f"files there, or pass --data-dir")
+        fail(
+            args,
+            f"could not download {exc.name} into {exc.folder} ({tried}); put the "
+            f"files there, or pass --data-dir",
+        )
     except (ChecksumError, IDXError, OSError) as exc:
         fail(args, str(exc))
     return limit(train_set, args.train_limit), limit(test_set, args.test_limit)
@@ -259,8 +313,11 @@ class Trainer:
         self.net = model.module if isinstance(model, DistributedDataParallel) else model
         self.train_loader, self.test_loader = train_loader, test_loader
         self.flags = flags  # the run's identity, stored in checkpoints
-        self.scheduler = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-                          if args.schedule == "cosine" else None)
+        self.scheduler = (
+            optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+            if args.schedule == "cosine"
+            else None
+        )
         self.epoch, self.batch, self.history = 0, 0, []
         self.saved = None  # "epoch E" / "epoch E, batch B" of the last checkpoint written
 
@@ -270,18 +327,23 @@ class Trainer:
         self._check(self.net, "model", where)
         if self.rank != 0:  # the ranks' weights are identical: rank 0 writes them
             return
-        minidl.save({
-            "model": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "epoch": self.epoch, "batch": batch,
-            "loader": loader_state,                   # replays the shuffle of this epoch
-            "global_rng": minidl.random.generator().bit_generator.state,  # dropout masks
-            "history": self.history,
-            "run": self.flags,
-        }, self.args.save)
-        self.saved = (f"epoch {self.epoch + 1}, batch {batch}" if batch
-                      else f"the end of epoch {self.epoch}")
+        minidl.save(
+            {
+                "model": self.net.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "epoch": self.epoch,
+                "batch": batch,
+                "loader": loader_state,  # replays the shuffle of this epoch
+                "global_rng": minidl.random.generator().bit_generator.state,  # dropout masks
+                "history": self.history,
+                "run": self.flags,
+            },
+            self.args.save,
+        )
+        self.saved = (
+            f"epoch {self.epoch + 1}, batch {batch}" if batch else f"the end of epoch {self.epoch}"
+        )
 
     def resume(self, path):
         """Load a checkpoint written by :meth:`save`; flag or file problems exit 2."""
@@ -295,16 +357,26 @@ class Trainer:
         except (minidl.CheckpointError, OSError) as exc:
             fail(args, f"--resume {path}: {exc}", 1)
         if not isinstance(state, dict) or not all(key in state for key in CHECKPOINT_KEYS):
-            what = ("a model's weights (a state_dict), not a training checkpoint"
-                    if isinstance(state, dict) and "model" not in state
-                    else "not a training checkpoint")
-            fail(args, f"--resume {path}: the file holds {what} written by --save "
-                       f"(expected keys {', '.join(CHECKPOINT_KEYS)})", 2)
+            what = (
+                "a model's weights (a state_dict), not a training checkpoint"
+                if isinstance(state, dict) and "model" not in state
+                else "not a training checkpoint"
+            )
+            fail(
+                args,
+                f"--resume {path}: the file holds {what} written by --save "
+                f"(expected keys {', '.join(CHECKPOINT_KEYS)})",
+                2,
+            )
         differences = self._differences(state)
         if differences:
-            fail(args, f"--resume {path}: the checkpoint comes from a different run: "
-                       + "; ".join(differences)
-                       + " (resume with the checkpoint's flags, or start a new run)", 2)
+            fail(
+                args,
+                f"--resume {path}: the checkpoint comes from a different run: "
+                + "; ".join(differences)
+                + " (resume with the checkpoint's flags, or start a new run)",
+                2,
+            )
         try:
             self.net.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -325,8 +397,11 @@ class Trainer:
         saved = state.get("run")
         if not isinstance(saved, dict):  # from before flags were stored: what can be seen
             saved = {"schedule": "constant" if state["scheduler"] is None else "cosine"}
-            groups = (state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict)
-                      else None) or [{}]
+            groups = (
+                state["optimizer"].get("param_groups")
+                if isinstance(state["optimizer"], dict)
+                else None
+            ) or [{}]
             if set(groups[0]) != set(self.optimizer.state_dict()["param_groups"][0]):
                 saved["optimizer"] = "another optimizer"
         different = []
@@ -345,23 +420,29 @@ class Trainer:
         t = self.scheduler.last_epoch
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = cosine_lr(base, min(t, self.args.epochs), self.args.epochs)
-        print(f"cosine schedule re-planned from {planned} to {self.args.epochs} epochs: "
-              f"learning rate {self.optimizer.param_groups[0]['lr']:.3g} at epoch {t + 1}")
+        print(
+            f"cosine schedule re-planned from {planned} to {self.args.epochs} epochs: "
+            f"learning rate {self.optimizer.param_groups[0]['lr']:.3g} at epoch {t + 1}"
+        )
 
     # -- training --
     def fit(self):
         """Train from (self.epoch, self.batch) to --epochs; returns the history."""
         args = self.args
         if self.epoch >= args.epochs:
-            print(f"nothing to train: the checkpoint is at the end of epoch {self.epoch} "
-                  f"and --epochs is {args.epochs}")
+            print(
+                f"nothing to train: the checkpoint is at the end of epoch {self.epoch} "
+                f"and --epochs is {args.epochs}"
+            )
             return self.history
         started = time.perf_counter()
         # NumPy's overflow warnings are silenced: the finiteness checks report a divergence
         # once, naming the step, instead of a warning from every op on the way
         try:
-            with StopOnCtrlC() as stop, np.errstate(over="ignore", invalid="ignore",
-                                                     divide="ignore"):
+            with (
+                StopOnCtrlC() as stop,
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+            ):
                 while self.epoch < args.epochs:
                     loader_state = self.train_loader.state_dict()  # replays it on resume
                     done, stats = self.train_epoch(stop)
@@ -372,9 +453,14 @@ class Trainer:
             fail(args, f"{exc}; {self._kept()}. Try a lower --lr.", 1)
         elapsed = time.perf_counter() - started
         best = max(self.history, key=lambda h: h["test_acc"]) if self.history else None
-        print(f"done in {elapsed:.1f} s" + (
-            f"; best test accuracy {best['test_acc']:.4f} (epoch {best['epoch']})" if best
-            else ""))
+        print(
+            f"done in {elapsed:.1f} s"
+            + (
+                f"; best test accuracy {best['test_acc']:.4f} (epoch {best['epoch']})"
+                if best
+                else ""
+            )
+        )
         return self.history
 
     def train_epoch(self, stop):
@@ -387,9 +473,16 @@ class Trainer:
         if done:
             batches = itertools.islice(batches, done, None)
             self.batch = 0
-        bar = tqdm(batches, total=len(loader), initial=done, ncols=100,
-                   desc=f"epoch {self.epoch + 1}/{args.epochs}", disable=args.no_progress,
-                   file=sys.stdout, leave=True)
+        bar = tqdm(
+            batches,
+            total=len(loader),
+            initial=done,
+            ncols=100,
+            desc=f"epoch {self.epoch + 1}/{args.epochs}",
+            disable=args.no_progress,
+            file=sys.stdout,
+            leave=True,
+        )
         run_loss, run_correct, run_count = 0.0, 0, 0
         try:
             for x, y in bar:
@@ -405,8 +498,9 @@ class Trainer:
                 run_correct += int((logits.argmax(dim=1) == y).data.sum())
                 run_count += len(y)
                 if done % 20 == 0 or done == len(loader):
-                    bar.set_postfix(loss=f"{run_loss / run_count:.4f}",
-                                    acc=f"{run_correct / run_count:.4f}")
+                    bar.set_postfix(
+                        loss=f"{run_loss / run_count:.4f}", acc=f"{run_correct / run_count:.4f}"
+                    )
                 if self._stop_agreed(stop):
                     break
         finally:
@@ -426,19 +520,27 @@ class Trainer:
             sums = np.array(stats, dtype=np.float64)
             self.dist.all_reduce(sums)
             run_loss, run_correct, run_count = sums
-        train_info = (f"train loss {run_loss / run_count:.4f} acc {run_correct / run_count:.4f}, "
-                      if run_count else "")
+        train_info = (
+            f"train loss {run_loss / run_count:.4f} acc {run_correct / run_count:.4f}, "
+            if run_count
+            else ""
+        )
         self.history.append({"epoch": self.epoch, "test_loss": test_loss, "test_acc": test_acc})
-        print(f"epoch {self.epoch}: {train_info}test loss {test_loss:.4f} "
-              f"acc {test_acc:.4f} ({time.perf_counter() - started:.1f} s)", flush=True)
+        print(
+            f"epoch {self.epoch}: {train_info}test loss {test_loss:.4f} "
+            f"acc {test_acc:.4f} ({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
         if args.save:
             self.save(0, self.train_loader.state_dict(), f"the end of epoch {self.epoch}")
 
     def _stopped(self, done, loader_state):
         if self.args.save:
             self.save(done, loader_state, f"epoch {self.epoch + 1}, step {done}")
-            print(f"saved {self.args.save} at epoch {self.epoch + 1}, batch {done}; "
-                  f"continue with --resume {self.args.save}")
+            print(
+                f"saved {self.args.save} at epoch {self.epoch + 1}, batch {done}; "
+                f"continue with --resume {self.args.save}"
+            )
         else:
             print("stopped (pass --save PATH to keep a checkpoint)")
         return self.history
@@ -485,15 +587,20 @@ def _show(value):
 def join_job(args):
     """--distributed: join the MPI job (minidl.distributed); returns the module."""
     import minidl.distributed as dist
+
     try:
         dist.init()
     except ImportError as exc:
         fail(args, str(exc))
     if args.batch_size % dist.get_world_size():
-        fail(args, f"--batch-size {args.batch_size} does not split evenly over "
-                   f"{dist.get_world_size()} ranks", 2)
+        fail(
+            args,
+            f"--batch-size {args.batch_size} does not split evenly over "
+            f"{dist.get_world_size()} ranks",
+            2,
+        )
     if dist.get_rank() != 0:
-        sys.stdout = open(os.devnull, "w")  # rank 0 reports for all; errors still show
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the process's life) rank 0 reports
         args.no_progress = True
     return dist
 
@@ -531,15 +638,18 @@ def _run(args, build_model, model_flags, build_optimizer, dist):
     minidl.manual_seed(args.seed)
     train_set, test_set = load_data(args)
     if dist is None:
-        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                                  seed=args.seed, device=device)
+        train_loader = DataLoader(
+            train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device
+        )
         test_shard = test_set
     else:
         rank, world = dist.get_rank(), dist.get_world_size()
-        train_loader = DataLoader(train_set, batch_size=args.batch_size // world,
-                                  sampler=DistributedSampler(train_set, world, rank,
-                                                             seed=args.seed),
-                                  device=device)
+        train_loader = DataLoader(
+            train_set,
+            batch_size=args.batch_size // world,
+            sampler=DistributedSampler(train_set, world, rank, seed=args.seed),
+            device=device,
+        )
         test_shard = Subset(test_set, np.arange(rank, len(test_set), world))
     test_loader = DataLoader(test_shard, batch_size=1000, device=device)
 
@@ -550,15 +660,20 @@ def _run(args, build_model, model_flags, build_optimizer, dist):
     flags = {key: getattr(args, key) for key in (*RESUME_FLAGS, *model_flags, "epochs")}
     trainer = Trainer(args, model, optimizer, train_loader, test_loader, flags, dist)
     print(trainer.net)
-    print(f"{sum(p.numel() for p in model.parameters()):,} parameters, "
-          f"optimizer {args.optimizer} (lr {args.lr}), {args.dataset}: "
-          f"{len(train_set):,} training and {len(test_set):,} test images, device {device}"
-          + (f", {dist.get_world_size()} ranks of {args.batch_size // dist.get_world_size()}"
-             " images per batch" if dist else ""))
+    print(
+        f"{sum(p.numel() for p in model.parameters()):,} parameters, "
+        f"optimizer {args.optimizer} (lr {args.lr}), {args.dataset}: "
+        f"{len(train_set):,} training and {len(test_set):,} test images, device {device}"
+        + (
+            f", {dist.get_world_size()} ranks of {args.batch_size // dist.get_world_size()}"
+            " images per batch"
+            if dist
+            else ""
+        )
+    )
     if args.resume:
         trainer.resume(args.resume)
     if dist is not None:  # rank r's own dropout masks, reproducible from rank 0's state
         rng = minidl.random.generator().bit_generator
         rng.state = rng.jumped(dist.get_rank()).state
     return trainer.fit()
-

@@ -41,7 +41,7 @@ int32, int64, bool_ = _numpy.int32, _numpy.int64, _numpy.bool_
 __version__ = "0.1.0"
 
 from .serialization import save, load, CheckpointError
-from . import nn  # noqa: E402
-from . import optim, data  # noqa: E402
-from . import viz, profiler  # noqa: E402  (instruments: graph pictures, op timings)
-from . import utils  # noqa: E402  (check_finite: the divergence guard for training loops)
+from . import nn
+from . import optim, data
+from . import viz, profiler
+from . import utils

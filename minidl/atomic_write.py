@@ -7,6 +7,7 @@ permissions (a private checkpoint stays private), a symbolic link is written thr
 target is replaced, the link stays), and after the rename the folder is fsynced too, so
 the new file survives a power cut. Errors name the requested path, not the temporary.
 """
+
 import errno
 import os
 import secrets
@@ -21,8 +22,9 @@ def atomic_write(path, write):
     temporary is removed and ``path`` is left as it was. Returns ``path`` as a Path."""
     path = Path(os.fsdecode(path))
     if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "cannot write the file: the path is a folder",
-                                str(path))
+        raise IsADirectoryError(
+            errno.EISDIR, "cannot write the file: the path is a folder", str(path)
+        )
     if path.is_symlink():  # write through the link, as open() does, not over it
         path = Path(os.path.realpath(path))
     folder = path.parent.absolute()
@@ -49,8 +51,7 @@ def _create_temporary(path, folder):
     try:
         os.close(os.open(name, flags, 0o666))
     except OSError as exc:
-        reason = ("the folder does not exist" if isinstance(exc, FileNotFoundError)
-                  else exc.strerror)
+        reason = "the folder does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror
         raise type(exc)(exc.errno, f"cannot write the file ({reason})", str(path)) from None
     return name
 

@@ -20,6 +20,7 @@ inputs and outputs as the very Tensors of the graph) and ``xp`` is :mod:`minidl.
 NumPy's names as differentiable ops, so the same formula records the graph of the
 gradient, which can be differentiated again, to any order.
 """
+
 import contextlib
 import sys
 import time
@@ -31,8 +32,18 @@ from . import backend
 from .hooks import RemovableHandle
 from .tensor import Tensor
 
-__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "is_grad_enabled",
-           "set_grad_enabled", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
+__all__ = [
+    "Function",
+    "backward",
+    "grad",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+]
 
 _grad_enabled = True
 
@@ -65,11 +76,13 @@ class _GradMode(contextlib.ContextDecorator):
 
 class no_grad(_GradMode):
     """Context manager and decorator: no graph is recorded inside it."""
+
     enabled = False
 
 
 class enable_grad(_GradMode):
     """Context manager and decorator: re-enables recording inside ``no_grad``."""
+
     enabled = True
 
 
@@ -88,7 +101,7 @@ class set_grad_enabled(_GradMode):
 # ---- instruments: anomaly detection and the profiler's hook points -----------------------
 # Both are off by default; then the engine pays one global check per op and nothing else.
 _anomaly = False
-_profiler = None      # an object with record(kind, name, start, end, nbytes), or None
+_profiler = None  # an object with record(kind, name, start, end, nbytes), or None
 _instrumented = False
 
 
@@ -205,8 +218,8 @@ class Function:
 
     saved_tensors = ()
     output_modified = False  # set by an in-place write into an output that backward reads
-    _tensor_hooks = None    # hooks registered on this node's output (a non-leaf Tensor)
-    _retains_grad = None    # a weak reference to that Tensor, when it retains its grad
+    _tensor_hooks = None  # hooks registered on this node's output (a non-leaf Tensor)
+    _retains_grad = None  # a weak reference to that Tensor, when it retains its grad
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -250,7 +263,8 @@ class Function:
             devices = [a.device for a in args if isinstance(a, Tensor)]
             raise RuntimeError(
                 f"{cls.__name__}: all tensors must be on the same device, got {devices}; "
-                "move them with .to('cpu') or .to('gpu') first")
+                "move them with .to('cpu') or .to('gpu') first"
+            )
         out = raw = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, numpy.ndarray) and backend.array_module(out) is numpy:
             out = numpy.asarray(out)  # NumPy reductions return scalars; keep arrays
@@ -295,8 +309,10 @@ def _apply_instrumented(cls, args, kwargs):
         if isinstance(out, Tensor) and out._ctx is not None:
             out._ctx.created_at = where
         if _has_nonfinite(data):
-            raise RuntimeError(f"Function '{cls.__name__}' returned nan or inf values in its "
-                               f"output (detect_anomaly). The op was created at {where}")
+            raise RuntimeError(
+                f"Function '{cls.__name__}' returned nan or inf values in its "
+                f"output (detect_anomaly). The op was created at {where}"
+            )
     return out
 
 
@@ -307,11 +323,11 @@ def _parents(node, stop):
         raise RuntimeError(
             "Trying to backward through the graph a second time (or through a part of it "
             "that a previous backward already freed). Pass retain_graph=True to the first "
-            "backward() if you need to backward twice.")
+            "backward() if you need to backward twice."
+        )
     if node in stop:
         return []
-    return [p for p, need in zip(node.parents, node.needs_input_grad)
-            if need and p is not None]
+    return [p for p, need in zip(node.parents, node.needs_input_grad) if need and p is not None]
 
 
 def _topological_order(roots, stop=()):
@@ -337,14 +353,14 @@ def _topological_order(roots, stop=()):
 def _check_versions(node):
     """Raise when an input whose data backward reads was modified in place since forward."""
     for i, (t, version) in enumerate(zip(node.inputs, node.versions)):
-        if t is not None and t._version != version and any(
-                s is t.data for s in node.saved_tensors):
+        if t is not None and t._version != version and any(s is t.data for s in node.saved_tensors):
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by "
                 f"an inplace operation: input {i} of {type(node).__name__} (a tensor of shape "
                 f"{tuple(t.shape)}) is at version {t._version}; expected version {version} "
                 "instead. Did an optimizer.step() or an in-place op run between forward and "
-                "backward?")
+                "backward?"
+            )
 
 
 def note_in_place_write(tensor):
@@ -355,8 +371,10 @@ def note_in_place_write(tensor):
     if node is None or node.inputs is _FREED:
         return
     data = tensor.data
-    if any(s is data or s is getattr(node, "output_scalar", None) and s is not None
-           for s in node.saved_tensors):
+    if any(
+        s is data or (s is getattr(node, "output_scalar", None) and s is not None)
+        for s in node.saved_tensors
+    ):
         node.output_modified = True
 
 
@@ -365,7 +383,8 @@ def _refuse_modified_output(node):
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: the output of {type(node).__name__}, which its backward reads, "
         "was written in place after it was computed. Write into a copy (y = y.clone()) or "
-        "compute out of place (y = y * 2 instead of y.mul_(2)).")
+        "compute out of place (y = y * 2 instead of y.mul_(2))."
+    )
 
 
 def _saved_as_tensors(node):
@@ -384,7 +403,8 @@ def _saved_as_tensors(node):
                 f"{type(node).__name__} does not support create_graph: its forward saved an "
                 "intermediate float array for backward, which cannot be differentiated again. "
                 "Save only inputs and outputs and recompute the rest in backward, or give the "
-                "op a `composite` (see docs/extending.md).")
+                "op a `composite` (see docs/extending.md)."
+            )
     return tensors
 
 
@@ -416,8 +436,10 @@ def _call_hooks(hooks, g, create_graph):
         result = hook(as_tensor)
         if result is not None:
             if not isinstance(result, Tensor) or result.shape != as_tensor.shape:
-                raise RuntimeError("a gradient hook must return None or a Tensor of the "
-                                   f"gradient's shape {tuple(as_tensor.shape)}")
+                raise RuntimeError(
+                    "a gradient hook must return None or a Tensor of the "
+                    f"gradient's shape {tuple(as_tensor.shape)}"
+                )
             g = result if create_graph else result.data
     return g
 
@@ -475,8 +497,9 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
 
     for out, g in zip(outputs, out_grads):
         deliver(out, g, True)
-    node_slots = {} if inputs is None else {
-        t._ctx: i for i, t in enumerate(inputs) if t._ctx is not None}
+    node_slots = (
+        {} if inputs is None else {t._ctx: i for i, t in enumerate(inputs) if t._ctx is not None}
+    )
     roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
     for node in _topological_order(roots, stop):
         out_grad = grads.pop(node, None)
@@ -502,24 +525,29 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
-                raise RuntimeError(f"{type(node).__name__}.backward returned {len(in_grads)} "
-                                   f"gradients for {len(node.inputs)} inputs")
+                raise RuntimeError(
+                    f"{type(node).__name__}.backward returned {len(in_grads)} "
+                    f"gradients for {len(node.inputs)} inputs"
+                )
             # the common case, gradients all distinct objects, found without a Python loop
             distinct = len(set(map(id, in_grads))) == len(in_grads)
-            for tensor, parent, need, in_grad in zip(node.inputs, node.parents,
-                                                     node.needs_input_grad, in_grads):
+            for tensor, parent, need, in_grad in zip(
+                node.inputs, node.parents, node.needs_input_grad, in_grads
+            ):
                 if not need or in_grad is None:
                     continue
                 if in_grad.shape != tensor.data.shape:
                     raise RuntimeError(
                         f"{type(node).__name__}.backward returned a gradient of shape "
-                        f"{tuple(in_grad.shape)} for an input of shape {tensor.data.shape}")
+                        f"{tuple(in_grad.shape)} for an input of shape {tensor.data.shape}"
+                    )
                 if create_graph and not isinstance(in_grad, Tensor):
                     in_grad = Tensor._make(in_grad, None)
                 if parent is None:
                     # also handed on elsewhere: a leaf must get its own copy
-                    shared = in_grad is out_grad or not distinct and sum(
-                        g is in_grad for g in in_grads) > 1
+                    shared = in_grad is out_grad or (
+                        not distinct and sum(g is in_grad for g in in_grads) > 1
+                    )
                     deliver(tensor, in_grad, shared)
                 elif parent in grads:
                     grads[parent] = grads[parent] + in_grad
@@ -552,12 +580,15 @@ def _instrumented_backward(node, g, create_graph):
     as_tuple = in_grads if isinstance(in_grads, tuple) else (in_grads,)
     arrays = [x.data if isinstance(x, Tensor) else x for x in as_tuple if x is not None]
     if _profiler is not None:
-        _profiler.record("backward", type(node).__name__, start, end,
-                         sum(_nbytes(a) for a in arrays))
+        _profiler.record(
+            "backward", type(node).__name__, start, end, sum(_nbytes(a) for a in arrays)
+        )
     if _anomaly and any(_has_nonfinite(a, nan_only=True) for a in arrays):
         where = getattr(node, "created_at", "<unknown: created outside detect_anomaly>")
-        raise RuntimeError(f"Function '{type(node).__name__}Backward' returned nan values "
-                           f"in its gradient (detect_anomaly). The op was created at {where}")
+        raise RuntimeError(
+            f"Function '{type(node).__name__}Backward' returned nan values "
+            f"in its gradient (detect_anomaly). The op was created at {where}"
+        )
     return in_grads
 
 
@@ -569,20 +600,24 @@ def _seed_gradient(output, grad, create_graph):
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs, but the output has "
                 f"shape {tuple(output.shape)}; pass a gradient of that shape, "
-                "e.g. out.backward(minidl.ones_like(out))")
+                "e.g. out.backward(minidl.ones_like(out))"
+            )
         grad = xp.ones_like(output.data)
     elif isinstance(grad, Tensor):
         if create_graph:
             if grad.shape != output.shape:
-                raise RuntimeError(f"grad has shape {tuple(grad.shape)} but the output has "
-                                   f"shape {tuple(output.shape)}")
+                raise RuntimeError(
+                    f"grad has shape {tuple(grad.shape)} but the output has "
+                    f"shape {tuple(output.shape)}"
+                )
             return grad if grad.dtype == output.dtype else grad.astype(output.dtype)
         grad = xp.asarray(grad.data, dtype=output.dtype)
     else:
         grad = xp.asarray(grad, dtype=output.dtype)
     if grad.shape != output.shape:
-        raise RuntimeError(f"grad has shape {tuple(grad.shape)} but the output has shape "
-                           f"{tuple(output.shape)}")
+        raise RuntimeError(
+            f"grad has shape {tuple(grad.shape)} but the output has shape {tuple(output.shape)}"
+        )
     return Tensor._make(grad, None) if create_graph else grad
 
 
@@ -602,13 +637,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         outputs = list(tensors)
         seeds = [None] * len(outputs) if grad_tensors is None else _as_list(grad_tensors)
         if len(seeds) != len(outputs):
-            raise RuntimeError(f"backward(): {len(seeds)} gradients for {len(outputs)} "
-                               "tensors")
+            raise RuntimeError(f"backward(): {len(seeds)} gradients for {len(outputs)} tensors")
     for out in outputs:
         if not out.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have "
-                               "a grad_fn (did you create it under no_grad, or forget "
-                               "requires_grad=True?)")
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have "
+                "a grad_fn (did you create it under no_grad, or forget "
+                "requires_grad=True?)"
+            )
     retain_graph = create_graph if retain_graph is None else retain_graph
     seeds = [_seed_gradient(o, g, create_graph) for o, g in zip(outputs, seeds)]
     global _callbacks
@@ -633,8 +669,9 @@ def queue_callback(callback):
     _callbacks.append(callback)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+def grad(
+    outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False
+):
     """The gradients of ``outputs`` with respect to ``inputs``, as a tuple of Tensors.
 
     Like ``torch.autograd.grad``: nothing is accumulated into any ``.grad``;
@@ -649,15 +686,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     else:
         grad_outputs = _as_list(grad_outputs)
     if len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad_outputs has {len(grad_outputs)} entries but there are "
-                           f"{len(outputs)} outputs")
+        raise RuntimeError(
+            f"grad_outputs has {len(grad_outputs)} entries but there are {len(outputs)} outputs"
+        )
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad(): input {i} does not require grad")
     for out in outputs:
         if not out.requires_grad:
-            raise RuntimeError("grad(): an output does not require grad and does not have a "
-                               "grad_fn")
+            raise RuntimeError(
+                "grad(): an output does not require grad and does not have a grad_fn"
+            )
     retain_graph = create_graph if retain_graph is None else retain_graph
     seeds = [_seed_gradient(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
     results = _run(outputs, seeds, retain_graph, create_graph, inputs=inputs)
@@ -667,7 +706,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if not allow_unused:
                 raise RuntimeError(
                     f"grad(): input {i} was not used in the graph of the outputs; pass "
-                    "allow_unused=True if this is intended")
+                    "allow_unused=True if this is intended"
+                )
             out.append(None)
         elif isinstance(g, Tensor):
             out.append(g if g.dtype == t.dtype else g.astype(t.dtype))

@@ -7,13 +7,22 @@ arrays are created with (``default_module()``), so one code path serves both.
 The default backend is chosen by, in order: ``minidl.backend.use("numpy"|"cupy")``,
 else the ``MINIDL_BACKEND`` environment variable, else NumPy.
 """
+
 import os
 
 import numpy
 
 __all__ = [
-    "BackendError", "use", "current", "default_module", "default_device",
-    "array_module", "device_of", "to_device", "normalize_device", "cupy_available",
+    "BackendError",
+    "use",
+    "current",
+    "default_module",
+    "default_device",
+    "array_module",
+    "device_of",
+    "to_device",
+    "normalize_device",
+    "cupy_available",
     "get_cupy",
 ]
 
@@ -116,7 +125,7 @@ def array_module(x):
 
 
 def device_of(x):
-    """"gpu" for a CuPy array (or a Tensor holding one), "cpu" otherwise."""
+    """ "gpu" for a CuPy array (or a Tensor holding one), "cpu" otherwise."""
     x = getattr(x, "data", x) if hasattr(type(x), "_array_namespace") else x
     return "cpu" if array_module(x) is numpy else "gpu"
 
@@ -138,7 +147,8 @@ def normalize_device(device):
         raise ValueError(
             f"Device {device!r}: minidl uses a single GPU, CuPy's current device, called "
             f"'gpu', 'cuda' or 'cuda:0'. To run on GPU {int(index)}, make it the only visible "
-            f"one: CUDA_VISIBLE_DEVICES={int(index)} python ...")
+            f"one: CUDA_VISIBLE_DEVICES={int(index)} python ..."
+        )
     return _DEVICE_ALIASES[key]
 
 

@@ -6,6 +6,7 @@ randn, randint, randperm and ``rand_like``/``randn_like``. Floating results defa
 float32; ``full`` infers bool / int64 / float32 from its fill value, ``arange`` int64
 from integer arguments, as PyTorch does.
 """
+
 import math
 
 import numpy
@@ -14,9 +15,26 @@ from . import backend
 from .random import generator
 from .tensor import Tensor, resolve_dtype
 
-__all__ = ["zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like", "full_like",
-           "empty_like", "arange", "linspace", "logspace", "rand", "randn", "randint",
-           "randperm", "rand_like", "randn_like"]
+__all__ = [
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "eye",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "arange",
+    "linspace",
+    "logspace",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "rand_like",
+    "randn_like",
+]
 
 _FLOAT = numpy.dtype(numpy.float32)
 
@@ -29,15 +47,17 @@ def _shape(shape):
         if not isinstance(n, (int, numpy.integer)) or isinstance(n, bool):
             raise TypeError(f"size must be a sequence of ints, got {shape!r}")
         if n < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: "
-                               f"{list(shape)}")
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {n}: {list(shape)}"
+            )
     return tuple(int(n) for n in shape)
 
 
 def _new(array, requires_grad, device):
     """A leaf from a host array, moved to ``device`` (default: the current backend's)."""
-    return Tensor(backend.to_device(array, backend.normalize_device(device)),
-                  requires_grad=requires_grad)
+    return Tensor(
+        backend.to_device(array, backend.normalize_device(device)), requires_grad=requires_grad
+    )
 
 
 def _float_dtype(dtype, name):
@@ -134,8 +154,10 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step "
-                           f"sign (start {start}, end {end}, step {step})")
+        raise RuntimeError(
+            f"arange: upper bound and lower bound inconsistent with step "
+            f"sign (start {start}, end {end}, step {step})"
+        )
     if dtype is None:
         integral = all(isinstance(v, (int, numpy.integer)) for v in values)
         dtype = numpy.int64 if integral else _FLOAT
@@ -151,8 +173,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """``steps`` values evenly spaced from start to end, both included."""
     if not isinstance(steps, (int, numpy.integer)) or steps < 0:
-        raise RuntimeError(f"linspace: number of steps must be a non-negative int, got "
-                           f"{steps!r}")
+        raise RuntimeError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
     array = numpy.linspace(start, end, steps, dtype=numpy.float64)
     return _new(array.astype(dtype or _FLOAT), requires_grad, device)
 
@@ -160,8 +181,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 def logspace(start, end, steps, base=10.0, dtype=None, requires_grad=False, device=None):
     """``steps`` values base^x for x evenly spaced from start to end."""
     if not isinstance(steps, (int, numpy.integer)) or steps < 0:
-        raise RuntimeError(f"logspace: number of steps must be a non-negative int, got "
-                           f"{steps!r}")
+        raise RuntimeError(f"logspace: number of steps must be a non-negative int, got {steps!r}")
     array = numpy.power(float(base), numpy.linspace(start, end, steps, dtype=numpy.float64))
     return _new(array.astype(dtype or _FLOAT), requires_grad, device)
 
@@ -170,15 +190,15 @@ def logspace(start, end, steps, base=10.0, dtype=None, requires_grad=False, devi
 def rand(*size, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1) from minidl's seeded generator."""
     dtype = _float_dtype(dtype, "rand")
-    return _new(generator().random(_shape(size), dtype=numpy.float64).astype(dtype),
-                requires_grad, device)
+    return _new(
+        generator().random(_shape(size), dtype=numpy.float64).astype(dtype), requires_grad, device
+    )
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None):
     """Standard normal samples from minidl's seeded generator."""
     dtype = _float_dtype(dtype, "randn")
-    return _new(generator().standard_normal(_shape(size)).astype(dtype),
-                requires_grad, device)
+    return _new(generator().standard_normal(_shape(size)).astype(dtype), requires_grad, device)
 
 
 def rand_like(input, dtype=None, requires_grad=False, device=None):
@@ -199,8 +219,9 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False, device=N
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
     if not low < high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
-                           f"from={low} >= to={high}")
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
     array = generator().integers(low, high, _shape(size), dtype=numpy.int64)
     return _new(array.astype(dtype or numpy.int64), requires_grad, device)
 
@@ -209,5 +230,4 @@ def randperm(n, dtype=None, requires_grad=False, device=None):
     """A random permutation of 0, ..., n-1 (int64)."""
     if not isinstance(n, (int, numpy.integer)) or n < 0:
         raise RuntimeError(f"randperm: n must be a non-negative int, got {n!r}")
-    return _new(generator().permutation(n).astype(dtype or numpy.int64), requires_grad,
-                device)
+    return _new(generator().permutation(n).astype(dtype or numpy.int64), requires_grad, device)

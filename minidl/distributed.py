@@ -26,6 +26,7 @@ through the MPI library itself when it is CUDA-aware (declare it with
 ``MINIDL_MPI_CUDA_AWARE=1``: MPI has no portable way to ask), else the call fails with an
 error that says so.
 """
+
 import os
 import sys
 import time
@@ -36,20 +37,31 @@ import numpy
 from . import backend
 from .tensor import Tensor
 
-__all__ = ["init", "is_initialized", "get_rank", "get_world_size", "all_reduce", "broadcast",
-           "barrier", "abort", "threads_per_rank"]
+__all__ = [
+    "init",
+    "is_initialized",
+    "get_rank",
+    "get_world_size",
+    "all_reduce",
+    "broadcast",
+    "barrier",
+    "abort",
+    "threads_per_rank",
+]
 
-_INSTALL_HINT = ('Install them with `pip install -e ".[mpi]"` in a checkout (or '
-                 '`pip install "minidl[mpi]"`), which brings mpi4py and the MPICH wheel with '
-                 'its mpiexec; on a cluster, build mpi4py against the system MPI instead '
-                 '(see the README, "Training on several processes or machines").')
+_INSTALL_HINT = (
+    'Install them with `pip install -e ".[mpi]"` in a checkout (or '
+    '`pip install "minidl[mpi]"`), which brings mpi4py and the MPICH wheel with '
+    "its mpiexec; on a cluster, build mpi4py against the system MPI instead "
+    '(see the README, "Training on several processes or machines").'
+)
 
-_MPI = None          # the mpi4py.MPI module, once imported
-_comm = None         # MPI.COMM_WORLD once init() has run
-_local_rank = 0      # rank among the processes on this machine
+_MPI = None  # the mpi4py.MPI module, once imported
+_comm = None  # MPI.COMM_WORLD once init() has run
+_local_rank = 0  # rank among the processes on this machine
 _local_size = 1
 _thread_limiter = None
-_nccl = None         # the NCCL communicator, made at the first GPU collective
+_nccl = None  # the NCCL communicator, made at the first GPU collective
 
 
 def _mpi():
@@ -58,8 +70,9 @@ def _mpi():
         try:
             from mpi4py import MPI
         except ImportError as exc:
-            raise ImportError(f"minidl.distributed needs mpi4py and an MPI library ({exc}). "
-                              + _INSTALL_HINT) from None
+            raise ImportError(
+                f"minidl.distributed needs mpi4py and an MPI library ({exc}). " + _INSTALL_HINT
+            ) from None
         _MPI = MPI
     return _MPI
 
@@ -88,8 +101,10 @@ def is_initialized():
 
 def _world():
     if _comm is None:
-        raise RuntimeError("minidl.distributed is not initialized: call "
-                           "minidl.distributed.init() first (in a script started by mpiexec)")
+        raise RuntimeError(
+            "minidl.distributed is not initialized: call "
+            "minidl.distributed.init() first (in a script started by mpiexec)"
+        )
     return _comm
 
 
@@ -135,8 +150,12 @@ def abort(status=1):
 
 
 # ---- BLAS threads ----------------------------------------------------------------------------
-_THREAD_VARIABLES = ("MINIDL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                     "MKL_NUM_THREADS")
+_THREAD_VARIABLES = (
+    "MINIDL_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def threads_per_rank(ranks_on_this_machine):
@@ -164,17 +183,28 @@ def _limit_blas_threads(threads):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        warnings.warn(f"threadpoolctl is not installed, so minidl cannot give each rank "
-                      f"{threads} BLAS thread(s); ranks that share a machine may then run many "
-                      f"times slower. Install it (it comes with the [mpi] extra) or start the "
-                      f"job with OMP_NUM_THREADS={threads}.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"threadpoolctl is not installed, so minidl cannot give each rank "
+            f"{threads} BLAS thread(s); ranks that share a machine may then run many "
+            f"times slower. Install it (it comes with the [mpi] extra) or start the "
+            f"job with OMP_NUM_THREADS={threads}.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return
     _thread_limiter = threadpool_limits(limits=threads)  # stays in force: never restored
 
 
 # ---- collectives -----------------------------------------------------------------------------
-_REDUCE_OPS = {"sum": "SUM", "prod": "PROD", "product": "PROD", "min": "MIN", "max": "MAX",
-               "avg": "SUM", "mean": "SUM"}
+_REDUCE_OPS = {
+    "sum": "SUM",
+    "prod": "PROD",
+    "product": "PROD",
+    "min": "MIN",
+    "max": "MAX",
+    "avg": "SUM",
+    "mean": "SUM",
+}
 
 
 def _array_of(x, what):
@@ -182,8 +212,9 @@ def _array_of(x, what):
         return x.data
     if isinstance(x, numpy.ndarray) or backend.array_module(x) is not numpy:
         return x
-    raise TypeError(f"{what} works in place on a minidl Tensor or a NumPy/CuPy array, got "
-                    f"{type(x).__name__}")
+    raise TypeError(
+        f"{what} works in place on a minidl Tensor or a NumPy/CuPy array, got {type(x).__name__}"
+    )
 
 
 def _modified(x):
@@ -200,8 +231,9 @@ def all_reduce(tensor, op="sum"):
     array = _array_of(tensor, "all_reduce")
     name = str(op).lower()
     if name not in _REDUCE_OPS:
-        raise ValueError(f"all_reduce: unknown op {op!r}; expected one of "
-                         "'sum', 'prod', 'min', 'max', 'avg'")
+        raise ValueError(
+            f"all_reduce: unknown op {op!r}; expected one of 'sum', 'prod', 'min', 'max', 'avg'"
+        )
     averaging = _REDUCE_OPS[name] == "SUM" and name in ("avg", "mean")
     if averaging and array.dtype.kind not in "fc":
         raise TypeError(f"all_reduce(op='avg') needs a float array, got {array.dtype}")
@@ -221,8 +253,9 @@ def broadcast(tensor, src=0):
     array = _array_of(tensor, "broadcast")
     comm = _world()
     if not 0 <= int(src) < comm.Get_size():
-        raise ValueError(f"broadcast: src={src} is not a rank of this job "
-                         f"(0 .. {comm.Get_size() - 1})")
+        raise ValueError(
+            f"broadcast: src={src} is not a rank of this job (0 .. {comm.Get_size() - 1})"
+        )
     if backend.array_module(array) is numpy:
         _in_place(array, lambda buf: comm.Bcast(buf, root=int(src)))
     else:
@@ -254,7 +287,8 @@ def choose_gpu_transport(nccl_available, mpi_cuda_aware):
         "minidl.distributed cannot combine GPU arrays: CuPy has no NCCL (cupy.cuda.nccl; "
         "install NCCL for your CUDA, e.g. `pip install nvidia-nccl-cu12`), and the MPI "
         "library is not declared CUDA-aware (set MINIDL_MPI_CUDA_AWARE=1 if it is, e.g. an "
-        "Open MPI built with CUDA). Or train on the CPU: minidl.backend.use('numpy').")
+        "Open MPI built with CUDA). Or train on the CPU: minidl.backend.use('numpy')."
+    )
 
 
 def _nccl_available():
@@ -267,8 +301,9 @@ def _nccl_available():
 
 def _gpu_collective(array, kind, arg):
     cupy = backend.get_cupy()
-    transport = choose_gpu_transport(_nccl_available(),
-                                     os.environ.get("MINIDL_MPI_CUDA_AWARE", "") == "1")
+    transport = choose_gpu_transport(
+        _nccl_available(), os.environ.get("MINIDL_MPI_CUDA_AWARE", "") == "1"
+    )
     if not array.flags.c_contiguous:
         buffer = cupy.ascontiguousarray(array)
         _gpu_collective(buffer, kind, arg)
@@ -283,6 +318,7 @@ def _gpu_collective(array, kind, arg):
             comm.Bcast(array, root=arg)
         return
     from cupy.cuda import nccl
+
     comm = _nccl_communicator(nccl)
     dtype = _NCCL_DTYPES.get(array.dtype.str[1:])
     if dtype is None:
@@ -290,15 +326,24 @@ def _gpu_collective(array, kind, arg):
     stream = cupy.cuda.get_current_stream().ptr
     ptr = array.data.ptr
     if kind == "all_reduce":
-        op = getattr(nccl, {"SUM": "NCCL_SUM", "PROD": "NCCL_PROD", "MIN": "NCCL_MIN",
-                            "MAX": "NCCL_MAX"}[arg])
+        op = getattr(
+            nccl,
+            {"SUM": "NCCL_SUM", "PROD": "NCCL_PROD", "MIN": "NCCL_MIN", "MAX": "NCCL_MAX"}[arg],
+        )
         comm.allReduce(ptr, ptr, array.size, getattr(nccl, dtype), op, stream)
     else:
         comm.bcast(ptr, array.size, getattr(nccl, dtype), arg, stream)
 
 
-_NCCL_DTYPES = {"f2": "NCCL_FLOAT16", "f4": "NCCL_FLOAT32", "f8": "NCCL_FLOAT64",
-                "i4": "NCCL_INT32", "i8": "NCCL_INT64", "u1": "NCCL_UINT8", "i1": "NCCL_INT8"}
+_NCCL_DTYPES = {
+    "f2": "NCCL_FLOAT16",
+    "f4": "NCCL_FLOAT32",
+    "f8": "NCCL_FLOAT64",
+    "i4": "NCCL_INT32",
+    "i8": "NCCL_INT64",
+    "u1": "NCCL_UINT8",
+    "i1": "NCCL_INT8",
+}
 
 
 def _nccl_communicator(nccl):
@@ -306,11 +351,11 @@ def _nccl_communicator(nccl):
     global _nccl
     if _nccl is None:
         comm = _world()
-        uid = numpy.zeros(nccl.NCCL_UNIQUE_ID_BYTES if hasattr(nccl, "NCCL_UNIQUE_ID_BYTES")
-                          else 128, numpy.int8)
+        uid = numpy.zeros(
+            nccl.NCCL_UNIQUE_ID_BYTES if hasattr(nccl, "NCCL_UNIQUE_ID_BYTES") else 128, numpy.int8
+        )
         if comm.Get_rank() == 0:
             uid[:] = nccl.get_unique_id()
         comm.Bcast(uid, root=0)
-        _nccl = nccl.NcclCommunicator(comm.Get_size(), tuple(int(b) for b in uid),
-                                      comm.Get_rank())
+        _nccl = nccl.NcclCommunicator(comm.Get_size(), tuple(int(b) for b in uid), comm.Get_rank())
     return _nccl

@@ -8,6 +8,7 @@ the same quantity element by element:
 
 Each element must satisfy ``|analytic - numeric| <= atol + rtol * |numeric|``.
 """
+
 import numpy
 
 from . import autograd, backend, ops
@@ -44,8 +45,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
     if not any(checked):
         raise ValueError("gradcheck: no input requires grad; nothing to check")
-    inputs = [Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64),
-                     requires_grad=True) if c else x for x, c in zip(inputs, checked)]
+    inputs = [
+        Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64), requires_grad=True)
+        if c
+        else x
+        for x, c in zip(inputs, checked)
+    ]
 
     with autograd.enable_grad():
         out = _output(fn, inputs)
@@ -77,7 +82,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                     f"{tuple(int(i) for i in worst)}: autograd {analytic[worst]:.10g}, "
                     f"finite differences {numeric[worst]:.10g}, abs error "
                     f"{abs(analytic[worst] - numeric[worst]):.3g} > atol {atol} + rtol {rtol} "
-                    f"* |numeric|")
+                    f"* |numeric|"
+                )
                 if raise_exception:
                     raise GradcheckError(message)
                 return False
@@ -96,9 +102,15 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exce
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
     with autograd.enable_grad():
-        probe = _output(fn, [Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64),
-                                    requires_grad=True) if c else x
-                             for x, c in zip(inputs, checked)])
+        probe = _output(
+            fn,
+            [
+                Tensor(backend.to_device(x.data, "cpu").astype(numpy.float64), requires_grad=True)
+                if c
+                else x
+                for x, c in zip(inputs, checked)
+            ],
+        )
     v = numpy.random.default_rng(seed + 1).standard_normal(probe.shape)
 
     def first_derivatives(*xs):
@@ -107,11 +119,25 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exce
             wrt = [x for x, c in zip(xs, checked) if c]
             if not out.requires_grad:
                 return Tensor(numpy.zeros(sum(x.data.size for x in wrt)))
-            grads = autograd.grad(out, wrt, grad_outputs=Tensor(v, device=out.device),
-                                  create_graph=True, allow_unused=True)
-            flat = [(g if g is not None else Tensor(numpy.zeros(x.shape))).reshape(-1)
-                    for g, x in zip(grads, wrt)]
+            grads = autograd.grad(
+                out,
+                wrt,
+                grad_outputs=Tensor(v, device=out.device),
+                create_graph=True,
+                allow_unused=True,
+            )
+            flat = [
+                (g if g is not None else Tensor(numpy.zeros(x.shape))).reshape(-1)
+                for g, x in zip(grads, wrt)
+            ]
             return flat[0] if len(flat) == 1 else ops.cat(flat)
 
-    return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first_derivatives,
+        inputs,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        seed=seed,
+        raise_exception=raise_exception,
+    )

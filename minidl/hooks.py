@@ -4,6 +4,7 @@ Hooks live in an ordered dict ``{hook id: fn}`` on their owner (a Module, a Tens
 the handle remembers the id and the dicts, so ``handle.remove()`` takes the hook out
 again, and ``with module.register_forward_hook(fn):`` keeps it for one block only.
 """
+
 import itertools
 
 __all__ = ["RemovableHandle"]

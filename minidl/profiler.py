@@ -19,6 +19,7 @@ made, and the optimizers ``record("optimizer", "Adam.step", ...)``; times come f
 On the GPU, CuPy launches kernels without waiting for them, so an op's time there is the
 time to launch it; the work shows up in whichever later op waits for a result.
 """
+
 import contextlib
 import json
 import os
@@ -49,28 +50,38 @@ class Event(namedtuple("Event", "kind name start end nbytes thread")):
         return self.name + "Backward" if self.kind == "backward" else self.name
 
 
-Row = namedtuple("Row", "name kind count cpu_time_total self_cpu_time_total cpu_time "
-                        "cpu_memory_usage")
+Row = namedtuple(
+    "Row", "name kind count cpu_time_total self_cpu_time_total cpu_time cpu_memory_usage"
+)
 Row.__doc__ = """One line of the table: the events of one op (or range) and kind, summed;
 times in seconds (``cpu_time`` is the mean per call), memory in bytes."""
 
 # sort_by: torch's names, and short ones
-_SORT_KEYS = {"cpu_time_total": "cpu_time_total", "total": "cpu_time_total",
-              "self_cpu_time_total": "self_cpu_time_total", "self": "self_cpu_time_total",
-              "cpu_time": "cpu_time", "mean": "cpu_time", "count": "count",
-              "cpu_memory_usage": "cpu_memory_usage", "bytes": "cpu_memory_usage"}
+_SORT_KEYS = {
+    "cpu_time_total": "cpu_time_total",
+    "total": "cpu_time_total",
+    "self_cpu_time_total": "self_cpu_time_total",
+    "self": "self_cpu_time_total",
+    "cpu_time": "cpu_time",
+    "mean": "cpu_time",
+    "count": "count",
+    "cpu_memory_usage": "cpu_memory_usage",
+    "bytes": "cpu_memory_usage",
+}
 
 
 def _self_times(events):
     """Each event's duration less that of the events directly nested inside it."""
     self_times = [e.duration for e in events]
-    order = sorted(range(len(events)),
-                   key=lambda i: (events[i].thread, events[i].start, -events[i].end))
+    order = sorted(
+        range(len(events)), key=lambda i: (events[i].thread, events[i].start, -events[i].end)
+    )
     stack = []  # indices of the enclosing events, innermost last
     for i in order:
         event = events[i]
-        while stack and (events[stack[-1]].thread != event.thread
-                         or events[stack[-1]].end <= event.start):
+        while stack and (
+            events[stack[-1]].thread != event.thread or events[stack[-1]].end <= event.start
+        ):
             stack.pop()
         if stack:
             self_times[stack[-1]] -= event.duration
@@ -101,23 +112,43 @@ class KeyAverages(list):
         self_cpu_time_total, cpu_time, count, cpu_memory_usage, or total, self, mean,
         bytes); at most ``row_limit`` rows."""
         if sort_by not in _SORT_KEYS:
-            raise ValueError(f"table: unknown sort_by {sort_by!r}; choose one of "
-                             f"{', '.join(_SORT_KEYS)}")
+            raise ValueError(
+                f"table: unknown sort_by {sort_by!r}; choose one of {', '.join(_SORT_KEYS)}"
+            )
         field = _SORT_KEYS[sort_by]
         rows = sorted(self, key=lambda r: getattr(r, field), reverse=True)[:row_limit]
         all_self = sum(r.self_cpu_time_total for r in self)
-        header = ("Name", "Kind", "Self CPU %", "Self CPU", "CPU total", "CPU time avg",
-                  "CPU Mem", "# of Calls")
-        lines = [(r.name, r.kind, f"{100 * r.self_cpu_time_total / (all_self or 1):.2f}%",
-                  _format_time(r.self_cpu_time_total), _format_time(r.cpu_time_total),
-                  _format_time(r.cpu_time), _format_bytes(r.cpu_memory_usage), str(r.count))
-                 for r in rows]
+        header = (
+            "Name",
+            "Kind",
+            "Self CPU %",
+            "Self CPU",
+            "CPU total",
+            "CPU time avg",
+            "CPU Mem",
+            "# of Calls",
+        )
+        lines = [
+            (
+                r.name,
+                r.kind,
+                f"{100 * r.self_cpu_time_total / (all_self or 1):.2f}%",
+                _format_time(r.self_cpu_time_total),
+                _format_time(r.cpu_time_total),
+                _format_time(r.cpu_time),
+                _format_bytes(r.cpu_memory_usage),
+                str(r.count),
+            )
+            for r in rows
+        ]
         widths = [max(len(line[i]) for line in [header] + lines) for i in range(len(header))]
         rule = "  ".join("-" * w for w in widths)
 
         def fmt(cells):
-            return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths)))
+            return "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
+
         body = [rule, fmt(header), rule] + [fmt(line) for line in lines] + [rule]
         return "\n".join(body + [f"Self CPU time total: {_format_time(all_self)}"]) + "\n"
 
@@ -158,10 +189,16 @@ class profile:
         for event, self_time in zip(self.events, _self_times(self.events)):
             key = (event.label, event.kind)
             count, total, self_total, nbytes = rows.get(key, (0, 0.0, 0.0, 0))
-            rows[key] = (count + 1, total + event.duration, self_total + self_time,
-                         nbytes + event.nbytes)
-        return KeyAverages(Row(name, kind, count, total, self_total, total / count, nbytes)
-                           for (name, kind), (count, total, self_total, nbytes) in rows.items())
+            rows[key] = (
+                count + 1,
+                total + event.duration,
+                self_total + self_time,
+                nbytes + event.nbytes,
+            )
+        return KeyAverages(
+            Row(name, kind, count, total, self_total, total / count, nbytes)
+            for (name, kind), (count, total, self_total, nbytes) in rows.items()
+        )
 
     def table(self, sort_by="cpu_time_total", row_limit=None):
         """``prof.key_averages().table(...)``: the summary table as a string, to print."""
@@ -172,11 +209,19 @@ class profile:
         path = Path(path)
         threads = {}
         t0 = self._t0 if self._t0 is not None else 0.0
-        trace = [{"name": event.label, "cat": event.kind, "ph": "X",
-                  "ts": (event.start - t0) * 1e6, "dur": event.duration * 1e6,
-                  "pid": os.getpid(), "tid": threads.setdefault(event.thread, len(threads)),
-                  "args": {"bytes": event.nbytes}}
-                 for event in self.events]
+        trace = [
+            {
+                "name": event.label,
+                "cat": event.kind,
+                "ph": "X",
+                "ts": (event.start - t0) * 1e6,
+                "dur": event.duration * 1e6,
+                "pid": os.getpid(),
+                "tid": threads.setdefault(event.thread, len(threads)),
+                "args": {"bytes": event.nbytes},
+            }
+            for event in self.events
+        ]
         text = json.dumps({"traceEvents": trace, "displayTimeUnit": "ms"})
         return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 

@@ -5,6 +5,7 @@ their device, so a seed gives the same numbers on the CPU and on the GPU. Dropou
 of GPU tensors are drawn on the GPU by CuPy's generator, which ``manual_seed`` seeds too
 once the CuPy backend is in use (select it before seeding).
 """
+
 import numpy
 
 from . import backend

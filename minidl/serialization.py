@@ -14,6 +14,7 @@ refers to is read once and nothing else is there, every array's declared dtype a
 shape must match its member's size before a byte of it is allocated, the header is
 bounded in size and nesting depth, and zip CRCs catch corrupted members.
 """
+
 import errno
 import json
 import os
@@ -32,9 +33,9 @@ __all__ = ["save", "load", "CheckpointError"]
 
 FORMAT = "minidl.save/1"
 _HEADER = "__minidl__"
-MAX_DEPTH = 64                # nesting of dicts/lists; state dicts need about 5
-MAX_HEADER_BYTES = 64 << 20   # the JSON tree (arrays live in their own members)
-_ARRAY_KINDS = "biufcUSMm"    # plain dtypes: no objects (pickle), no structured records
+MAX_DEPTH = 64  # nesting of dicts/lists; state dicts need about 5
+MAX_HEADER_BYTES = 64 << 20  # the JSON tree (arrays live in their own members)
+_ARRAY_KINDS = "biufcUSMm"  # plain dtypes: no objects (pickle), no structured records
 
 
 class CheckpointError(RuntimeError):
@@ -44,8 +45,10 @@ class CheckpointError(RuntimeError):
 # ---- save ---------------------------------------------------------------------------
 def _encode(obj, arrays, where, depth=0):
     if depth > MAX_DEPTH:
-        raise ValueError(f"save: the object is nested deeper than {MAX_DEPTH} levels at "
-                         f"{where[:200]}... (does it contain itself?)")
+        raise ValueError(
+            f"save: the object is nested deeper than {MAX_DEPTH} levels at "
+            f"{where[:200]}... (does it contain itself?)"
+        )
     if isinstance(obj, Tensor):
         obj = obj.data
     if isinstance(obj, dict):
@@ -57,24 +60,27 @@ def _encode(obj, arrays, where, depth=0):
         return {"dict": items}
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [_encode(v, arrays, f"{where}[{i}]", depth + 1)
-                       for i, v in enumerate(obj)]}
+        return {kind: [_encode(v, arrays, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]}
     if isinstance(obj, numpy.generic):  # before float: numpy.float64 is a float too
         return {"scalar": _add_array(numpy.asarray(obj), arrays, where)}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"value": obj}
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         return {"array": _add_array(numpy.asarray(backend.to_device(obj, "cpu")), arrays, where)}
-    raise TypeError(f"save: cannot save an object of type {type(obj).__name__} at {where}; "
-                    "save state dicts of arrays, numbers, strings, lists and dicts")
+    raise TypeError(
+        f"save: cannot save an object of type {type(obj).__name__} at {where}; "
+        "save state dicts of arrays, numbers, strings, lists and dicts"
+    )
 
 
 def _add_array(array, arrays, where):
     if array.dtype.hasobject:
         raise TypeError(f"save: object arrays cannot be saved without pickle ({where})")
     if array.dtype.kind not in _ARRAY_KINDS or array.dtype.fields is not None:
-        raise TypeError(f"save: arrays of dtype {array.dtype} cannot be saved ({where}); "
-                        "numbers, booleans, strings and datetimes can")
+        raise TypeError(
+            f"save: arrays of dtype {array.dtype} cannot be saved ({where}); "
+            "numbers, booleans, strings and datetimes can"
+        )
     name = f"a{len(arrays)}"
     arrays[name] = array
     return name
@@ -92,6 +98,7 @@ def save(obj, path):
     def write_npz(tmp):
         with open(tmp, "wb") as f:
             numpy.savez(f, **arrays)
+
     atomic_write(path, write_npz)
 
 
@@ -108,19 +115,29 @@ def load(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such checkpoint file: {path}")
     if not zipfile.is_zipfile(path):  # also refuses a bare .npy
-        raise CheckpointError(f"load: {path} is not a minidl checkpoint (not an .npz/zip "
-                              "file; truncated or written by something else)")
+        raise CheckpointError(
+            f"load: {path} is not a minidl checkpoint (not an .npz/zip "
+            "file; truncated or written by something else)"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             return _Reader(archive, path).read()
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         # NotImplementedError is zipfile's answer to an unknown compression method,
         # RuntimeError to an encrypted member, ValueError numpy's to a malformed .npy
-        raise CheckpointError(f"load: {path} is truncated or corrupt "
-                              f"({type(exc).__name__}: {exc})") from exc
+        raise CheckpointError(
+            f"load: {path} is truncated or corrupt ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class _Reader:
@@ -131,8 +148,10 @@ class _Reader:
         self.members = {}
         for info in archive.infolist():
             if info.compress_type != zipfile.ZIP_STORED:
-                self.fail(f"member {info.filename!r} is compressed (method "
-                          f"{info.compress_type}); minidl.save writes stored members only")
+                self.fail(
+                    f"member {info.filename!r} is compressed (method "
+                    f"{info.compress_type}); minidl.save writes stored members only"
+                )
             if info.flag_bits & 0x1:
                 self.fail(f"member {info.filename!r} is encrypted")
             if not info.filename.endswith(".npy") or info.filename[:-4] in self.members:
@@ -145,8 +164,9 @@ class _Reader:
 
     def read(self):
         if _HEADER not in self.members:
-            raise CheckpointError(f"load: {self.path} is an .npz file but not a minidl "
-                                  "checkpoint (no header)")
+            raise CheckpointError(
+                f"load: {self.path} is an .npz file but not a minidl checkpoint (no header)"
+            )
         raw = self.array(_HEADER, max_bytes=MAX_HEADER_BYTES)
         if raw.dtype != numpy.uint8 or raw.ndim != 1:
             self.fail(f"the header is {raw.dtype} {raw.shape}, not bytes")
@@ -156,8 +176,9 @@ class _Reader:
         header = json.loads(text)
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             found = header.get("format") if isinstance(header, dict) else None
-            raise CheckpointError(f"load: {self.path} has unknown format {found!r}, "
-                                  f"expected {FORMAT!r}")
+            raise CheckpointError(
+                f"load: {self.path} has unknown format {found!r}, expected {FORMAT!r}"
+            )
         obj = self.decode(header.get("tree"), 0)
         unused = sorted(set(self.members) - self.used - {_HEADER})
         if unused:
@@ -169,7 +190,7 @@ class _Reader:
             self.fail(f"the tree is nested deeper than {MAX_DEPTH} levels")
         if not isinstance(node, dict) or len(node) != 1:
             self.fail(f"malformed tree node {str(node)[:80]}")
-        (kind, value), = node.items()
+        ((kind, value),) = node.items()
         if kind == "value" and (value is None or isinstance(value, (bool, int, float, str))):
             return value
         if kind in ("list", "tuple") and isinstance(value, list):
@@ -178,8 +199,12 @@ class _Reader:
         if kind == "dict" and isinstance(value, list):
             out = {}
             for pair in value:
-                if (not isinstance(pair, list) or len(pair) != 2
-                        or not isinstance(pair[0], (str, int)) or isinstance(pair[0], bool)):
+                if (
+                    not isinstance(pair, list)
+                    or len(pair) != 2
+                    or not isinstance(pair[0], (str, int))
+                    or isinstance(pair[0], bool)
+                ):
                     self.fail(f"malformed dict item {str(pair)[:80]}")
                 out[pair[0]] = self.decode(pair[1], depth + 1)
             return out
@@ -202,18 +227,24 @@ class _Reader:
         self.used.add(name)
         info = self.members[name]
         if info.compress_size != info.file_size:
-            self.fail(f"member {name!r} declares {info.file_size} bytes but stores "
-                      f"{info.compress_size}")
+            self.fail(
+                f"member {name!r} declares {info.file_size} bytes but stores {info.compress_size}"
+            )
         with self.archive.open(info) as member:
             version = npy_format.read_magic(member)
             if version not in ((1, 0), (2, 0)):
                 self.fail(f"member {name!r} has .npy version {version}")
-            read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
-                           else npy_format.read_array_header_2_0)
+            read_header = (
+                npy_format.read_array_header_1_0
+                if version == (1, 0)
+                else npy_format.read_array_header_2_0
+            )
             shape, fortran_order, dtype = read_header(member)
             if dtype.hasobject:
-                self.fail(f"member {name!r} holds Python objects, which would need pickle "
-                          "(refused as numpy.load(allow_pickle=False) refuses them)")
+                self.fail(
+                    f"member {name!r} holds Python objects, which would need pickle "
+                    "(refused as numpy.load(allow_pickle=False) refuses them)"
+                )
             if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
                 self.fail(f"member {name!r} has dtype {dtype}, which minidl.save never writes")
             nbytes = dtype.itemsize
@@ -221,13 +252,18 @@ class _Reader:
                 nbytes *= n
             data_bytes = info.file_size - member.tell()
             if nbytes != data_bytes:
-                self.fail(f"member {name!r} declares {dtype} {shape} ({nbytes} bytes) but "
-                          f"holds {data_bytes} bytes")
+                self.fail(
+                    f"member {name!r} declares {dtype} {shape} ({nbytes} bytes) but "
+                    f"holds {data_bytes} bytes"
+                )
             if max_bytes is not None and nbytes > max_bytes:
                 self.fail(f"member {name!r} is larger than {max_bytes} bytes")
             array = numpy.empty(shape[::-1] if fortran_order else shape, dtype=dtype)
-            _read_into(member, array.reshape(-1).view(numpy.uint8) if nbytes else None,
-                       lambda: self.fail(f"member {name!r} is truncated"))
+            _read_into(
+                member,
+                array.reshape(-1).view(numpy.uint8) if nbytes else None,
+                lambda: self.fail(f"member {name!r} is truncated"),
+            )
         return array.T if fortran_order else array
 
 
@@ -239,7 +275,7 @@ def _read_into(member, buffer, truncated, chunk=1 << 20):
         data = member.read(min(chunk, len(buffer) - filled))
         if not data:
             truncated()
-        buffer[filled:filled + len(data)] = numpy.frombuffer(data, dtype=numpy.uint8)
+        buffer[filled : filled + len(data)] = numpy.frombuffer(data, dtype=numpy.uint8)
         filled += len(data)
     if member.read(1):
         truncated()

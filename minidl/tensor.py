@@ -5,6 +5,7 @@ when an op made it (``_ctx`` is that op's :class:`~minidl.autograd.Function`
 instance). Arithmetic, indexing and the math methods are thin wrappers over the
 differentiable ops in :mod:`minidl.ops`.
 """
+
 import numpy
 
 from . import backend
@@ -22,7 +23,8 @@ def resolve_dtype(dtype):
 def _is_array(x):
     """True for a NumPy or CuPy array (not for a Tensor, a list or a number)."""
     return isinstance(x, numpy.ndarray) or (
-        not isinstance(x, Tensor) and backend.array_module(x) is not numpy)
+        not isinstance(x, Tensor) and backend.array_module(x) is not numpy
+    )
 
 
 def _to_array(data, dtype=None, device=None, copy=False):
@@ -41,9 +43,11 @@ def _to_array(data, dtype=None, device=None, copy=False):
         data = _unwrap_tensors(data)
     array = numpy.asarray(data)
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"tensor(): could not infer a numeric dtype from data of type "
-                        f"{_describe(data)}; expected numbers, nested lists of numbers, "
-                        "arrays or tensors")
+        raise TypeError(
+            f"tensor(): could not infer a numeric dtype from data of type "
+            f"{_describe(data)}; expected numbers, nested lists of numbers, "
+            "arrays or tensors"
+        )
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     elif array.dtype.kind == "f" and not isinstance(data, numpy.generic):
@@ -60,9 +64,11 @@ def _unwrap_tensors(data):
     for item in data:
         if isinstance(item, Tensor):
             if item.data.size != 1:
-                raise ValueError(f"tensor(): only one-element tensors can be converted to "
-                                 f"Python scalars, got a tensor of shape {tuple(item.shape)} "
-                                 "inside the list; use minidl.stack to join tensors")
+                raise ValueError(
+                    f"tensor(): only one-element tensors can be converted to "
+                    f"Python scalars, got a tensor of shape {tuple(item.shape)} "
+                    "inside the list; use minidl.stack to join tensors"
+                )
             item = item.item()
         elif isinstance(item, (list, tuple)):
             item = _unwrap_tensors(item)
@@ -120,17 +126,23 @@ class Tensor:
     def grad(self, value):
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got "
-                                f"{type(value).__name__}; wrap arrays with minidl.tensor()")
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got "
+                    f"{type(value).__name__}; wrap arrays with minidl.tensor()"
+                )
             if value.shape != self.shape:
-                raise RuntimeError(f"assigned grad has shape {tuple(value.shape)}, but the "
-                                   f"tensor has shape {tuple(self.shape)}")
+                raise RuntimeError(
+                    f"assigned grad has shape {tuple(value.shape)}, but the "
+                    f"tensor has shape {tuple(self.shape)}"
+                )
             if value.dtype != self.dtype:
-                raise RuntimeError(f"assigned grad has dtype {value.dtype}, but the tensor "
-                                   f"has dtype {self.dtype}")
+                raise RuntimeError(
+                    f"assigned grad has dtype {value.dtype}, but the tensor has dtype {self.dtype}"
+                )
             if value.device != self.device:
-                raise RuntimeError(f"assigned grad is on {value.device}, but the tensor is "
-                                   f"on {self.device}")
+                raise RuntimeError(
+                    f"assigned grad is on {value.device}, but the tensor is on {self.device}"
+                )
         self._grad = value
 
     @property
@@ -189,26 +201,35 @@ class Tensor:
     def t(self):
         """The transpose of a tensor of at most 2 dimensions."""
         if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
-                               f"{self.ndim}D")
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D"
+            )
         return self if self.ndim < 2 else ops.transpose(self, 0, 1)
 
     # ---- new tensors like this one (dtype and device) --------------------------------
     def new_tensor(self, data, dtype=None, requires_grad=False):
-        return tensor(data, dtype=dtype or self.dtype, device=self.device,
-                      requires_grad=requires_grad)
+        return tensor(
+            data, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad
+        )
 
     def new_full(self, size, fill_value, dtype=None, requires_grad=False):
-        return creation.full(size, fill_value, dtype=dtype or self.dtype, device=self.device,
-                             requires_grad=requires_grad)
+        return creation.full(
+            size,
+            fill_value,
+            dtype=dtype or self.dtype,
+            device=self.device,
+            requires_grad=requires_grad,
+        )
 
     def new_zeros(self, *size, dtype=None, requires_grad=False):
-        return creation.zeros(*size, dtype=dtype or self.dtype, device=self.device,
-                              requires_grad=requires_grad)
+        return creation.zeros(
+            *size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad
+        )
 
     def new_ones(self, *size, dtype=None, requires_grad=False):
-        return creation.ones(*size, dtype=dtype or self.dtype, device=self.device,
-                             requires_grad=requires_grad)
+        return creation.ones(
+            *size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad
+        )
 
     new_empty = new_zeros
 
@@ -221,8 +242,10 @@ class Tensor:
         """``element in t``: whether any element of ``t`` equals ``element`` (PyTorch's
         meaning, for any number of dimensions)."""
         if not isinstance(element, (Tensor, int, float, bool, numpy.number)):
-            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you "
-                               f"passed in a {type(element).__name__}.")
+            raise RuntimeError(
+                f"Tensor.__contains__ only supports Tensor or scalar, but you "
+                f"passed in a {type(element).__name__}."
+            )
         other = element.data if isinstance(element, Tensor) else element
         return bool((self.data == other).any())
 
@@ -239,8 +262,10 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted to a "
-                             f"Python number, this one has shape {self.shape}")
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to a "
+                f"Python number, this one has shape {self.shape}"
+            )
         return self.data.item()
 
     def tolist(self):
@@ -252,8 +277,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind not in "fc":
-            raise TypeError(f"only floating point tensors can require gradients, got dtype "
-                            f"{self.dtype}")
+            raise TypeError(
+                f"only floating point tensors can require gradients, got dtype {self.dtype}"
+            )
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach()")
         self.requires_grad = bool(requires_grad)
@@ -333,8 +359,10 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with shape {self.shape} is "
-                               "ambiguous; use .any() or .all()")
+            raise RuntimeError(
+                f"the truth value of a tensor with shape {self.shape} is "
+                "ambiguous; use .any() or .all()"
+            )
         return bool(self.data)
 
     def __float__(self):
@@ -484,26 +512,36 @@ class Tensor:
     def fill_(self, value):
         """Every element set to ``value`` (a number or a 0-d tensor), cast to this dtype."""
         if isinstance(value, Tensor) and value.ndim:
-            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
-                               f"with {value.ndim} dimensions.")
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor "
+                f"with {value.ndim} dimensions."
+            )
         if not isinstance(value, (Tensor, int, float, bool, complex, numpy.number, numpy.bool_)):
-            raise TypeError(f"fill_: value must be a number or a 0-d tensor, got "
-                            f"{type(value).__name__}")
-        return self.copy_(value if isinstance(value, Tensor) else
-                          Tensor._make(numpy.asarray(value), None))
+            raise TypeError(
+                f"fill_: value must be a number or a 0-d tensor, got {type(value).__name__}"
+            )
+        return self.copy_(
+            value if isinstance(value, Tensor) else Tensor._make(numpy.asarray(value), None)
+        )
 
     def zero_(self):
         return self.fill_(0)
 
     def uniform_(self, from_=0.0, to=1.0):
         """Every element drawn from U(from_, to) (minidl's seeded generator)."""
-        return self.copy_(creation.rand(self.shape, dtype=_float_dtype(self, "uniform_"),
-                                        device=self.device) * (to - from_) + from_)
+        return self.copy_(
+            creation.rand(self.shape, dtype=_float_dtype(self, "uniform_"), device=self.device)
+            * (to - from_)
+            + from_
+        )
 
     def normal_(self, mean=0.0, std=1.0):
         """Every element drawn from N(mean, std^2) (minidl's seeded generator)."""
-        return self.copy_(creation.randn(self.shape, dtype=_float_dtype(self, "normal_"),
-                                         device=self.device) * std + mean)
+        return self.copy_(
+            creation.randn(self.shape, dtype=_float_dtype(self, "normal_"), device=self.device)
+            * std
+            + mean
+        )
 
     def copy_(self, src):
         """This tensor's elements set to ``src``'s (broadcast to this shape, cast to this
@@ -551,32 +589,163 @@ from .ops.base import category  # noqa: E402
 # call). To give Tensor a method for a new op, add its name here.
 _OP_METHODS = (
     # elementwise
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh",
-    "sigmoid", "relu", "clamp", "clip", "maximum", "minimum", "lerp", "subtract",
-    "multiply", "divide", "true_divide", "negative", "sin", "cos", "tan", "asin", "acos",
-    "atan", "atan2", "arctan2", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc",
-    "exp2", "expm1", "log2", "log10", "log1p", "rsqrt", "reciprocal", "square", "sign",
-    "floor", "ceil", "round", "trunc", "fix", "frac", "fmod", "remainder", "copysign",
-    "hypot", "logaddexp", "floor_divide", "clamp_min", "clamp_max", "addcmul", "addcdiv",
-    "clone", "nan_to_num",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "clamp",
+    "clip",
+    "maximum",
+    "minimum",
+    "lerp",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "negative",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "arctan2",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erf",
+    "erfc",
+    "exp2",
+    "expm1",
+    "log2",
+    "log10",
+    "log1p",
+    "rsqrt",
+    "reciprocal",
+    "square",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "fix",
+    "frac",
+    "fmod",
+    "remainder",
+    "copysign",
+    "hypot",
+    "logaddexp",
+    "floor_divide",
+    "clamp_min",
+    "clamp_max",
+    "addcmul",
+    "addcdiv",
+    "clone",
+    "nan_to_num",
     # tests, logical and bitwise
-    "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isclose", "allclose", "equal",
-    "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "isposinf",
+    "isneginf",
+    "isclose",
+    "allclose",
+    "equal",
+    "logical_not",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "bitwise_not",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
     # linear algebra
-    "matmul", "mm", "bmm", "mv", "dot", "outer", "trace",
+    "matmul",
+    "mm",
+    "bmm",
+    "mv",
+    "dot",
+    "outer",
+    "trace",
     # reductions
-    "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softmax",
-    "log_softmax", "prod", "var", "std", "logsumexp", "norm", "any", "all", "count_nonzero",
-    "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "sort", "argsort", "topk",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "softmax",
+    "log_softmax",
+    "prod",
+    "var",
+    "std",
+    "logsumexp",
+    "norm",
+    "any",
+    "all",
+    "count_nonzero",
+    "cumsum",
+    "cumprod",
+    "cummax",
+    "cummin",
+    "logcumsumexp",
+    "sort",
+    "argsort",
+    "topk",
     # shape
-    "reshape", "transpose", "permute", "flatten", "unsqueeze", "squeeze",
-    "expand", "expand_as", "repeat", "tile", "flip", "roll", "tril", "triu", "diagonal",
-    "diag", "unfold", "split", "chunk", "narrow", "movedim", "moveaxis", "swapaxes",
-    "swapdims", "view_as", "reshape_as", "broadcast_to", "unbind",
+    "reshape",
+    "transpose",
+    "permute",
+    "flatten",
+    "unsqueeze",
+    "squeeze",
+    "expand",
+    "expand_as",
+    "repeat",
+    "tile",
+    "flip",
+    "roll",
+    "tril",
+    "triu",
+    "diagonal",
+    "diag",
+    "unfold",
+    "split",
+    "chunk",
+    "narrow",
+    "movedim",
+    "moveaxis",
+    "swapaxes",
+    "swapdims",
+    "view_as",
+    "reshape_as",
+    "broadcast_to",
+    "unbind",
     # selection
-    "masked_fill", "masked_select", "nonzero", "gather", "scatter", "scatter_add",
-    "index_select", "take_along_dim",
+    "masked_fill",
+    "masked_select",
+    "nonzero",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "index_select",
+    "take_along_dim",
 )
 for _name in _OP_METHODS:
     setattr(Tensor, _name, getattr(ops, _name))
@@ -584,6 +753,7 @@ Tensor.view = ops.reshape  # no strides here: every reshape is a view or a copy
 
 
 # ---- in-place ops ---------------------------------------------------------------------
+
 
 def _in_place(self, op, *args, check_dtype=True, **kwargs):
     """``self`` made to hold ``op(self, *args, **kwargs)``, as PyTorch's ``x.op_(...)``.
@@ -596,12 +766,15 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
     result must fit this dtype (no float into an integer tensor) and this shape (no
     broadcasting of ``self``). Every write bumps ``self._version``: a backward that
     saved the old values then refuses to run."""
-    recorded = autograd.is_grad_enabled() and (self.requires_grad or any(
-        isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values())))
+    recorded = autograd.is_grad_enabled() and (
+        self.requires_grad
+        or any(isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
+    )
     if recorded:
         if self._ctx is None and self.requires_grad:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an "
-                               "in-place operation.")
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
         before = Tensor._make(self.data.copy(), self._ctx)
         before.requires_grad = self.requires_grad
         out = op(before, *args, **kwargs)
@@ -609,11 +782,14 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
         with autograd.no_grad():
             out = op(self, *args, **kwargs)
     if out.shape != self.shape:
-        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
-                           f"broadcast shape {list(out.shape)}")
+        raise RuntimeError(
+            f"output with shape {list(self.shape)} doesn't match the "
+            f"broadcast shape {list(out.shape)}"
+        )
     if check_dtype and category(out.dtype) > category(self.dtype):
-        raise RuntimeError(f"result type {out.dtype} can't be cast to the desired output "
-                           f"type {self.dtype}")
+        raise RuntimeError(
+            f"result type {out.dtype} can't be cast to the desired output type {self.dtype}"
+        )
     autograd.note_in_place_write(self)
     if recorded:
         out = out.to(dtype=self.dtype)
@@ -625,27 +801,32 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
 
 def _float_dtype(t, name):
     if t.dtype.kind != "f":
-        raise TypeError(f"{name}: only floating point tensors can be filled with random "
-                        f"floats, got {t.dtype}")
+        raise TypeError(
+            f"{name}: only floating point tensors can be filled with random floats, got {t.dtype}"
+        )
     return t.dtype
 
 
 def _broadcast_cast(self, src):
     """``src`` as ``self``'s dtype, broadcast to ``self``'s shape (what copy_ writes)."""
     if not _broadcasts_to(src.shape, self.shape):
-        raise RuntimeError(f"copy_: the source's shape {tuple(src.shape)} cannot be broadcast "
-                           f"to the tensor's shape {tuple(self.shape)}")
+        raise RuntimeError(
+            f"copy_: the source's shape {tuple(src.shape)} cannot be broadcast "
+            f"to the tensor's shape {tuple(self.shape)}"
+        )
     return ops.broadcast_to(src.to(dtype=self.dtype), self.shape)
 
 
 def _broadcasts_to(shape, target):
     return len(shape) <= len(target) and all(
-        n in (1, m) for n, m in zip(reversed(shape), reversed(target)))
+        n in (1, m) for n, m in zip(reversed(shape), reversed(target))
+    )
 
 
 def _in_place_method(op):
     def method(self, *args, **kwargs):
         return _in_place(self, op, *args, **kwargs)
+
     method.__name__ = method.__qualname__ = op.__name__ + "_"
     method.__doc__ = f"In-place :func:`minidl.{op.__name__}` (see ``_in_place``)."
     return method
@@ -653,13 +834,65 @@ def _in_place_method(op):
 
 # ``x.name_(...)``: the in-place form of the op ``name``.
 _IN_PLACE_METHODS = (
-    "add", "sub", "mul", "div", "pow", "neg", "abs", "clamp", "clip", "exp", "log", "sqrt",
-    "tanh", "sigmoid", "relu", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh",
-    "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "exp2", "expm1", "log2", "log10",
-    "log1p", "rsqrt", "reciprocal", "square", "sign", "floor", "ceil", "round", "trunc",
-    "frac", "fmod", "remainder", "copysign", "hypot", "lerp", "floor_divide", "clamp_min",
-    "clamp_max", "addcmul", "addcdiv", "nan_to_num",
-    "masked_fill", "scatter", "scatter_add", "tril", "triu",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "neg",
+    "abs",
+    "clamp",
+    "clip",
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erf",
+    "erfc",
+    "exp2",
+    "expm1",
+    "log2",
+    "log10",
+    "log1p",
+    "rsqrt",
+    "reciprocal",
+    "square",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "frac",
+    "fmod",
+    "remainder",
+    "copysign",
+    "hypot",
+    "lerp",
+    "floor_divide",
+    "clamp_min",
+    "clamp_max",
+    "addcmul",
+    "addcdiv",
+    "nan_to_num",
+    "masked_fill",
+    "scatter",
+    "scatter_add",
+    "tril",
+    "triu",
 )
 for _name in _IN_PLACE_METHODS:
     setattr(Tensor, _name + "_", _in_place_method(getattr(ops, _name)))

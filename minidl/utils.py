@@ -12,6 +12,7 @@ before each checkpoint::
     ...
     check_finite(model, "model")            # before minidl.save: every parameter
 """
+
 import math
 
 import numpy
@@ -81,8 +82,10 @@ def check_finite(value, name="value"):
             raise TypeError
         items = iter(value)
     except TypeError:
-        raise TypeError(f"check_finite: cannot check {name} of type "
-                        f"{type(value).__name__}; pass a number, an array, a Tensor, a "
-                        "Module or an iterable of them") from None
+        raise TypeError(
+            f"check_finite: cannot check {name} of type "
+            f"{type(value).__name__}; pass a number, an array, a Tensor, a "
+            "Module or an iterable of them"
+        ) from None
     for index, item in enumerate(items):
         check_finite(item, f"{name}[{index}]")

@@ -14,6 +14,7 @@ does not require grad, like a batch of data); arrows point the way data flows, f
 inputs to the loss, whose box is drawn twice-framed. Draw the graph before
 ``backward()``, which frees it (or call ``backward(retain_graph=True)``).
 """
+
 import shutil
 import subprocess
 import warnings
@@ -46,7 +47,8 @@ def _inputs(node):
     if inputs is autograd._FREED:
         raise RuntimeError(
             f"to_dot: the graph through {type(node).__name__} was freed by backward(); draw "
-            "it before calling backward(), or pass retain_graph=True to backward()")
+            "it before calling backward(), or pass retain_graph=True to backward()"
+        )
     return zip(inputs, node.parents)
 
 
@@ -59,7 +61,7 @@ def to_dot(tensor, params=None):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot expects a Tensor, got {type(tensor).__name__}")
     names = {id(t): name for name, t in (params or {}).items()}
-    ids = {}        # id(op node or leaf tensor) -> DOT node id
+    ids = {}  # id(op node or leaf tensor) -> DOT node id
     keep, ops = [], []  # the leaves and op nodes behind those ids (alive while we walk)
     nodes, edges = [], []
 
@@ -70,10 +72,17 @@ def to_dot(tensor, params=None):
             keep.append(t)
             name = names.get(key)
             label = _describe(t) if name is None else f"{name}\n{_describe(t)}"
-            style = ("style=filled, fillcolor=lightblue" if name is not None
-                     else "" if t.requires_grad else "style=dashed")
-            nodes.append(f"  {ids[key]} [label={_quote(label)}, shape=ellipse"
-                         f"{', ' + style if style else ''}];")
+            style = (
+                "style=filled, fillcolor=lightblue"
+                if name is not None
+                else ""
+                if t.requires_grad
+                else "style=dashed"
+            )
+            nodes.append(
+                f"  {ids[key]} [label={_quote(label)}, shape=ellipse"
+                f"{', ' + style if style else ''}];"
+            )
         return ids[key]
 
     if tensor.grad_fn is None:
@@ -100,8 +109,11 @@ def to_dot(tensor, params=None):
                         stack.append((parent, t))
                     source = ids[id(parent)]
                 edges.append(f"  {source} -> {ids[id(node)]};")
-    header = ["digraph minidl {", "  rankdir=TB;",
-              '  node [shape=box, fontname="Helvetica", fontsize=11];']
+    header = [
+        "digraph minidl {",
+        "  rankdir=TB;",
+        '  node [shape=box, fontname="Helvetica", fontsize=11];',
+    ]
     return "\n".join(header + nodes + edges + ["}"]) + "\n"
 
 
@@ -117,8 +129,9 @@ def draw(tensor, path, params=None):
     source = to_dot(tensor, params)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None and path.suffix.lower() != ".dot":
-        raise ValueError(f"draw: unknown picture format {path.suffix!r} in {path}; "
-                         "use .svg, .png, .pdf or .dot")
+        raise ValueError(
+            f"draw: unknown picture format {path.suffix!r} in {path}; use .svg, .png, .pdf or .dot"
+        )
     dot = shutil.which("dot")
     if fmt is None or dot is None:
         dot_path = path.with_suffix(".dot")
@@ -128,21 +141,31 @@ def draw(tensor, path, params=None):
                 f"draw: Graphviz's `dot` program was not found, so the graph went to "
                 f"{dot_path} instead of {path}. Install Graphviz (apt install graphviz, "
                 f"brew install graphviz, conda install graphviz) and run: "
-                f"dot -T{fmt} {dot_path} -o {path}", stacklevel=2)
+                f"dot -T{fmt} {dot_path} -o {path}",
+                stacklevel=2,
+            )
         return dot_path
 
     def render(tmp):
         try:
-            subprocess.run([dot, f"-T{fmt}", "-o", tmp], input=source.encode(),
-                           capture_output=True, check=True, timeout=_RENDER_TIMEOUT_S)
+            subprocess.run(
+                [dot, f"-T{fmt}", "-o", tmp],
+                input=source.encode(),
+                capture_output=True,
+                check=True,
+                timeout=_RENDER_TIMEOUT_S,
+            )
         except subprocess.CalledProcessError as exc:
-            raise RuntimeError(f"draw: dot failed ({exc.returncode}): "
-                               f"{exc.stderr.decode(errors='replace').strip()}") from None
+            raise RuntimeError(
+                f"draw: dot failed ({exc.returncode}): "
+                f"{exc.stderr.decode(errors='replace').strip()}"
+            ) from None
         except subprocess.TimeoutExpired:
             raise RuntimeError(
                 f"draw: dot took longer than {_RENDER_TIMEOUT_S} s (the graph is large); "
                 f"write the source with draw(tensor, '{path.with_suffix('.dot')}') and "
-                "render it yourself, or draw a smaller part of the computation") from None
+                "render it yourself, or draw a smaller part of the computation"
+            ) from None
 
     atomic_write(path, render)
     return path

@@ -1,4 +1,5 @@
 """Shared fixtures."""
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -20,4 +21,5 @@ def load_example():
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
+
     return load

@@ -20,6 +20,7 @@ What it cannot check is CUDA itself: NVRTC's dialect, the GPU's math library, st
 memory, speed; ``benchmarks/gpu_check.py`` on a real device does. Random numbers come
 from NumPy's generator, not CuPy's, so only their seeding behaviour carries over.
 """
+
 import atexit
 import ctypes
 import hashlib
@@ -33,8 +34,10 @@ import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 __version__ = "0.0-fake"
-_IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
-             "construct a NumPy array explicitly.")
+_IMPLICIT = (
+    "Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
+    "construct a NumPy array explicitly."
+)
 # functions that take host data on purpose (the host-to-device copies)
 _TAKES_HOST_ARRAYS = {"asarray", "array", "asanyarray", "ascontiguousarray"}
 _NOT_IN_CUPY = {"ctypes", "tofile"}
@@ -44,8 +47,10 @@ def _unwrap(x, host_ok):
     if isinstance(x, ndarray):
         return x._a
     if isinstance(x, numpy.ndarray) and not host_ok:
-        raise TypeError(f"Unsupported type {type(x)} (a NumPy array where CuPy needs a "
-                        "cupy.ndarray: move it with cupy.asarray first)")
+        raise TypeError(
+            f"Unsupported type {type(x)} (a NumPy array where CuPy needs a "
+            "cupy.ndarray: move it with cupy.asarray first)"
+        )
     if isinstance(x, (list, tuple)):
         return type(x)(_unwrap(v, host_ok) for v in x)
     return x
@@ -76,6 +81,7 @@ def _call(fn, args, kwargs, host_ok=False):
 
 class ndarray(NDArrayOperatorsMixin):
     """A device array: NumPy data behind CuPy's rules."""
+
     __slots__ = ("_a",)
     __array_priority__ = 100
 
@@ -173,7 +179,9 @@ class ndarray(NDArrayOperatorsMixin):
 # The ufunc methods CuPy has, and for which ufuncs (CuPy's reference, "Universal
 # functions"); outer exists for all of them
 _UFUNC_METHODS = {
-    "reduce": {"add", "multiply"}, "accumulate": {"add", "multiply"}, "reduceat": {"add"},
+    "reduce": {"add", "multiply"},
+    "accumulate": {"add", "multiply"},
+    "reduceat": {"add"},
     "at": {"add", "subtract", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"},
 }
 
@@ -181,8 +189,10 @@ _UFUNC_METHODS = {
 def _check_method(ufunc, method):
     allowed = _UFUNC_METHODS.get(method)
     if allowed is not None and ufunc.__name__ not in allowed:
-        raise NotImplementedError(f"CuPy's {ufunc.__name__} has no .{method} (CuPy has it for "
-                                  f"{', '.join(sorted(allowed))} only)")
+        raise NotImplementedError(
+            f"CuPy's {ufunc.__name__} has no .{method} (CuPy has it for "
+            f"{', '.join(sorted(allowed))} only)"
+        )
 
 
 class _Ufunc:
@@ -208,6 +218,7 @@ def _function(name, fn):
 
     def device_function(*args, **kwargs):
         return _call(fn, args, kwargs, host_ok)
+
     device_function.__name__ = name
     return device_function
 
@@ -252,6 +263,7 @@ def asnumpy(x):
 
 def get_array_module(*args):
     import sys
+
     return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else numpy
 
 
@@ -273,6 +285,7 @@ class _Random(types.ModuleType):
         def method(*args, dtype=None, **kwargs):
             values = numpy.asarray(draw(*args, **kwargs))
             return ndarray(values if dtype is None else values.astype(dtype))
+
         return method
 
 
@@ -302,17 +315,25 @@ class _Device:
 
 
 def _properties(index=0):
-    return {"name": b"fake_cupy (NumPy)", "totalGlobalMem": 2**30, "major": 9, "minor": 0,
-            "multiProcessorCount": 1}
+    return {
+        "name": b"fake_cupy (NumPy)",
+        "totalGlobalMem": 2**30,
+        "major": 9,
+        "minor": 0,
+        "multiProcessorCount": 1,
+    }
 
 
 _runtime = types.SimpleNamespace(
-    getDeviceCount=lambda: 1, getDeviceProperties=_properties, deviceSynchronize=lambda: None,
-    deviceGetAttribute=lambda attribute, index: 0, runtimeGetVersion=lambda: 0,
-    driverGetVersion=lambda: 0)
+    getDeviceCount=lambda: 1,
+    getDeviceProperties=_properties,
+    deviceSynchronize=lambda: None,
+    deviceGetAttribute=lambda attribute, index: 0,
+    runtimeGetVersion=lambda: 0,
+    driverGetVersion=lambda: 0,
+)
 _stream = types.SimpleNamespace(synchronize=lambda: None, ptr=0)
-cuda = types.SimpleNamespace(runtime=_runtime, Device=_Device,
-                             get_current_stream=lambda: _stream)
+cuda = types.SimpleNamespace(runtime=_runtime, Device=_Device, get_current_stream=lambda: _stream)
 _pool = types.SimpleNamespace(free_all_blocks=lambda: None, used_bytes=lambda: 0)
 
 
@@ -327,7 +348,7 @@ _libraries = {}
 
 
 def _parameters(text):
-    """"float32 g, float32 lr" -> [(numpy dtype, name)]; CuPy's generic types are not faked."""
+    """ "float32 g, float32 lr" -> [(numpy dtype, name)]; CuPy's generic types are not faked."""
     params = []
     for item in filter(None, (s.strip() for s in text.split(","))):
         type_name, name = item.split()
@@ -353,8 +374,9 @@ def _compile(source, contract):
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise RuntimeError("fake ElementwiseKernel needs a C compiler (cc or gcc)")
-    flags = ["-ffp-contract=fast", "-mfma"] if contract and _host_has_fma() else \
-        ["-ffp-contract=off"]
+    flags = (
+        ["-ffp-contract=fast", "-mfma"] if contract and _host_has_fma() else ["-ffp-contract=off"]
+    )
     key = hashlib.sha1((source + " ".join(flags)).encode()).hexdigest()[:16]
     if key not in _libraries:
         if _build_dir is None:
@@ -363,8 +385,22 @@ def _compile(source, contract):
         c_file, library = (os.path.join(_build_dir, f"{key}.{ext}") for ext in ("c", "so"))
         with open(c_file, "w") as f:
             f.write(source)
-        subprocess.run([compiler, "-O2", *flags, "-fno-fast-math", "-shared", "-fPIC", c_file,
-                        "-o", library, "-lm"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                compiler,
+                "-O2",
+                *flags,
+                "-fno-fast-math",
+                "-shared",
+                "-fPIC",
+                c_file,
+                "-o",
+                library,
+                "-lm",
+            ],
+            check=True,
+            capture_output=True,
+        )
         _libraries[key] = ctypes.CDLL(library).run
     return _libraries[key]
 
@@ -380,11 +416,15 @@ class ElementwiseKernel:
     def source(self, input_is_array):
         """The C function for inputs that are arrays (indexed by i) or scalars ([0])."""
         params = self.inputs + self.outputs
-        lines = ["#include <math.h>",
-                 "void run(long n, " + ", ".join(f"{_C_TYPES[d.name]} *{n}_" for d, n in params)
-                 + ") {", "  for (long i = 0; i < n; i++) {"]
-        lines += [f"    const {_C_TYPES[d.name]} {n} = {n}_[{'i' if is_array else '0'}];"
-                  for (d, n), is_array in zip(self.inputs, input_is_array)]
+        lines = [
+            "#include <math.h>",
+            "void run(long n, " + ", ".join(f"{_C_TYPES[d.name]} *{n}_" for d, n in params) + ") {",
+            "  for (long i = 0; i < n; i++) {",
+        ]
+        lines += [
+            f"    const {_C_TYPES[d.name]} {n} = {n}_[{'i' if is_array else '0'}];"
+            for (d, n), is_array in zip(self.inputs, input_is_array)
+        ]
         lines += [f"    {_C_TYPES[d.name]} {n} = {n}_[i];" for d, n in self.outputs]
         lines += ["    " + line for line in self.operation.splitlines()]
         lines += [f"    {n}_[i] = {n};" for d, n in self.outputs] + ["  }", "}"]
@@ -392,8 +432,10 @@ class ElementwiseKernel:
 
     def __call__(self, *args):
         if len(args) != len(self.inputs) + len(self.outputs):
-            raise TypeError(f"{self.name}: {len(args)} arguments for "
-                            f"{len(self.inputs)} inputs and {len(self.outputs)} outputs")
+            raise TypeError(
+                f"{self.name}: {len(args)} arguments for "
+                f"{len(self.inputs)} inputs and {len(self.outputs)} outputs"
+            )
         shapes = {a.shape for a in args if isinstance(a, ndarray) and a.ndim}
         if len(shapes) > 1:
             raise NotImplementedError(f"fake ElementwiseKernel: arrays of shapes {shapes}")
@@ -406,8 +448,9 @@ class ElementwiseKernel:
             is_array = isinstance(value, ndarray) and value.ndim > 0
             if is_array:
                 if value.dtype != dtype:
-                    raise TypeError(f"{self.name}: Type is mismatched. {name} {value.dtype} "
-                                    f"{dtype}")
+                    raise TypeError(
+                        f"{self.name}: Type is mismatched. {name} {value.dtype} {dtype}"
+                    )
                 data = numpy.ascontiguousarray(value._a)
                 if is_output:
                     outputs.append((value._a, data))
@@ -429,7 +472,9 @@ class ElementwiseKernel:
 def install():
     """Make minidl.backend take this module for CuPy, with one device."""
     import sys
+
     from minidl import backend
+
     fake = sys.modules[__name__]
     sys.modules["cupy"] = fake  # for tests that import cupy themselves
     backend._cupy_module = fake

@@ -1,5 +1,6 @@
 """Run by tests/test_distributed.py under ``mpiexec -n 2``: minidl.distributed's collectives.
 Rank 0 prints ``RESULT <json>``; the test asserts on it."""
+
 import json
 
 import numpy as np
@@ -48,10 +49,12 @@ dist.broadcast(b, src=1)
 out["broadcast_from_1"] = gathered(b)
 
 errors = {}
-for label, call in {"bad_op": lambda: dist.all_reduce(np.ones(2), op="median"),
-                    "bad_src": lambda: dist.broadcast(np.ones(2), src=WORLD),
-                    "not_array": lambda: dist.all_reduce([1.0, 2.0]),
-                    "avg_int": lambda: dist.all_reduce(np.ones(2, np.int64), op="avg")}.items():
+for label, call in {
+    "bad_op": lambda: dist.all_reduce(np.ones(2), op="median"),
+    "bad_src": lambda: dist.broadcast(np.ones(2), src=WORLD),
+    "not_array": lambda: dist.all_reduce([1.0, 2.0]),
+    "avg_int": lambda: dist.all_reduce(np.ones(2, np.int64), op="avg"),
+}.items():
     try:
         call()
     except (ValueError, TypeError) as exc:

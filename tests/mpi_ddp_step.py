@@ -1,6 +1,7 @@
 """Run by tests/test_distributed.py under ``mpiexec -n 2``: DistributedDataParallel on two
 ranks against one process stepping on the global batch. Rank 0 prints one line
 ``RESULT <json>`` with the measured differences; the test asserts on them."""
+
 import json
 import sys
 
@@ -29,14 +30,18 @@ def make_model(seed, dtype):
 
 
 def largest_grad_gap(model, reference):
-    return max(float(np.abs(p.grad.data - q.grad.data).max())
-               for p, q in zip(model.parameters(), reference.parameters()))
+    return max(
+        float(np.abs(p.grad.data - q.grad.data).max())
+        for p, q in zip(model.parameters(), reference.parameters())
+    )
 
 
 def global_batches(dtype):
     rng = np.random.default_rng(1234)  # the same on every rank
-    return [(rng.normal(size=(SHARD * WORLD, 6)).astype(dtype), rng.integers(0, 4, SHARD * WORLD))
-            for _ in range(STEPS)]
+    return [
+        (rng.normal(size=(SHARD * WORLD, 6)).astype(dtype), rng.integers(0, 4, SHARD * WORLD))
+        for _ in range(STEPS)
+    ]
 
 
 def spread_across_ranks(model):
@@ -65,13 +70,23 @@ def step_equivalence(name, dtype):
         ref_optimizer.zero_grad()
         nn.functional.cross_entropy(reference(minidl.tensor(x)), minidl.tensor(y)).backward()
         ref_optimizer.step()
-    rel = max(float(np.abs(p.data - q.data).max() / np.abs(q.data).max())
-              for p, q in zip(model.parameters(), reference.parameters()))
-    moved = max(float(np.abs(p.data - q.data).max())
-                for p, q in zip(model.parameters(), make_model(RANK, dtype).parameters()))
-    return {"optimizer": name, "dtype": np.dtype(dtype).name, "rel_error": rel,
-            "spread_at_start": spread_at_start, "spread_after": spread_across_ranks(model),
-            "moved": moved, "state_dict_keys": list(ddp.module.state_dict())}
+    rel = max(
+        float(np.abs(p.data - q.data).max() / np.abs(q.data).max())
+        for p, q in zip(model.parameters(), reference.parameters())
+    )
+    moved = max(
+        float(np.abs(p.data - q.data).max())
+        for p, q in zip(model.parameters(), make_model(RANK, dtype).parameters())
+    )
+    return {
+        "optimizer": name,
+        "dtype": np.dtype(dtype).name,
+        "rel_error": rel,
+        "spread_at_start": spread_at_start,
+        "spread_after": spread_across_ranks(model),
+        "moved": moved,
+        "state_dict_keys": list(ddp.module.state_dict()),
+    }
 
 
 class PartlyUsed(nn.Module):
@@ -94,9 +109,11 @@ def unused_parameters():
     x = minidl.tensor(np.full((2, 3), 1.0 + RANK))
     ddp(x).sum().backward()
     # on rank 0 d/d sometimes = column sums of linear(x); rank 1 contributes zero
-    local = (model.linear(minidl.tensor(np.full((2, 3), 1.0))).data.sum(0))
-    return {"sometimes_grad_error": float(np.abs(model.sometimes.grad.data - local / 2).max()),
-            "never_grad_is_none": model.never.grad is None}
+    local = model.linear(minidl.tensor(np.full((2, 3), 1.0))).data.sum(0)
+    return {
+        "sometimes_grad_error": float(np.abs(model.sometimes.grad.data - local / 2).max()),
+        "never_grad_is_none": model.never.grad is None,
+    }
 
 
 def accumulation(sync_first):
@@ -139,14 +156,18 @@ def grad_through_ddp():
     loss = nn.functional.cross_entropy(ddp(minidl.tensor(x[MINE])), minidl.tensor(y[MINE]))
     (g,) = minidl.autograd.grad(loss, [model[0].weight])
     reference = make_model(seed=7, dtype=np.float64)
-    nn.functional.cross_entropy(reference(minidl.tensor(x[MINE])),
-                                minidl.tensor(y[MINE])).backward()
-    return {"error": float(np.abs(g.data - reference[0].weight.grad.data).max()),
-            "grad_untouched": model[0].weight.grad is None}
+    nn.functional.cross_entropy(
+        reference(minidl.tensor(x[MINE])), minidl.tensor(y[MINE])
+    ).backward()
+    return {
+        "error": float(np.abs(g.data - reference[0].weight.grad.data).max()),
+        "grad_untouched": model[0].weight.grad is None,
+    }
 
 
 class FailOnce(minidl.Function):
     """Identity whose first backward raises (on every rank)."""
+
     failed = False
 
     @staticmethod
@@ -195,16 +216,19 @@ def sampler_coverage():
     return counts.tolist()
 
 
-results = {"steps": [step_equivalence(name, dtype) for name in OPTIMIZERS
-                     for dtype in (np.float32, np.float64)],
-           "unused": unused_parameters(),
-           "accumulate_no_sync": accumulation(sync_first=False),
-           "accumulate_synced_twice": accumulation(sync_first=True),
-           "cast_after_wrapping": cast_after_wrapping(),
-           "autograd_grad": grad_through_ddp(),
-           "after_failed_backward": averaging_after_a_failed_backward(),
-           "sampler_counts": sampler_coverage(),
-           "world_size": WORLD}
+results = {
+    "steps": [
+        step_equivalence(name, dtype) for name in OPTIMIZERS for dtype in (np.float32, np.float64)
+    ],
+    "unused": unused_parameters(),
+    "accumulate_no_sync": accumulation(sync_first=False),
+    "accumulate_synced_twice": accumulation(sync_first=True),
+    "cast_after_wrapping": cast_after_wrapping(),
+    "autograd_grad": grad_through_ddp(),
+    "after_failed_backward": averaging_after_a_failed_backward(),
+    "sampler_counts": sampler_coverage(),
+    "world_size": WORLD,
+}
 if RANK == 0:
     print("RESULT " + json.dumps(results))
 sys.stdout.flush()

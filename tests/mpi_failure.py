@@ -1,6 +1,7 @@
 """Run by tests/test_distributed.py under ``mpiexec -n 2``: rank 1 fails in the middle of
 training while rank 0 waits for it in the gradient allreduce. ``raise``: an uncaught
 exception; ``die``: the process is killed. Either way the job must end with an error."""
+
 import os
 import signal
 import sys

@@ -9,6 +9,7 @@ from rank 0, pointers, counts, dtype and op codes, root), and that DistributedDa
 on "GPU" parameters steps like one process on the global batch. Not CUDA itself.
 Rank 0 prints ``RESULT <json>``.
 """
+
 import ctypes
 import json
 import os
@@ -19,7 +20,7 @@ import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fake_cupy  # noqa: E402
+import fake_cupy
 
 TRANSPORT = sys.argv[1]
 WORLD = MPI.COMM_WORLD
@@ -28,9 +29,15 @@ calls = []  # (name, count) of every NCCL call
 
 def _fake_nccl():
     nccl = types.ModuleType("cupy.cuda.nccl")
-    dtypes = {"NCCL_FLOAT16": np.float16, "NCCL_FLOAT32": np.float32,
-              "NCCL_FLOAT64": np.float64, "NCCL_INT32": np.int32, "NCCL_INT64": np.int64,
-              "NCCL_UINT8": np.uint8, "NCCL_INT8": np.int8}
+    dtypes = {
+        "NCCL_FLOAT16": np.float16,
+        "NCCL_FLOAT32": np.float32,
+        "NCCL_FLOAT64": np.float64,
+        "NCCL_INT32": np.int32,
+        "NCCL_INT64": np.int64,
+        "NCCL_UINT8": np.uint8,
+        "NCCL_INT8": np.int8,
+    }
     ops = {"NCCL_SUM": MPI.SUM, "NCCL_PROD": MPI.PROD, "NCCL_MAX": MPI.MAX, "NCCL_MIN": MPI.MIN}
     for code, name in enumerate([*dtypes, *ops]):
         setattr(nccl, name, code)
@@ -44,8 +51,9 @@ def _fake_nccl():
     class NcclCommunicator:
         def __init__(self, ndev, commId, rank):
             assert (ndev, rank) == (WORLD.Get_size(), WORLD.Get_rank())
-            assert len(commId) == 128 and commId == WORLD.bcast(commId, root=0), \
+            assert len(commId) == 128 and commId == WORLD.bcast(commId, root=0), (
                 "every rank must get rank 0's unique id"
+            )
             calls.append(("init", 0))
 
         def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
@@ -69,9 +77,15 @@ if TRANSPORT == "nccl":
     sys.modules["cupy.cuda.nccl"] = fake_cupy.cuda.nccl
 else:
     os.environ["MINIDL_MPI_CUDA_AWARE"] = "1"
-    fake_cupy.ndarray.__cuda_array_interface__ = property(lambda self: {
-        "shape": self._a.shape, "typestr": self._a.dtype.str, "strides": None, "version": 3,
-        "data": (self._a.__array_interface__["data"][0], False)})
+    fake_cupy.ndarray.__cuda_array_interface__ = property(
+        lambda self: {
+            "shape": self._a.shape,
+            "typestr": self._a.dtype.str,
+            "strides": None,
+            "version": 3,
+            "data": (self._a.__array_interface__["data"][0], False),
+        }
+    )
 
 import minidl  # noqa: E402
 import minidl.distributed as dist  # noqa: E402
@@ -102,12 +116,14 @@ ddp = DistributedDataParallel(model)
 reference = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)).to("cpu")
 reference.load_state_dict({k: v.get() for k, v in model.state_dict().items()})
 mine = slice(RANK * SHARD, (RANK + 1) * SHARD)
-nn.functional.cross_entropy(ddp(minidl.tensor(xs[mine], device="gpu")),
-                            minidl.tensor(ys[mine], device="gpu")).backward()
+nn.functional.cross_entropy(
+    ddp(minidl.tensor(xs[mine], device="gpu")), minidl.tensor(ys[mine], device="gpu")
+).backward()
 nn.functional.cross_entropy(reference(minidl.tensor(xs)), minidl.tensor(ys)).backward()
 out["grad_rel_error"] = max(
     float(np.abs(p.grad.data.get() - q.grad.data).max() / np.abs(q.grad.data).max())
-    for p, q in zip(model.parameters(), reference.parameters()))
+    for p, q in zip(model.parameters(), reference.parameters())
+)
 out["nccl_calls"] = sorted({name for name, _ in calls})
 out["nccl_counts"] = [count for name, count in calls if name == "allReduce"]
 if RANK == 0:

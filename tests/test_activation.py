@@ -1,6 +1,7 @@
 """Activations (minidl.nn.functional and their Modules): values against the formulas
 written out here in NumPy, gradients and second derivatives against finite differences
 in float64, PyTorch's choices at the kinks, Module arguments and reprs."""
+
 import math
 
 import numpy as np
@@ -29,31 +30,58 @@ ALPHA, SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852
 CASES = [
     ("silu", F.silu, lambda x: x * sig(x), []),
     ("elu", F.elu, lambda x: np.where(x > 0, x, np.expm1(x)), [0]),
-    ("elu_alpha", lambda x: F.elu(x, alpha=0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)),
-     [0]),
+    (
+        "elu_alpha",
+        lambda x: F.elu(x, alpha=0.5),
+        lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)),
+        [0],
+    ),
     ("selu", F.selu, lambda x: SCALE * np.where(x > 0, x, ALPHA * np.expm1(x)), [0]),
-    ("celu", lambda x: F.celu(x, 2.0),
-     lambda x: np.maximum(x, 0) + np.minimum(0, 2.0 * np.expm1(x / 2.0)), [0]),
+    (
+        "celu",
+        lambda x: F.celu(x, 2.0),
+        lambda x: np.maximum(x, 0) + np.minimum(0, 2.0 * np.expm1(x / 2.0)),
+        [0],
+    ),
     ("softplus", F.softplus, softplus_ref, []),
-    ("softplus_beta", lambda x: F.softplus(x, beta=2.0, threshold=3.0),
-     lambda x: softplus_ref(x, 2.0, 3.0), [1.5]),
+    (
+        "softplus_beta",
+        lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+        lambda x: softplus_ref(x, 2.0, 3.0),
+        [1.5],
+    ),
     ("softsign", F.softsign, lambda x: x / (1 + np.abs(x)), [0]),
     ("hardtanh", F.hardtanh, lambda x: np.clip(x, -1, 1), [-1, 1]),
-    ("hardtanh_range", lambda x: F.hardtanh(x, -0.5, 2.0), lambda x: np.clip(x, -0.5, 2.0),
-     [-0.5, 2.0]),
+    (
+        "hardtanh_range",
+        lambda x: F.hardtanh(x, -0.5, 2.0),
+        lambda x: np.clip(x, -0.5, 2.0),
+        [-0.5, 2.0],
+    ),
     ("relu6", lambda x: F.relu6(x * 4), lambda x: np.clip(x * 4, 0, 6), [0, 1.5]),
-    ("hardsigmoid", lambda x: F.hardsigmoid(x * 2), lambda x: np.clip(x * 2 / 6 + 0.5, 0, 1),
-     [-1.5, 1.5]),
-    ("hardswish", lambda x: F.hardswish(x * 2), lambda x: x * 2 * np.clip(x * 2 / 6 + 0.5, 0, 1),
-     [-1.5, 1.5]),
+    (
+        "hardsigmoid",
+        lambda x: F.hardsigmoid(x * 2),
+        lambda x: np.clip(x * 2 / 6 + 0.5, 0, 1),
+        [-1.5, 1.5],
+    ),
+    (
+        "hardswish",
+        lambda x: F.hardswish(x * 2),
+        lambda x: x * 2 * np.clip(x * 2 / 6 + 0.5, 0, 1),
+        [-1.5, 1.5],
+    ),
     ("mish", F.mish, lambda x: x * np.tanh(np.log1p(np.exp(x))), []),
     ("logsigmoid", F.logsigmoid, lambda x: np.log(sig(x)), []),
     ("gelu", F.gelu, lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))), []),
-    ("gelu_tanh", lambda x: F.gelu(x, "tanh"),
-     lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), []),
+    (
+        "gelu_tanh",
+        lambda x: F.gelu(x, "tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+        [],
+    ),
     ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda x: np.where(x > 0, x, 0.1 * x), [0]),
-    ("threshold", lambda x: F.threshold(x, 0.5, -2.0), lambda x: np.where(x > 0.5, x, -2.0),
-     [0.5]),
+    ("threshold", lambda x: F.threshold(x, 0.5, -2.0), lambda x: np.where(x > 0.5, x, -2.0), [0.5]),
     ("glu", F.glu, lambda x: x[..., :2] * sig(x[..., 2:]), []),
     ("glu_dim0", lambda x: F.glu(x, 0), lambda x: x[:1] * sig(x[1:]), []),
 ]
@@ -79,14 +107,12 @@ def test_float32_values(name, fn, reference, kinks):
     x = away_from(kinks).astype(np.float32)
     y = fn(minidl.tensor(x))
     assert y.dtype == np.float32
-    np.testing.assert_allclose(y.numpy(), reference(x.astype(np.float64)), rtol=2e-6,
-                               atol=1e-6)
+    np.testing.assert_allclose(y.numpy(), reference(x.astype(np.float64)), rtol=2e-6, atol=1e-6)
 
 
 def test_extreme_inputs_stay_finite():
     x = minidl.tensor([-1000.0, -50.0, 0.0, 50.0, 1000.0], requires_grad=True)
-    for fn in (F.silu, F.elu, F.selu, F.celu, F.softplus, F.mish, F.logsigmoid, F.softsign,
-               F.gelu):
+    for fn in (F.silu, F.elu, F.selu, F.celu, F.softplus, F.mish, F.logsigmoid, F.softsign, F.gelu):
         y = fn(x)
         assert np.isfinite(y.numpy()).all(), fn.__name__
         x.grad = None
@@ -101,12 +127,14 @@ def test_gradients_at_the_kinks_follow_pytorch():
         x = minidl.tensor(values, requires_grad=True)
         fn(x).sum().backward()
         return x.grad.tolist()
-    assert grad_at(F.hardtanh, [-1.0, 1.0, 0.0]) == [0.0, 0.0, 1.0]   # strict inside
+
+    assert grad_at(F.hardtanh, [-1.0, 1.0, 0.0]) == [0.0, 0.0, 1.0]  # strict inside
     assert grad_at(F.relu6, [0.0, 6.0, 3.0]) == [0.0, 0.0, 1.0]
     assert grad_at(F.hardsigmoid, [-3.0, 3.0]) == [0.0, 0.0]
-    np.testing.assert_allclose(grad_at(F.hardswish, [-3.0, 3.0, -4.0, 4.0, 0.0]),
-                               [0.0, 1.0, 0.0, 1.0, 0.5])
-    assert grad_at(F.elu, [0.0]) == [1.0]                # alpha exp(0) from the left
+    np.testing.assert_allclose(
+        grad_at(F.hardswish, [-3.0, 3.0, -4.0, 4.0, 0.0]), [0.0, 1.0, 0.0, 1.0, 0.5]
+    )
+    assert grad_at(F.elu, [0.0]) == [1.0]  # alpha exp(0) from the left
     assert grad_at(lambda x: F.threshold(x, 1.0, 5.0), [1.0, 2.0]) == [0.0, 1.0]
     assert grad_at(lambda x: F.leaky_relu(x, 0.2), [0.0]) == pytest.approx([0.2])
 
@@ -166,22 +194,30 @@ def test_bad_arguments():
 
 def test_integer_inputs():
     assert F.silu(minidl.tensor([1, 2])).dtype == np.float32
-    assert F.hardtanh(minidl.tensor([-3, 0, 3])).tolist() == [-1, 0, 1]   # kept integer
+    assert F.hardtanh(minidl.tensor([-3, 0, 3])).tolist() == [-1, 0, 1]  # kept integer
     assert F.relu(minidl.tensor([-1, 2])).dtype == np.int64
 
 
 # ---- Modules ------------------------------------------------------------------------------
 MODULES = [
-    (nn.ReLU(), F.relu), (nn.ReLU6(), F.relu6),
+    (nn.ReLU(), F.relu),
+    (nn.ReLU6(), F.relu6),
     (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
-    (nn.ELU(alpha=0.5), lambda x: F.elu(x, 0.5)), (nn.SELU(), F.selu),
-    (nn.CELU(2.0), lambda x: F.celu(x, 2.0)), (nn.GELU("tanh"), lambda x: F.gelu(x, "tanh")),
-    (nn.SiLU(), F.silu), (nn.Mish(), F.mish),
+    (nn.ELU(alpha=0.5), lambda x: F.elu(x, 0.5)),
+    (nn.SELU(), F.selu),
+    (nn.CELU(2.0), lambda x: F.celu(x, 2.0)),
+    (nn.GELU("tanh"), lambda x: F.gelu(x, "tanh")),
+    (nn.SiLU(), F.silu),
+    (nn.Mish(), F.mish),
     (nn.Softplus(2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
-    (nn.Softsign(), F.softsign), (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh),
+    (nn.Softsign(), F.softsign),
+    (nn.Sigmoid(), F.sigmoid),
+    (nn.Tanh(), F.tanh),
     (nn.Hardtanh(-2.0, 2.0), lambda x: F.hardtanh(x, -2.0, 2.0)),
-    (nn.Hardsigmoid(), F.hardsigmoid), (nn.Hardswish(), F.hardswish),
-    (nn.LogSigmoid(), F.logsigmoid), (nn.GLU(0), lambda x: F.glu(x, 0)),
+    (nn.Hardsigmoid(), F.hardsigmoid),
+    (nn.Hardswish(), F.hardswish),
+    (nn.LogSigmoid(), F.logsigmoid),
+    (nn.GLU(0), lambda x: F.glu(x, 0)),
     (nn.Threshold(0.1, 20.0), lambda x: F.threshold(x, 0.1, 20.0)),
     (nn.Softmax(dim=0), lambda x: F.softmax(x, 0)),
     (nn.LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
@@ -210,6 +246,7 @@ def test_module_reprs_and_settings():
 @pytest.mark.parametrize("name, fn, reference, kinks", CASES, ids=[c[0] for c in CASES])
 def test_gpu_matches_the_cpu(name, fn, reference, kinks):
     from minidl import backend
+
     if not backend.cupy_available():
         pytest.skip("needs CuPy and a CUDA GPU")
     host = away_from(kinks)
@@ -226,6 +263,7 @@ def test_gpu_matches_the_cpu(name, fn, reference, kinks):
 @pytest.mark.gpu
 def test_prelu_module_on_the_gpu():
     from minidl import backend
+
     if not backend.cupy_available():
         pytest.skip("needs CuPy and a CUDA GPU")
     m = nn.PReLU(2, device="gpu")
@@ -234,9 +272,23 @@ def test_prelu_module_on_the_gpu():
     assert m.weight.device == "gpu" and m.weight.grad.tolist() == [-1.0, 0.0]
 
 
-@pytest.mark.parametrize("fn", [F.relu, F.relu6, F.elu, F.selu, F.celu, F.silu, F.mish,
-                                F.hardtanh, F.hardsigmoid, F.hardswish, F.leaky_relu,
-                                lambda x, inplace: F.threshold(x, 0.5, 9.0, inplace=inplace)])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        F.relu,
+        F.relu6,
+        F.elu,
+        F.selu,
+        F.celu,
+        F.silu,
+        F.mish,
+        F.hardtanh,
+        F.hardsigmoid,
+        F.hardswish,
+        F.leaky_relu,
+        lambda x, inplace: F.threshold(x, 0.5, 9.0, inplace=inplace),
+    ],
+)
 def test_inplace_writes_into_the_input(fn):
     values = np.array([-1.5, -0.25, 0.75, 2.0])
     x = minidl.tensor(values)
@@ -253,7 +305,7 @@ def test_inplace_follows_pytorchs_rules():
         F.relu(leaf, inplace=True)
     with pytest.raises(RuntimeError, match="can't be cast"):
         F.silu(minidl.tensor([1, 2]), inplace=True)
-    y = leaf * 2                      # a non-leaf: rebased, gradients still right
+    y = leaf * 2  # a non-leaf: rebased, gradients still right
     nn.ReLU(inplace=True)(y)
     y.sum().backward()
     np.testing.assert_array_equal(leaf.grad.numpy(), [0.0, 2.0])

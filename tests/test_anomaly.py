@@ -1,4 +1,5 @@
 """minidl.autograd.detect_anomaly: the first NaN/inf names its op and the user's line."""
+
 import sys
 
 import numpy as np
@@ -51,8 +52,8 @@ def test_nan_in_backward_names_the_op_and_the_line_that_created_it():
     x = minidl.tensor([0.0, 4.0], requires_grad=True)
     with autograd.detect_anomaly():
         line = next_line()
-        root = minidl.sqrt(x)          # forward is fine: [0, 2]
-        loss = (root * 0.0).sum()      # its gradient is 0, and 0 / (2 * sqrt(0)) is NaN
+        root = minidl.sqrt(x)  # forward is fine: [0, 2]
+        loss = (root * 0.0).sum()  # its gradient is 0, and 0 / (2 * sqrt(0)) is NaN
         with pytest.raises(RuntimeError) as info:
             loss.backward()
     message = str(info.value)

@@ -1,4 +1,5 @@
 """The engine: backward, accumulation, graph freeing, no_grad and user Functions."""
+
 import numpy as np
 import pytest
 
@@ -8,11 +9,11 @@ from minidl import Function
 
 def test_backward_of_a_diamond_graph():
     x = minidl.tensor([0.5, -1.0, 2.0], requires_grad=True)
-    y = x * x           # used twice below: its gradients must add up
+    y = x * x  # used twice below: its gradients must add up
     z = (y * x + y.exp()).sum()
     z.backward()
     v = x.numpy().astype(np.float64)
-    np.testing.assert_allclose(x.grad.numpy(), 3 * v ** 2 + 2 * v * np.exp(v ** 2), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * v**2 + 2 * v * np.exp(v**2), rtol=1e-6)
 
 
 def test_backward_of_non_scalar_needs_a_gradient():
@@ -74,7 +75,7 @@ def test_same_tensor_twice_in_one_op():
 def _assert_own_memory(*tensors):
     for i, a in enumerate(tensors):
         assert a.grad.data.flags.writeable
-        for b in tensors[i + 1:]:
+        for b in tensors[i + 1 :]:
             assert not np.shares_memory(a.grad.data, b.grad.data)
 
 
@@ -103,6 +104,7 @@ def test_leaf_gradients_from_views_are_writable_copies():
 
 class Pair(Function):
     """out = a + b, whose backward hands the same fresh array to both inputs."""
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -163,7 +165,7 @@ def test_chain_of_100000_ops_is_iterative():
     for _ in range(100_000):
         y = y * factor
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [factor ** 100_000] * 2, rtol=1e-9)
+    np.testing.assert_allclose(x.grad.numpy(), [factor**100_000] * 2, rtol=1e-9)
 
 
 def test_chain_of_100000_mixed_ops_with_retain_graph():
@@ -199,7 +201,7 @@ def test_no_grad_context_manager_and_nesting():
 def test_no_grad_restores_the_mode_after_an_exception():
     with pytest.raises(ZeroDivisionError):
         with minidl.no_grad():
-            1 / 0
+            1 / 0  # noqa: B018
     assert minidl.is_grad_enabled()
 
 
@@ -239,16 +241,17 @@ class Cube(Function):
     def forward(ctx, x):
         assert isinstance(x, np.ndarray)
         ctx.save_for_backward(x)
-        return x ** 3
+        return x**3
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return 3 * x ** 2 * grad
+        return 3 * x**2 * grad
 
 
 class ScaledAdd(Function):
     """out = a + scale * b with a constant ``scale`` that gets no gradient."""
+
     @staticmethod
     def forward(ctx, a, scale, b):
         ctx.scale = scale

@@ -1,4 +1,5 @@
 """The NumPy/CuPy switch: selection, clear errors without CuPy, device placement."""
+
 import os
 import subprocess
 import sys
@@ -69,10 +70,13 @@ def test_every_entry_point_refuses_cuda_1():
     """The index is checked before CuPy is looked for, so the message is the same with
     or without a GPU, from every place that takes a device."""
     x = minidl.tensor([1.0, 2.0])
-    entry_points = (lambda: x.to("cuda:1"), lambda: minidl.zeros(2, device="cuda:1"),
-                    lambda: minidl.tensor([1.0], device="cuda:1"),
-                    lambda: minidl.nn.Linear(2, 2).to("cuda:1"),
-                    lambda: minidl.data.DataLoader(minidl.data.TensorDataset(x), device="cuda:1"))
+    entry_points = (
+        lambda: x.to("cuda:1"),
+        lambda: minidl.zeros(2, device="cuda:1"),
+        lambda: minidl.tensor([1.0], device="cuda:1"),
+        lambda: minidl.nn.Linear(2, 2).to("cuda:1"),
+        lambda: minidl.data.DataLoader(minidl.data.TensorDataset(x), device="cuda:1"),
+    )
     for make in entry_points:
         with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES=1"):
             make()
@@ -130,6 +134,7 @@ def test_gpu_requests_fail_clearly_without_cupy():
 
 class FakeGpuArray:
     """Stands in for a CuPy array, to check the device test without a GPU."""
+
     shape, ndim, dtype, size = (2,), 1, np.dtype(np.float32), 2
 
 
@@ -166,8 +171,9 @@ def test_moving_to_the_gpu_keeps_the_device_array(monkeypatch):
 def _run_with_backend(value):
     env = dict(os.environ, MINIDL_BACKEND=value, PYTHONPATH=ROOT)
     code = "import minidl; print(minidl.backend.current(), minidl.zeros(2).device)"
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_env_var_numpy():
@@ -201,31 +207,64 @@ def _needs_gpu():
 
 def _gpu_cases():
     rng = np.random.default_rng(1)
-    shapes = {"add": [(3, 1, 4), (4,)], "mul": [(2, 3), (1, 3)], "div": [(2, 3), (2, 3)],
-              "matmul": [(5, 2, 3), (3, 4)], "vecmat": [(3,), (3, 4)], "exp": [(2, 3)],
-              "log_softmax": [(4, 5)], "softmax": [(4, 5)], "sum": [(2, 3, 4)],
-              "mean": [(2, 3, 4)], "max": [(3, 4)], "getitem": [(5, 3)], "cat": [(2, 3), (1, 3)],
-              "stack": [(2, 3), (2, 3)], "sigmoid": [(3, 3)], "relu": [(3, 3)],
-              "tanh": [(3, 3)], "clamp": [(3, 3)], "maximum": [(2, 3), (3,)],
-              "transpose": [(2, 3, 4)], "reshape": [(2, 6)], "pow": [(2, 3)]}
-    fns = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b - 2 * a,
-           "div": lambda a, b: a / (b * b + 1), "matmul": lambda a, b: a @ b,
-           "vecmat": lambda a, b: a @ b, "exp": minidl.exp,
-           "log_softmax": minidl.log_softmax, "softmax": lambda a: a.softmax(0),
-           "sum": lambda a: a.sum((0, 2), keepdim=True), "mean": lambda a: a.mean(1),
-           "max": lambda a: a.max(dim=1).values, "getitem": lambda a: a[[0, 4, 4, 1], 1:],
-           "cat": lambda a, b: minidl.cat([a, b]), "stack": lambda a, b: minidl.stack([a, b], 1),
-           "sigmoid": minidl.sigmoid, "relu": minidl.relu, "tanh": minidl.tanh,
-           "clamp": lambda a: a.clamp(-0.5, 0.5), "maximum": minidl.maximum,
-           "transpose": lambda a: a.transpose(0, 2), "reshape": lambda a: a.reshape(3, 4),
-           "pow": lambda a: (a * a + 1) ** 1.5}
-    return [(name, fns[name], [rng.standard_normal(s).astype(np.float32) for s in shapes[name]])
-            for name in fns]
+    shapes = {
+        "add": [(3, 1, 4), (4,)],
+        "mul": [(2, 3), (1, 3)],
+        "div": [(2, 3), (2, 3)],
+        "matmul": [(5, 2, 3), (3, 4)],
+        "vecmat": [(3,), (3, 4)],
+        "exp": [(2, 3)],
+        "log_softmax": [(4, 5)],
+        "softmax": [(4, 5)],
+        "sum": [(2, 3, 4)],
+        "mean": [(2, 3, 4)],
+        "max": [(3, 4)],
+        "getitem": [(5, 3)],
+        "cat": [(2, 3), (1, 3)],
+        "stack": [(2, 3), (2, 3)],
+        "sigmoid": [(3, 3)],
+        "relu": [(3, 3)],
+        "tanh": [(3, 3)],
+        "clamp": [(3, 3)],
+        "maximum": [(2, 3), (3,)],
+        "transpose": [(2, 3, 4)],
+        "reshape": [(2, 6)],
+        "pow": [(2, 3)],
+    }
+    fns = {
+        "add": lambda a, b: a + b,
+        "mul": lambda a, b: a * b - 2 * a,
+        "div": lambda a, b: a / (b * b + 1),
+        "matmul": lambda a, b: a @ b,
+        "vecmat": lambda a, b: a @ b,
+        "exp": minidl.exp,
+        "log_softmax": minidl.log_softmax,
+        "softmax": lambda a: a.softmax(0),
+        "sum": lambda a: a.sum((0, 2), keepdim=True),
+        "mean": lambda a: a.mean(1),
+        "max": lambda a: a.max(dim=1).values,
+        "getitem": lambda a: a[[0, 4, 4, 1], 1:],
+        "cat": lambda a, b: minidl.cat([a, b]),
+        "stack": lambda a, b: minidl.stack([a, b], 1),
+        "sigmoid": minidl.sigmoid,
+        "relu": minidl.relu,
+        "tanh": minidl.tanh,
+        "clamp": lambda a: a.clamp(-0.5, 0.5),
+        "maximum": minidl.maximum,
+        "transpose": lambda a: a.transpose(0, 2),
+        "reshape": lambda a: a.reshape(3, 4),
+        "pow": lambda a: (a * a + 1) ** 1.5,
+    }
+    return [
+        (name, fns[name], [rng.standard_normal(s).astype(np.float32) for s in shapes[name]])
+        for name in fns
+    ]
 
 
 @gpu
-@pytest.mark.parametrize("name, fn, arrays", _gpu_cases(),
-                         ids=lambda c: c if isinstance(c, str) else "")
+@pytest.mark.parametrize(
+    "name, fn, arrays", _gpu_cases(), ids=lambda c: c if isinstance(c, str) else ""
+)
 def test_gpu_ops_match_cpu(name, fn, arrays):
     _needs_gpu()
     cpu = [minidl.tensor(a, requires_grad=True) for a in arrays]

@@ -1,4 +1,5 @@
 """minidl.utils.check_finite: the divergence guard for training loops."""
+
 import math
 
 import numpy as np
@@ -9,30 +10,49 @@ from minidl import nn
 from minidl.utils import NonFiniteError, check_finite
 
 
-@pytest.mark.parametrize("value", [0.0, -1e38, 3, np.float32(2.5), np.int64(7), True,
-                                   np.ones((2, 3), np.float16), np.arange(4),
-                                   np.array([], np.float32), 1 + 2j,
-                                   minidl.tensor(np.zeros(3, np.float32)), [1.0, np.ones(2)]])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.0,
+        -1e38,
+        3,
+        np.float32(2.5),
+        np.int64(7),
+        True,
+        np.ones((2, 3), np.float16),
+        np.arange(4),
+        np.array([], np.float32),
+        1 + 2j,
+        minidl.tensor(np.zeros(3, np.float32)),
+        [1.0, np.ones(2)],
+    ],
+)
 def test_finite_values_pass(value):
     assert check_finite(value) is None
 
 
-@pytest.mark.parametrize("value, name, bad", [
-    (math.nan, "loss", math.nan),
-    (float("inf"), "loss", math.inf),
-    (np.float32("-inf"), "loss", -math.inf),
-    (np.array([1.0, 2.0, np.nan, np.inf]), "loss", math.nan),   # the first bad element
-    (np.array([[0, np.inf]], np.float16), "loss", math.inf),
-    (np.array([1 + 1j, complex(0, np.inf)]), "loss", complex(0, np.inf)),
-    (minidl.tensor(np.array([np.nan], np.float32)), "loss", math.nan),
-    ([1.0, np.array([np.inf])], "loss[1]", math.inf),
-])
+@pytest.mark.parametrize(
+    "value, name, bad",
+    [
+        (math.nan, "loss", math.nan),
+        (float("inf"), "loss", math.inf),
+        (np.float32("-inf"), "loss", -math.inf),
+        (np.array([1.0, 2.0, np.nan, np.inf]), "loss", math.nan),  # the first bad element
+        (np.array([[0, np.inf]], np.float16), "loss", math.inf),
+        (np.array([1 + 1j, complex(0, np.inf)]), "loss", complex(0, np.inf)),
+        (minidl.tensor(np.array([np.nan], np.float32)), "loss", math.nan),
+        ([1.0, np.array([np.inf])], "loss[1]", math.inf),
+    ],
+)
 def test_non_finite_values_raise_naming_what_and_the_value(value, name, bad):
     with pytest.raises(NonFiniteError) as info:
         check_finite(value, "loss")
     assert info.value.name == name
-    assert (math.isnan(info.value.value) if isinstance(bad, float) and math.isnan(bad)
-            else info.value.value == bad)
+    assert (
+        math.isnan(info.value.value)
+        if isinstance(bad, float) and math.isnan(bad)
+        else info.value.value == bad
+    )
     assert f"{name} is " in str(info.value) and "diverged" in str(info.value)
     assert isinstance(info.value, FloatingPointError)  # what numpy's errstate raises too
 
@@ -47,8 +67,9 @@ def test_a_module_is_checked_parameter_by_parameter_with_state_dict_names():
         check_finite(model.parameters(), "params")
 
 
-@pytest.mark.parametrize("value", ["nan", b"x", None, object(), np.array(["a"]),
-                                   np.array([None], dtype=object)])
+@pytest.mark.parametrize(
+    "value", ["nan", b"x", None, object(), np.array(["a"]), np.array([None], dtype=object)]
+)
 def test_what_is_not_a_number_is_a_type_error(value):
     with pytest.raises(TypeError, match="check_finite"):
         check_finite(value)

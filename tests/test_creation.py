@@ -1,5 +1,6 @@
 """Creation functions: PyTorch's names, dtype inference and errors; values worked out by
 hand (or by the definition, for the random ones)."""
+
 import math
 
 import numpy as np
@@ -8,8 +9,16 @@ import pytest
 import minidl
 
 
-@pytest.mark.parametrize("fill, dtype", [(4, np.int64), (True, np.bool_), (2.5, np.float32),
-                                         (np.int32(3), np.int64), (np.float64(1.5), np.float32)])
+@pytest.mark.parametrize(
+    "fill, dtype",
+    [
+        (4, np.int64),
+        (True, np.bool_),
+        (2.5, np.float32),
+        (np.int32(3), np.int64),
+        (np.float64(1.5), np.float32),
+    ],
+)
 def test_full_infers_the_dtype_from_the_fill_value(fill, dtype):
     t = minidl.full((2, 3), fill)
     assert t.dtype == dtype and t.shape == (2, 3) and (t.numpy() == fill).all()
@@ -44,8 +53,14 @@ def test_eye():
 
 def test_like_functions_keep_shape_dtype_and_device():
     x = minidl.tensor(np.ones((2, 3), np.float64))
-    for t in (minidl.zeros_like(x), minidl.ones_like(x), minidl.empty_like(x),
-              minidl.full_like(x, 7), minidl.rand_like(x), minidl.randn_like(x)):
+    for t in (
+        minidl.zeros_like(x),
+        minidl.ones_like(x),
+        minidl.empty_like(x),
+        minidl.full_like(x, 7),
+        minidl.rand_like(x),
+        minidl.randn_like(x),
+    ):
         assert t.shape == (2, 3) and t.dtype == np.float64 and t.device == "cpu"
     assert (minidl.full_like(x, 7).numpy() == 7).all()
     assert minidl.full_like(minidl.tensor([1, 2]), 2.7).tolist() == [2, 2]  # input's dtype
@@ -54,15 +69,18 @@ def test_like_functions_keep_shape_dtype_and_device():
         minidl.rand_like(minidl.tensor([1, 2]))
 
 
-@pytest.mark.parametrize("args, expected", [
-    ((0, 1, 0.3), [0.0, 0.3, 0.6, 0.9]),          # ceil(1 / 0.3) = 4 values
-    ((1, 2.5, 0.5), [1.0, 1.5, 2.0]),
-    ((0.0, 1.0, 0.25), [0.0, 0.25, 0.5, 0.75]),
-    ((10, 0, -3), [10, 7, 4, 1]),
-    ((1.0, 0.0, -0.4), [1.0, 0.6, 0.2]),
-    ((5,), [0, 1, 2, 3, 4]),
-    ((3, 3), []),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ((0, 1, 0.3), [0.0, 0.3, 0.6, 0.9]),  # ceil(1 / 0.3) = 4 values
+        ((1, 2.5, 0.5), [1.0, 1.5, 2.0]),
+        ((0.0, 1.0, 0.25), [0.0, 0.25, 0.5, 0.75]),
+        ((10, 0, -3), [10, 7, 4, 1]),
+        ((1.0, 0.0, -0.4), [1.0, 0.6, 0.2]),
+        ((5,), [0, 1, 2, 3, 4]),
+        ((3, 3), []),
+    ],
+)
 def test_arange_length_and_values(args, expected):
     t = minidl.arange(*args)
     integral = all(isinstance(a, int) for a in args)
@@ -139,17 +157,29 @@ def test_float_steps_match_the_count_rule_at_awkward_ratios():
 @pytest.mark.gpu
 def test_creation_on_the_gpu():
     from minidl import backend
+
     if not backend.cupy_available():
         pytest.skip("needs CuPy and a CUDA GPU")
-    made = [minidl.eye(2, device="gpu"), minidl.arange(0, 1, 0.25, device="gpu"),
-            minidl.linspace(0, 1, 3, device="gpu"), minidl.logspace(0, 1, 2, device="gpu"),
-            minidl.full((2,), 4, device="gpu"), minidl.empty(2, device="gpu"),
-            minidl.randint(0, 3, (4,), device="gpu"), minidl.randperm(3, device="gpu")]
+    made = [
+        minidl.eye(2, device="gpu"),
+        minidl.arange(0, 1, 0.25, device="gpu"),
+        minidl.linspace(0, 1, 3, device="gpu"),
+        minidl.logspace(0, 1, 2, device="gpu"),
+        minidl.full((2,), 4, device="gpu"),
+        minidl.empty(2, device="gpu"),
+        minidl.randint(0, 3, (4,), device="gpu"),
+        minidl.randperm(3, device="gpu"),
+    ]
     assert all(t.device == "gpu" for t in made)
     np.testing.assert_array_equal(made[1].numpy(), [0, 0.25, 0.5, 0.75])
     assert made[4].dtype == np.int64
     x = minidl.ones(2, 3, device="gpu")
-    for like in (minidl.zeros_like(x), minidl.full_like(x, 2.0), minidl.rand_like(x),
-                 minidl.randn_like(x), minidl.empty_like(x)):
+    for like in (
+        minidl.zeros_like(x),
+        minidl.full_like(x, 2.0),
+        minidl.rand_like(x),
+        minidl.randn_like(x),
+        minidl.empty_like(x),
+    ):
         assert like.device == "gpu" and like.shape == (2, 3)
     assert minidl.zeros_like(x, device="cpu").device == "cpu"

@@ -1,5 +1,6 @@
 """examples/custom_layer.py runs, its op passes gradcheck and gradgradcheck, and its model
 learns; the custom-layer sections of docs/extending.md run as written."""
+
 import re
 from pathlib import Path
 
@@ -18,8 +19,7 @@ def example(load_example):
 
 def test_rms_norm_op_gradcheck(example):
     rng = np.random.default_rng(1)
-    x, w = (minidl.tensor(rng.standard_normal(s) * 3, requires_grad=True)
-            for s in [(4, 6), (6,)])
+    x, w = (minidl.tensor(rng.standard_normal(s) * 3, requires_grad=True) for s in [(4, 6), (6,)])
     assert minidl.gradcheck(example.rms_norm, [x, w])
     assert minidl.gradgradcheck(example.rms_norm, [x, w])
     # only the input needs a gradient: the op must skip the other
@@ -32,7 +32,7 @@ def test_rms_norm_matches_its_formula(example):
     layer = example.RMSNorm(7, eps=1e-3).double()
     layer.weight.data[:] = np.arange(7)
     out = layer(minidl.tensor(x)).numpy()
-    expected = x / np.sqrt((x ** 2).mean(1, keepdims=True) + 1e-3) * np.arange(7)
+    expected = x / np.sqrt((x**2).mean(1, keepdims=True) + 1e-3) * np.arange(7)
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     assert [n for n, _ in layer.named_parameters()] == ["weight"]
     assert repr(layer) == "RMSNorm(7, eps=0.001)"

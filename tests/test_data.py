@@ -1,4 +1,5 @@
 """Datasets, random_split and the DataLoader: order, seeds, drop_last, len, batching, errors."""
+
 import numpy as np
 import pytest
 
@@ -67,15 +68,18 @@ def test_subset_maps_indices_for_items_and_batches():
     assert x.shape == (2, 2)
 
 
-@pytest.mark.parametrize("indices, error, match", [
-    ([0.5, 1.7], TypeError, "integers, got dtype float64"),     # used to truncate to 0, 1
-    (np.array([1.0, 2.0]), TypeError, "integers"),               # even whole floats
-    ([True, False, True], TypeError, "dtype bool"),             # a mask is not a list of indices
-    (["1"], TypeError, "integers"),
-    ([[0, 1], [2, 3]], ValueError, "1-D"),                       # used to be flattened
-    ([3, 10], IndexError, "index 10 is out of range .* 10 samples"),
-    ([-11], IndexError, "index -11"),
-])
+@pytest.mark.parametrize(
+    "indices, error, match",
+    [
+        ([0.5, 1.7], TypeError, "integers, got dtype float64"),  # used to truncate to 0, 1
+        (np.array([1.0, 2.0]), TypeError, "integers"),  # even whole floats
+        ([True, False, True], TypeError, "dtype bool"),  # a mask is not a list of indices
+        (["1"], TypeError, "integers"),
+        ([[0, 1], [2, 3]], ValueError, "1-D"),  # used to be flattened
+        ([3, 10], IndexError, "index 10 is out of range .* 10 samples"),
+        ([-11], IndexError, "index -11"),
+    ],
+)
 def test_subset_refuses_indices_that_are_not_in_range_integers(indices, error, match):
     with pytest.raises(error, match=match):
         Subset(make_dataset(10), indices)
@@ -83,8 +87,14 @@ def test_subset_refuses_indices_that_are_not_in_range_integers(indices, error, m
 
 def test_subset_accepts_integer_sequences_of_any_kind():
     ds = make_dataset(10)
-    for indices in ([9, -1, 0], range(3), np.array([1, 2], dtype=np.uint8), (4,), [],
-                    minidl.tensor(np.array([5, 6]))):
+    for indices in (
+        [9, -1, 0],
+        range(3),
+        np.array([1, 2], dtype=np.uint8),
+        (4,),
+        [],
+        minidl.tensor(np.array([5, 6])),
+    ):
         sub = Subset(ds, indices)
         assert sub.indices.dtype == np.int64
         assert len(sub) == len(list(indices))
@@ -113,12 +123,15 @@ def test_random_split_without_seed_follows_manual_seed():
     np.testing.assert_array_equal(random_split(make_dataset(10), [5, 5])[0].indices, a)
 
 
-@pytest.mark.parametrize("lengths, match", [
-    ([6, 3], "sum to 9, but the dataset has 10"),
-    ([11, -1], "negative"),
-    ([0.5, 0.6], "fractions"),
-    ([], "empty"),
-])
+@pytest.mark.parametrize(
+    "lengths, match",
+    [
+        ([6, 3], "sum to 9, but the dataset has 10"),
+        ([11, -1], "negative"),
+        ([0.5, 0.6], "fractions"),
+        ([], "empty"),
+    ],
+)
 def test_random_split_errors(lengths, match):
     with pytest.raises(ValueError, match=match):
         random_split(make_dataset(10), lengths, seed=0)
@@ -131,19 +144,26 @@ def test_default_collate_stacks_fields_and_dicts():
     np.testing.assert_array_equal(d["a"], [1.5, 2.5])
 
 
-@pytest.mark.parametrize("samples, error, match", [
-    # a field only some samples have used to be dropped silently (zip / the first's keys)
-    ([(1, 2, 3), (4, 5)], ValueError, r"fields 3 in sample 0 but 2 in sample 1"),
-    ([(1, 2), (4, 5, 6)], ValueError, "fields 2 in sample 0 but 3"),
-    ([{"a": 1, "b": 2}, {"a": 3}], ValueError, r"keys \['a', 'b'\] in sample 0 but \['a'\]"),
-    ([{"a": 1}, {"a": 3, "extra": 4}], ValueError, "every sample must have the same keys"),
-    ([{"a": (1, 2)}, {"a": (3,)}], ValueError, r"batch\['a'\] has fields 2"),
-    ([(1, 2), {"a": 1}], TypeError, "tuple in sample 0 but a dict in sample 1"),
-    ([(np.zeros(2), 0), (np.zeros(3), 1)], ValueError, r"batch\[0\] has shape \(2,\) in "
-                                                        r"sample 0 but \(3,\) in sample 1"),
-    ([(None, 1), (None, 2)], TypeError, r"cannot batch batch\[0\] of sample 0: NoneType"),
-    ([], ValueError, "no samples"),
-])
+@pytest.mark.parametrize(
+    "samples, error, match",
+    [
+        # a field only some samples have used to be dropped silently (zip / the first's keys)
+        ([(1, 2, 3), (4, 5)], ValueError, r"fields 3 in sample 0 but 2 in sample 1"),
+        ([(1, 2), (4, 5, 6)], ValueError, "fields 2 in sample 0 but 3"),
+        ([{"a": 1, "b": 2}, {"a": 3}], ValueError, r"keys \['a', 'b'\] in sample 0 but \['a'\]"),
+        ([{"a": 1}, {"a": 3, "extra": 4}], ValueError, "every sample must have the same keys"),
+        ([{"a": (1, 2)}, {"a": (3,)}], ValueError, r"batch\['a'\] has fields 2"),
+        ([(1, 2), {"a": 1}], TypeError, "tuple in sample 0 but a dict in sample 1"),
+        (
+            [(np.zeros(2), 0), (np.zeros(3), 1)],
+            ValueError,
+            r"batch\[0\] has shape \(2,\) in "
+            r"sample 0 but \(3,\) in sample 1",
+        ),
+        ([(None, 1), (None, 2)], TypeError, r"cannot batch batch\[0\] of sample 0: NoneType"),
+        ([], ValueError, "no samples"),
+    ],
+)
 def test_default_collate_refuses_samples_of_different_structure(samples, error, match):
     with pytest.raises(error, match=match):
         default_collate(samples)
@@ -156,6 +176,7 @@ def test_dataloader_batches_of_ragged_samples_raise_instead_of_dropping_fields()
 
         def __len__(self):
             return 4
+
     with pytest.raises(ValueError, match="fields 2 in sample 0 but 3 in sample 1"):
         next(iter(DataLoader(Ragged(), batch_size=4)))
 
@@ -201,6 +222,7 @@ def test_same_seed_same_sequence_of_epochs_different_seed_differs():
     def run(seed):
         loader = DataLoader(make_dataset(50), batch_size=8, shuffle=True, seed=seed)
         return [epoch_order(loader) for _ in range(3)]
+
     assert run(123) == run(123)
     assert run(123) != run(124)
 
@@ -227,8 +249,8 @@ def test_array_datasets_are_batched_by_fancy_indexing():
     class Batched(TensorDataset):
         def __getitem__(self, index):
             raise AssertionError("per-item path used for an array-backed dataset")
-    loader = DataLoader(Batched(np.arange(10.0), np.arange(10)), batch_size=3, shuffle=True,
-                        seed=0)
+
+    loader = DataLoader(Batched(np.arange(10.0), np.arange(10)), batch_size=3, shuffle=True, seed=0)
     assert sorted(epoch_order(loader)) == list(range(10))
 
 
@@ -245,21 +267,29 @@ def test_collate_fn_receives_the_list_of_samples():
     def collate(samples):
         seen.append(samples)
         return np.stack([s[0] for s in samples]).sum(axis=1), "meta"
+
     batch_sum, meta = next(iter(DataLoader(make_dataset(4), batch_size=2, collate_fn=collate)))
     assert isinstance(seen[0], list) and len(seen[0]) == 2 and seen[0][1][1] == 1
     np.testing.assert_array_equal(batch_sum.numpy(), [3, 12])
     assert meta == "meta"
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(batch_size=0), ValueError, "positive integer, got 0"),
-    (dict(batch_size=-2), ValueError, "positive integer"),
-    (dict(batch_size=2.0), ValueError, "positive integer"),
-    (dict(batch_size=True), ValueError, "positive integer"),
-    (dict(batch_size=11, drop_last=True), ValueError, "10 samples and batch_size 11.*no batches"),
-    (dict(collate_fn=3), TypeError, "callable"),
-    (dict(device="tpu"), ValueError, "Unknown device"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(batch_size=0), ValueError, "positive integer, got 0"),
+        (dict(batch_size=-2), ValueError, "positive integer"),
+        (dict(batch_size=2.0), ValueError, "positive integer"),
+        (dict(batch_size=True), ValueError, "positive integer"),
+        (
+            dict(batch_size=11, drop_last=True),
+            ValueError,
+            "10 samples and batch_size 11.*no batches",
+        ),
+        (dict(collate_fn=3), TypeError, "callable"),
+        (dict(device="tpu"), ValueError, "Unknown device"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         DataLoader(make_dataset(10), **kwargs)

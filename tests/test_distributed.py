@@ -7,6 +7,7 @@ venv's, from the [mpi] extra) or on PATH, in their own process group, and kill t
 group after a timeout, so a rank that hangs cannot hang the test run. They are skipped,
 with the reason, where mpi4py or mpiexec is missing.
 """
+
 import json
 import os
 import shutil
@@ -48,10 +49,21 @@ def run_mpi(script, *args, ranks=2):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for name in dist._THREAD_VARIABLES:  # let minidl choose the threads per rank
         env.pop(name, None)
-    job = subprocess.Popen([MPIEXEC, "-n", str(ranks), sys.executable,
-                            os.path.join(HERE if os.sep not in script else ROOT, script), *args],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                           start_new_session=True)
+    job = subprocess.Popen(
+        [
+            MPIEXEC,
+            "-n",
+            str(ranks),
+            sys.executable,
+            os.path.join(HERE if os.sep not in script else ROOT, script),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
         output, _ = job.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -66,7 +78,7 @@ def result_of(script):
     assert status == 0, output
     lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
     assert len(lines) == 1, output
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 # ---- MPI: collectives ----------------------------------------------------------------------
@@ -120,9 +132,9 @@ def ddp():
 def test_two_ranks_step_like_one_process_on_the_global_batch(ddp, optimizer, dtype, rtol):
     (run,) = [r for r in ddp["steps"] if r["optimizer"] == optimizer and r["dtype"] == dtype]
     assert run["spread_at_start"] == 0.0  # rank 0's initial weights were broadcast
-    assert run["moved"] > 1e-3            # three steps really changed the weights
+    assert run["moved"] > 1e-3  # three steps really changed the weights
     assert run["rel_error"] <= rtol
-    assert run["spread_after"] == 0.0     # the replicas stayed identical, bit for bit
+    assert run["spread_after"] == 0.0  # the replicas stayed identical, bit for bit
     assert run["state_dict_keys"] == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 
@@ -167,7 +179,7 @@ def test_gpu_arrays_through_nccl_or_cuda_aware_mpi(transport):
     status, output = run_mpi("mpi_gpu_fake.py", transport)
     assert status == 0, output
     (line,) = [l for l in output.splitlines() if l.startswith("RESULT ")]
-    r = json.loads(line[len("RESULT "):])
+    r = json.loads(line[len("RESULT ") :])
     assert r["sum"] == [3.0, 6.0, 9.0] and r["broadcast"] == [10.0] * 3 and r["max"] == [1.0, 5.0]
     assert r["grad_rel_error"] < 1e-5  # DDP on "GPU" parameters: the global batch's gradient
     if transport == "nccl":
@@ -194,12 +206,28 @@ DATA = os.environ.get("MINIDL_DATA")
 
 
 @needs_mpi
-@pytest.mark.skipif(not DATA or not os.path.isdir(os.path.join(DATA, "mnist")),
-                    reason="real MNIST not found: set MINIDL_DATA to a folder holding mnist/")
+@pytest.mark.skipif(
+    not DATA or not os.path.isdir(os.path.join(DATA, "mnist")),
+    reason="real MNIST not found: set MINIDL_DATA to a folder holding mnist/",
+)
 def test_train_mnist_distributed_prints_once_and_resumes_exactly(tmp_path):
-    quick = [os.path.join("examples", "train_mnist.py"), "--distributed", "--data-dir", DATA,
-             "--no-progress", "--train-limit", "600", "--test-limit", "200", "--hidden", "32",
-             "--batch-size", "60", "--schedule", "constant"]
+    quick = [
+        os.path.join("examples", "train_mnist.py"),
+        "--distributed",
+        "--data-dir",
+        DATA,
+        "--no-progress",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "200",
+        "--hidden",
+        "32",
+        "--batch-size",
+        "60",
+        "--schedule",
+        "constant",
+    ]
 
     def epochs_of(*args):
         status, output = run_mpi(*quick, *args)
@@ -218,8 +246,10 @@ def test_train_mnist_distributed_prints_once_and_resumes_exactly(tmp_path):
 # ---- without MPI ---------------------------------------------------------------------------------
 def ranks_of(n, replicas, **options):
     dataset = TensorDataset(np.arange(n))
-    return [list(DistributedSampler(dataset, num_replicas=replicas, rank=r, **options))
-            for r in range(replicas)]
+    return [
+        list(DistributedSampler(dataset, num_replicas=replicas, rank=r, **options))
+        for r in range(replicas)
+    ]
 
 
 def test_distributed_sampler_without_shuffle_pads_by_repeating_the_start():
@@ -252,7 +282,9 @@ def test_distributed_sampler_set_epoch_changes_the_order():
 
 def test_distributed_sampler_checks_its_arguments():
     dataset = TensorDataset(np.arange(4))
-    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"
+    ):
         DistributedSampler(dataset, num_replicas=2, rank=2)
     with pytest.raises(ValueError, match="num_replicas should be at least 1"):
         DistributedSampler(dataset, num_replicas=0, rank=0)

@@ -1,4 +1,5 @@
 """The double-backward example of docs/extending.md runs as written."""
+
 import re
 from pathlib import Path
 
@@ -11,6 +12,5 @@ def test_double_backward_section_runs():
     assert blocks
     namespace = {}
     for number, block in enumerate(blocks):
-        exec(compile(block, f"docs/extending.md double-backward block {number}", "exec"),
-             namespace)
+        exec(compile(block, f"docs/extending.md double-backward block {number}", "exec"), namespace)
     assert namespace["h"].shape == (5,)

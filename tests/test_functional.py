@@ -1,5 +1,6 @@
 """minidl.nn.functional: gradients against finite differences (float64) and values
 against independent NumPy formulas."""
+
 import math
 
 import numpy as np
@@ -26,13 +27,33 @@ def test_linear_gradcheck(x_shape):
     assert minidl.gradcheck(lambda x, w: F.linear(x, w), [x, w])
 
 
-@pytest.mark.parametrize("fn", [
-    F.relu, F.sigmoid, F.tanh, lambda x: F.leaky_relu(x, 0.2),
-    lambda x: F.gelu(x, "none"), lambda x: F.gelu(x, "tanh"),
-    lambda x: F.softmax(x, 0), lambda x: F.softmax(x, -1),
-    lambda x: F.log_softmax(x, 0), lambda x: F.log_softmax(x, -1),
-], ids=["relu", "sigmoid", "tanh", "leaky_relu", "gelu", "gelu_tanh", "softmax0",
-        "softmax1", "log_softmax0", "log_softmax1"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        F.relu,
+        F.sigmoid,
+        F.tanh,
+        lambda x: F.leaky_relu(x, 0.2),
+        lambda x: F.gelu(x, "none"),
+        lambda x: F.gelu(x, "tanh"),
+        lambda x: F.softmax(x, 0),
+        lambda x: F.softmax(x, -1),
+        lambda x: F.log_softmax(x, 0),
+        lambda x: F.log_softmax(x, -1),
+    ],
+    ids=[
+        "relu",
+        "sigmoid",
+        "tanh",
+        "leaky_relu",
+        "gelu",
+        "gelu_tanh",
+        "softmax0",
+        "softmax1",
+        "log_softmax0",
+        "log_softmax1",
+    ],
+)
 def test_activation_gradcheck(fn):
     assert minidl.gradcheck(fn, [t64(4, 5, scale=2)])
 
@@ -41,6 +62,7 @@ def test_dropout_gradcheck():
     def fn(x):
         minidl.manual_seed(3)  # the same mask on every call
         return F.dropout(x, 0.4)
+
     assert minidl.gradcheck(fn, [t64(6, 7)])
 
 
@@ -50,20 +72,23 @@ def test_cross_entropy_gradcheck(reduction, smoothing):
     target = targets(5, 4)
     assert minidl.gradcheck(
         lambda z: F.cross_entropy(z, target, reduction=reduction, label_smoothing=smoothing),
-        [t64(5, 4, scale=3)])
+        [t64(5, 4, scale=3)],
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_nll_loss_gradcheck(reduction):
     target = targets(5, 4)
-    assert minidl.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction=reduction),
-                            [t64(5, 4)])
+    assert minidl.gradcheck(
+        lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction=reduction), [t64(5, 4)]
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_loss_gradcheck(reduction):
-    assert minidl.gradcheck(lambda a, b: F.mse_loss(a, b, reduction),
-                            [t64(3, 4), t64(3, 4, seed=1)])
+    assert minidl.gradcheck(
+        lambda a, b: F.mse_loss(a, b, reduction), [t64(3, 4), t64(3, 4, seed=1)]
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -71,7 +96,8 @@ def test_bce_with_logits_gradcheck(reduction):
     target = minidl.tensor(np.random.default_rng(4).random((3, 4)), requires_grad=True)
     assert minidl.gradcheck(
         lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction=reduction),
-        [t64(3, 4, scale=3), target])
+        [t64(3, 4, scale=3), target],
+    )
 
 
 # ---- values against NumPy ----------------------------------------------------------
@@ -83,8 +109,7 @@ def np_log_softmax(z):
 def test_cross_entropy_hand_value():
     # log(e^1 + e^2 + e^3) - 3, written out
     loss = F.cross_entropy(minidl.tensor(np.array([[1.0, 2.0, 3.0]])), np.array([2]))
-    assert loss.item() == pytest.approx(math.log(math.e + math.e ** 2 + math.e ** 3) - 3,
-                                        rel=1e-14)
+    assert loss.item() == pytest.approx(math.log(math.e + math.e**2 + math.e**3) - 3, rel=1e-14)
     assert loss.shape == ()
 
 
@@ -95,10 +120,16 @@ def test_cross_entropy_matches_numpy(smoothing):
     logp = np_log_softmax(z)
     rows = -(1 - smoothing) * logp[np.arange(6), t] - smoothing * logp.mean(axis=1)
     logits = minidl.tensor(z, requires_grad=True)
-    np.testing.assert_allclose(F.cross_entropy(logits, t, reduction="none", label_smoothing=smoothing).numpy(), rows,
-                               rtol=1e-13)
-    np.testing.assert_allclose(F.cross_entropy(logits, t, reduction="sum", label_smoothing=smoothing).item(),
-                               rows.sum(), rtol=1e-13)
+    np.testing.assert_allclose(
+        F.cross_entropy(logits, t, reduction="none", label_smoothing=smoothing).numpy(),
+        rows,
+        rtol=1e-13,
+    )
+    np.testing.assert_allclose(
+        F.cross_entropy(logits, t, reduction="sum", label_smoothing=smoothing).item(),
+        rows.sum(),
+        rtol=1e-13,
+    )
     loss = F.cross_entropy(logits, t, label_smoothing=smoothing)
     assert loss.item() == pytest.approx(rows.mean(), rel=1e-13)
     loss.backward()
@@ -136,16 +167,26 @@ def test_nll_mse_bce_match_numpy(reduction):
     reduce = {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction]
     z, y = np.random.default_rng(0).standard_normal((2, 5, 3)) * 3
     t = targets(5, 3)
-    np.testing.assert_allclose(F.nll_loss(minidl.tensor(z), t, reduction=reduction).numpy(),
-                               reduce(-z[np.arange(5), t]), rtol=1e-14)
-    np.testing.assert_allclose(F.mse_loss(minidl.tensor(z), minidl.tensor(y), reduction)
-                               .numpy(), reduce((z - y) ** 2), rtol=1e-14)
+    np.testing.assert_allclose(
+        F.nll_loss(minidl.tensor(z), t, reduction=reduction).numpy(),
+        reduce(-z[np.arange(5), t]),
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(
+        F.mse_loss(minidl.tensor(z), minidl.tensor(y), reduction).numpy(),
+        reduce((z - y) ** 2),
+        rtol=1e-14,
+    )
     p = np.random.default_rng(1).random((5, 3))
     s = 1 / (1 + np.exp(-z))
     bce = -(p * np.log(s) + (1 - p) * np.log(1 - s))
     np.testing.assert_allclose(
-        F.binary_cross_entropy_with_logits(minidl.tensor(z), minidl.tensor(p), reduction=reduction)
-        .numpy(), reduce(bce), rtol=1e-12)
+        F.binary_cross_entropy_with_logits(
+            minidl.tensor(z), minidl.tensor(p), reduction=reduction
+        ).numpy(),
+        reduce(bce),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -168,7 +209,7 @@ def test_activations_match_numpy():
     erf = np.array([math.erf(v / math.sqrt(2)) for v in x])
     # the erf approximation (Abramowitz & Stegun 7.1.26) is good to 1.5e-7
     np.testing.assert_allclose(F.gelu(tx).numpy(), x * 0.5 * (1 + erf), atol=1e-6)
-    tanh_form = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    tanh_form = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
     np.testing.assert_allclose(F.gelu(tx, "tanh").numpy(), tanh_form, rtol=1e-14)
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(tx, "fast")

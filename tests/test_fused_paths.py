@@ -4,6 +4,7 @@ and their gradients to any order (gradcheck and gradgradcheck in float64).
 Each reference below is built from the plain differentiable ops (Sub, Mul, Mean) that
 the fused Function replaces.
 """
+
 import numpy as np
 import pytest
 
@@ -15,8 +16,7 @@ rng = np.random.default_rng(0)
 
 
 def leaves(*shapes, dtype=np.float32):
-    return [minidl.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
-            for s in shapes]
+    return [minidl.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
 
 
 def grads_of(loss, tensors):
@@ -65,7 +65,6 @@ def test_mse_target_without_grad_gets_none_and_mixed_dtypes_promote():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_gradcheck_and_gradgradcheck(reduction):
     x, y = leaves((3, 4), (3, 4), dtype=np.float64)
-    fn = lambda a, b: F.mse_loss(a * b, b, reduction=reduction)  # noqa: E731
+    fn = lambda a, b: F.mse_loss(a * b, b, reduction=reduction)
     assert minidl.gradcheck(fn, [x, y])
     assert minidl.gradgradcheck(fn, [x, y])
-

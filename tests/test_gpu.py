@@ -7,6 +7,7 @@ GPU they still run against the NumPy stand-in for CuPy in tests/fake_cupy.py
 (``PYTHONPATH=tests python -m pytest -p fake_cupy -m gpu``; tests/test_gpu_fake.py does
 it in the suite), which checks their logic, not CUDA.
 """
+
 import os
 import subprocess
 import sys
@@ -62,8 +63,12 @@ SHAPES = [(50, 40), (40,), (7, 3), (1,), (70000,), ()]
 
 def _run_optimizer(cls, kw, device, steps=7, executor="fast"):
     rng = np.random.default_rng(1)
-    params = [minidl.tensor(backend.to_device(rng.standard_normal(s).astype(np.float32),
-                                              device), requires_grad=True) for s in SHAPES]
+    params = [
+        minidl.tensor(
+            backend.to_device(rng.standard_normal(s).astype(np.float32), device), requires_grad=True
+        )
+        for s in SHAPES
+    ]
     opt = cls(params, **kw, flush_denormal=1, executor=executor)
     for step in range(steps):
         for p in params:
@@ -108,12 +113,14 @@ def _assert_same_run(cls, kw, executor):
 def test_gpu_parameters_that_are_strided_views_or_get_new_data():
     """A parameter whose data is a transposed view is updated through a copy; one whose
     ``.data`` is replaced keeps its state and goes on; both as on the CPU, bit for bit."""
+
     def run(device):
         rng = np.random.default_rng(3)
         base = backend.to_device(rng.standard_normal((6, 5)).astype(np.float32), device)
         strided = minidl.Tensor(base.T, requires_grad=True)  # not contiguous
-        plain = minidl.tensor(backend.to_device(rng.standard_normal(7).astype(np.float32),
-                                                device), requires_grad=True)
+        plain = minidl.tensor(
+            backend.to_device(rng.standard_normal(7).astype(np.float32), device), requires_grad=True
+        )
         opt = optim.Adam([strided, plain], lr=1e-2, flush_denormal=1)
         for step in range(4):
             for p in (strided, plain):
@@ -132,9 +139,11 @@ def test_gpu_parameters_that_are_strided_views_or_get_new_data():
 def test_half_precision_parameters_on_the_gpu():
     """The fused kernels are float32/float64 only: a float16 GPU parameter is a clear
     error there, and the plain executor steps it as the CPU does."""
+
     def step(device, executor):
-        p = minidl.tensor(backend.to_device(np.linspace(-1, 1, 7).astype(np.float16), device),
-                          requires_grad=True)
+        p = minidl.tensor(
+            backend.to_device(np.linspace(-1, 1, 7).astype(np.float16), device), requires_grad=True
+        )
         # no zero gradient: eps = 1e-8 is 0 in float16, and 0 / 0 is NaN there
         p.grad = on(device, np.linspace(0.5, -0.4, 7).astype(np.float16))
         optim.Adam([p], lr=1e-2, executor=executor).step()
@@ -205,10 +214,9 @@ def test_dataloader_gives_the_cpu_batches_on_the_gpu():
     cupy = backend.get_cupy()
     for data in ((images, labels), (cupy.asarray(images), cupy.asarray(labels))):
         cpu = DataLoader(TensorDataset(images, labels), batch_size=8, shuffle=True, seed=3)
-        gpu = DataLoader(TensorDataset(*data), batch_size=8, shuffle=True, seed=3,
-                         device="gpu")
+        gpu = DataLoader(TensorDataset(*data), batch_size=8, shuffle=True, seed=3, device="gpu")
         assert len(cpu) == len(gpu) == 5
-        for epoch in range(2):
+        for _epoch in range(2):
             for (xc, yc), (xg, yg) in zip(cpu, gpu):
                 assert isinstance(xg.data, cupy.ndarray) and isinstance(yg.data, cupy.ndarray)
                 np.testing.assert_array_equal(host(xg), host(xc))
@@ -234,8 +242,7 @@ def test_dataloader_collates_samples_onto_the_gpu():
     cupy = backend.get_cupy()
     for source in (images, cupy.asarray(images)):  # samples on the host or on the device
         cpu = DataLoader(_Records(images, labels), batch_size=4, shuffle=True, seed=2)
-        gpu = DataLoader(_Records(source, labels), batch_size=4, shuffle=True, seed=2,
-                         device="gpu")
+        gpu = DataLoader(_Records(source, labels), batch_size=4, shuffle=True, seed=2, device="gpu")
         for bc, bg in zip(cpu, gpu):
             assert isinstance(bg["image"].data, cupy.ndarray) and bg["label"].device == "gpu"
             np.testing.assert_array_equal(host(bg["image"]), host(bc["image"]))
@@ -246,8 +253,15 @@ def test_dataloader_collates_samples_onto_the_gpu():
 def test_initialisation_on_the_gpu_draws_the_cpu_values():
     """nn.init draws on the host and copies to the device: a seed gives the same model."""
     init = nn.init
-    fills = [init.uniform_, init.normal_, init.xavier_uniform_, init.xavier_normal_,
-             init.kaiming_uniform_, init.kaiming_normal_, lambda t: init.constant_(t, 0.5)]
+    fills = [
+        init.uniform_,
+        init.normal_,
+        init.xavier_uniform_,
+        init.xavier_normal_,
+        init.kaiming_uniform_,
+        init.kaiming_normal_,
+        lambda t: init.constant_(t, 0.5),
+    ]
     for fill in fills:
         values = []
         for device in ("cpu", "gpu"):
@@ -272,7 +286,8 @@ def test_manual_seed_seeds_cupy_with_the_cupy_backend():
     first = host(backend.get_cupy().random.random_sample((5,), dtype=np.float32))
     minidl.manual_seed(11)
     np.testing.assert_array_equal(
-        host(backend.get_cupy().random.random_sample((5,), dtype=np.float32)), first)
+        host(backend.get_cupy().random.random_sample((5,), dtype=np.float32)), first
+    )
     minidl.manual_seed(11)
     a = minidl.randn(4)  # drawn on the host: the same numbers as on the CPU
     backend.use("numpy")
@@ -283,8 +298,7 @@ def test_manual_seed_seeds_cupy_with_the_cupy_backend():
 def test_gpu_dropout_backward_uses_the_forward_mask():
     backend.use("cupy")
     minidl.manual_seed(2)
-    x = minidl.tensor(np.linspace(1, 2, 4000, dtype=np.float32), device="gpu",
-                      requires_grad=True)
+    x = minidl.tensor(np.linspace(1, 2, 4000, dtype=np.float32), device="gpu", requires_grad=True)
     layer = nn.Dropout(0.25)
     y = layer(x)
     y.sum().backward()
@@ -320,8 +334,9 @@ def test_checkpoint_saved_from_the_gpu_resumes_exactly(tmp_path):
         return net, optim.Adam(net.parameters(), lr=1e-2)
 
     rng = np.random.default_rng(0)
-    batches = [(rng.standard_normal((5, 6)).astype(np.float32), rng.integers(0, 3, 5))
-               for _ in range(6)]
+    batches = [
+        (rng.standard_normal((5, 6)).astype(np.float32), rng.integers(0, 3, 5)) for _ in range(6)
+    ]
 
     def train(net, opt, part):
         for x, y in part:
@@ -334,8 +349,7 @@ def test_checkpoint_saved_from_the_gpu_resumes_exactly(tmp_path):
     train(net, opt, batches)
     net2, opt2 = make()
     train(net2, opt2, batches[:3])
-    minidl.save({"model": net2.state_dict(), "optimizer": opt2.state_dict()},
-                tmp_path / "ckpt.npz")
+    minidl.save({"model": net2.state_dict(), "optimizer": opt2.state_dict()}, tmp_path / "ckpt.npz")
     net3, opt3 = make()
     ckpt = minidl.load(tmp_path / "ckpt.npz")
     net3.load_state_dict(ckpt["model"])
@@ -348,8 +362,7 @@ def test_checkpoint_saved_from_the_gpu_resumes_exactly(tmp_path):
 
 def test_save_accepts_gpu_arrays_and_loads_them_on_the_host(tmp_path):
     cupy = backend.get_cupy()
-    minidl.save({"w": cupy.arange(6, dtype=np.float32).reshape(2, 3), "n": 3},
-                tmp_path / "a.npz")
+    minidl.save({"w": cupy.arange(6, dtype=np.float32).reshape(2, 3), "n": 3}, tmp_path / "a.npz")
     loaded = minidl.load(tmp_path / "a.npz")
     assert isinstance(loaded["w"], np.ndarray) and loaded["n"] == 3
     np.testing.assert_array_equal(loaded["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
@@ -364,8 +377,9 @@ def test_host_indices_and_targets_on_gpu_tensors():
     for device in ("cpu", "gpu"):
         x = minidl.tensor(backend.to_device(data, device), requires_grad=True)
         picked = x[index] * 2 + x[[1, 1], 1:].sum()
-        loss = F.cross_entropy(picked, [0, 3, 3, 1]) + F.nll_loss(picked.log_softmax(-1),
-                                                                 np.array([2, 0, 1, 1]))
+        loss = F.cross_entropy(picked, [0, 3, 3, 1]) + F.nll_loss(
+            picked.log_softmax(-1), np.array([2, 0, 1, 1])
+        )
         loss.backward()
         results[device] = (host(loss), host(x.grad))
     np.testing.assert_allclose(results["gpu"][0], results["cpu"][0], rtol=1e-5)
@@ -393,9 +407,13 @@ def test_in_place_writes_on_the_gpu_as_on_the_cpu():
         (y * y).sum().backward()
         t = minidl.zeros(2, 3, device=device)
         minidl.manual_seed(1)
-        fills = [host(t.fill_(2.5)).copy(), host(t.zero_()).copy(),
-                 host(t.copy_(np.arange(3.0))).copy(), host(t.uniform_(-1, 1)).copy(),
-                 host(t.normal_(0, 2)).copy()]
+        fills = [
+            host(t.fill_(2.5)).copy(),
+            host(t.zero_()).copy(),
+            host(t.copy_(np.arange(3.0))).copy(),
+            host(t.uniform_(-1, 1)).copy(),
+            host(t.normal_(0, 2)).copy(),
+        ]
         assert y.device == t.device == device
         results[device] = [host(y), host(x.grad), host(v.grad), *fills]
     for c, g in zip(results["cpu"], results["gpu"]):
@@ -419,6 +437,7 @@ def test_class_target_checks_on_the_gpu():
 
 def test_clip_grad_norm_and_check_finite_on_the_gpu():
     from minidl.utils import NonFiniteError, check_finite
+
     results = {}
     for device in ("cpu", "gpu"):
         minidl.manual_seed(0)
@@ -465,13 +484,15 @@ def test_gradgradcheck_through_a_gpu_function():
 def _train_mlp(device, opt_name, steps=30):
     minidl.manual_seed(0)
     net = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5)).to(device)
-    opt = (optim.SGD(net.parameters(), lr=0.05, momentum=0.9) if opt_name == "momentum"
-           else optim.Adam(net.parameters(), lr=1e-2))
+    opt = (
+        optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        if opt_name == "momentum"
+        else optim.Adam(net.parameters(), lr=1e-2)
+    )
     rng = np.random.default_rng(1)
     X = rng.standard_normal((256, 20)).astype(np.float32)
     Y = (X @ rng.standard_normal((20, 5))).argmax(1)  # a rule the net can learn
-    loader = DataLoader(TensorDataset(X, Y), batch_size=32, shuffle=True, seed=0,
-                        device=device)
+    loader = DataLoader(TensorDataset(X, Y), batch_size=32, shuffle=True, seed=0, device=device)
     losses = []
     while len(losses) < steps:
         for x, y in loader:
@@ -497,13 +518,25 @@ def test_short_training_run_on_the_gpu_equals_the_cpu_run(opt_name):
 
 def test_train_mnist_example_on_the_gpu_equals_the_cpu_run(load_example, tmp_path):
     from minidl.data import MNIST
+
     try:
         MNIST(train=False, download=False)
     except Exception as exc:
         pytest.skip(f"needs MNIST in $MINIDL_DATA/mnist/ or datasets/mnist/ ({exc})")
     example = load_example("train_mnist")
-    args = ["--epochs", "2", "--train-limit", "2048", "--test-limit", "1000", "--hidden",
-            "64", "--dropout", "0", "--no-progress"]
+    args = [
+        "--epochs",
+        "2",
+        "--train-limit",
+        "2048",
+        "--test-limit",
+        "1000",
+        "--hidden",
+        "64",
+        "--dropout",
+        "0",
+        "--no-progress",
+    ]
     cpu = example.main(args + ["--backend", "numpy"])
     gpu = example.main(args + ["--backend", "cupy", "--save", str(tmp_path / "gpu.npz")])
     assert backend.current() == "cupy"
@@ -556,12 +589,27 @@ def test_distributed_collectives_and_ddp_on_one_gpu_rank():
         pytest.skip("NCCL and CUDA-aware MPI need a real GPU; the stand-in has neither")
     pytest.importorskip("mpi4py")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", ONE_RANK_JOB], cwd=root, timeout=300,
-                            env=dict(os.environ, PYTHONPATH=root), capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_RANK_JOB],
+        cwd=root,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=root),
+        capture_output=True,
+        text=True,
+    )
     if "cannot combine GPU arrays" in result.stderr:  # this machine has no GPU transport
         assert "nvidia-nccl" in result.stderr and "MINIDL_MPI_CUDA_AWARE" in result.stderr
         return
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["1", "gpu", "[1.0,", "2.0,", "3.0]", "[[0.0,", "2.0],",
-                                     "[3.0,", "5.0]]", "True"]
+    assert result.stdout.split() == [
+        "1",
+        "gpu",
+        "[1.0,",
+        "2.0,",
+        "3.0]",
+        "[[0.0,",
+        "2.0],",
+        "[3.0,",
+        "5.0]]",
+        "True",
+    ]

@@ -2,6 +2,7 @@
 failing or hanging step does not stop the others), the readers of pytest's and the
 trainers' output against the real programs, the bandwidth arithmetic and the device
 query's fallbacks with a stand-in for CuPy, and bench_gpu's code run on NumPy."""
+
 import importlib.util
 import io
 import os
@@ -45,8 +46,12 @@ def test_a_failing_or_hanging_step_does_not_stop_the_others(gpu_check, tmp_path,
     steps = [
         Step("first", "Prints", _python("print('| a | b |')"), 30, gpu_check.summarize_tables),
         Step("broken", "Fails", _python("print('context line'); raise SystemExit(3)"), 30),
-        Step("hangs", "Sleeps", _python("import time; print('started', flush=True); "
-                                        "time.sleep(60)"), 1.5),
+        Step(
+            "hangs",
+            "Sleeps",
+            _python("import time; print('started', flush=True); time.sleep(60)"),
+            1.5,
+        ),
         Step("absent", "Cannot run", ["true"], 30, skip_reason="needs something absent"),
         Step("last", "Still runs", _python("print('done')"), 30),
     ]
@@ -55,19 +60,26 @@ def test_a_failing_or_hanging_step_does_not_stop_the_others(gpu_check, tmp_path,
     out = tmp_path / "summary.md"
     assert gpu_check.main(["--out", str(out), "--budget", "60"]) == 1  # not all ok
     text = out.read_text()
-    for name, status in [("first", "ok"), ("broken", "failed"), ("hangs", "timed out"),
-                         ("absent", "skipped"), ("last", "ok")]:
+    for name, status in [
+        ("first", "ok"),
+        ("broken", "failed"),
+        ("hangs", "timed out"),
+        ("absent", "skipped"),
+        ("last", "ok"),
+    ]:
         assert f"| {name} | {status} |" in text
-    assert "| a | b |" in text                      # the summarizer's output
-    assert "context line" in text                   # the tail of the failed step's log
+    assert "| a | b |" in text  # the summarizer's output
+    assert "context line" in text  # the tail of the failed step's log
     assert "started" in text and "stopped after 2 s" in text
     assert "needs something absent" in text
-    assert not list(tmp_path.glob("*.tmp"))         # written through a rename
+    assert not list(tmp_path.glob("*.tmp"))  # written through a rename
 
 
 def test_the_budget_bounds_every_step(gpu_check, tmp_path, monkeypatch):
-    steps = [gpu_check.Step("slow", "Sleeps", _python("import time; time.sleep(60)"), 100),
-             gpu_check.Step("after", "No time", _python("print(1)"), 100)]
+    steps = [
+        gpu_check.Step("slow", "Sleeps", _python("import time; time.sleep(60)"), 100),
+        gpu_check.Step("after", "No time", _python("print(1)"), 100),
+    ]
     monkeypatch.setattr(gpu_check, "plan", lambda python, smoke, have_mnist: steps)
     monkeypatch.setattr(gpu_check, "MIN_STEP_SECONDS", 1)
     out = tmp_path / "summary.md"
@@ -99,19 +111,35 @@ def test_pytest_collects_only_the_files_with_gpu_tests(gpu_check):
 
 
 def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
-    (tmp_path / "test_sample.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_sample.py").write_text(
+        textwrap.dedent("""
         import time
         import pytest
         def test_good(): time.sleep(0.02)  # above --durations' 5 ms floor
         def test_bad(): assert 1 == 2
         @pytest.mark.skip(reason="no frobnicator here")
         def test_skipped(): pass
-    """))
+    """)
+    )
     (tmp_path / "test_unimportable.py").write_text("import no_such_module_here\n")
-    output = subprocess.run([sys.executable, "-m", "pytest", "-v", "-rfEs", "--durations=5",
-                             "-p", "no:cacheprovider", "--continue-on-collection-errors",
-                             str(tmp_path)], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120).stdout
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-v",
+            "-rfEs",
+            "--durations=5",
+            "-p",
+            "no:cacheprovider",
+            "--continue-on-collection-errors",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     counts, failed, skipped = gpu_check.parse_pytest(output)
     assert counts == {"failed": 1, "passed": 1, "skipped": 1, "error": 1}
     assert sorted(f.split("::")[-1] for f in failed) == ["test_bad", "test_unimportable.py"]
@@ -123,7 +151,7 @@ def test_pytest_reader_on_a_real_pytest_run(gpu_check, tmp_path):
     assert gpu_check.judge_pytest("==== 3 passed in 0.1s ====") is None
     assert gpu_check.judge_pytest("==== 5 deselected in 0.1s ====") == "incomplete"
     # stopped at its timeout before the summary: the per-test lines still count
-    cut = output[:output.index("\n", output.index("test_skipped SKIPPED")) + 1]
+    cut = output[: output.index("\n", output.index("test_skipped SKIPPED")) + 1]
     counts, failed, _ = gpu_check.parse_pytest(cut)
     assert counts == {"passed": 1, "failed": 1, "skipped": 1}
     assert [f.split("::")[-1] for f in failed] == ["test_bad"]
@@ -133,8 +161,20 @@ def test_epoch_reader_on_the_real_trainer(gpu_check, load_example, capsys):
     if not gpu_check.mnist_folder():
         pytest.skip("needs MNIST in $MINIDL_DATA/mnist/")
     history = load_example("train_mnist").main(
-        ["--epochs", "2", "--train-limit", "256", "--test-limit", "128", "--no-progress",
-         "--hidden", "16", "--data-dir", str(gpu_check.mnist_folder().parent)])
+        [
+            "--epochs",
+            "2",
+            "--train-limit",
+            "256",
+            "--test-limit",
+            "128",
+            "--no-progress",
+            "--hidden",
+            "16",
+            "--data-dir",
+            str(gpu_check.mnist_folder().parent),
+        ]
+    )
     rows = gpu_check.parse_epochs(capsys.readouterr().out)
     assert [r[0] for r in rows] == [1, 2]
     assert [r[2] for r in rows] == [round(h["test_acc"], 4) for h in history]
@@ -153,7 +193,9 @@ def _fake_cupy(props, attributes):
     runtime = types.SimpleNamespace(
         getDeviceProperties=lambda index: dict(props),
         deviceGetAttribute=lambda number, index: attributes[number],
-        runtimeGetVersion=lambda: 13000, driverGetVersion=lambda: 13010)
+        runtimeGetVersion=lambda: 13000,
+        driverGetVersion=lambda: 13010,
+    )
     cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0))
     return types.SimpleNamespace(cuda=cuda, __version__="13.9.9")
 
@@ -162,8 +204,13 @@ def _fake_cupy(props, attributes):
 def test_device_properties_find_the_memory_clock_either_way(bench_gpu, in_props):
     """CUDA 13 removed memoryClockRate and memoryBusWidth from cudaDeviceProp: the query
     falls back to the device attributes 36 and 37."""
-    props = {"name": b"Fake GPU", "totalGlobalMem": 80 * 2**30, "major": 9, "minor": 0,
-             "multiProcessorCount": 132}
+    props = {
+        "name": b"Fake GPU",
+        "totalGlobalMem": 80 * 2**30,
+        "major": 9,
+        "minor": 0,
+        "multiProcessorCount": 132,
+    }
     if in_props:
         props.update(memoryClockRate=2_619_000, memoryBusWidth=5120)
     attributes = {36: 2_619_000, 37: 5120}
@@ -183,24 +230,52 @@ def test_bench_gpu_epochs_run_on_numpy(bench_gpu, monkeypatch):
     out = io.StringIO()
     with redirect_stdout(out):
         for kind in ("mlp", "cnn"):  # without torch, whose import takes seconds
-            bench_gpu.main([kind, "--device", "cpu", "--limit", "128", "--epochs", "1",
-                            "--optimizer", "adam", "--no-torch"])
+            bench_gpu.main(
+                [
+                    kind,
+                    "--device",
+                    "cpu",
+                    "--limit",
+                    "128",
+                    "--epochs",
+                    "1",
+                    "--optimizer",
+                    "adam",
+                    "--no-torch",
+                ]
+            )
     text = out.getvalue()
     assert "CPU smoke run (not a benchmark)" in text
     for batch in (128, 64):
         assert re.search(rf"\|\s+adam \|\s+{batch} \|\s+minidl \|\s+[\d.]+ \|", text)
 
 
-@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
-                    reason="the CuPy stand-in compiles kernel bodies with cc or gcc")
+@pytest.mark.skipif(
+    shutil.which("cc") is None and shutil.which("gcc") is None,
+    reason="the CuPy stand-in compiles kernel bodies with cc or gcc",
+)
 def test_cpu_smoke_runs_the_gpu_commands_on_the_stand_in(tmp_path):
     """--cpu-smoke: the same scripts with --backend cupy / the GPU device, through
     tests/fake_cupy.py, end to end (two steps here, to stay quick)."""
     out = tmp_path / "smoke.md"
     env = dict(os.environ, PYTHONPATH=str(BENCHMARKS.parent))
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--cpu-smoke",
-                             "--only", "device", "optim", "--out", str(out)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "gpu_check.py"),
+            "--cpu-smoke",
+            "--only",
+            "device",
+            "optim",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     text = out.read_text()
     assert "| device | ok |" in text and "| optim | ok |" in text
@@ -210,9 +285,14 @@ def test_cpu_smoke_runs_the_gpu_commands_on_the_stand_in(tmp_path):
 
 def test_the_summary_says_why_there_is_no_gpu(gpu_check):
     import datetime
+
     step = gpu_check.Step("device", "The device", ["true"], 30)
-    failed = gpu_check.Result(step, "failed", 1.0, "Traceback ...\nBackendError: CuPy is not "
-                                                   "installed (No module named 'cupy')\n")
+    failed = gpu_check.Result(
+        step,
+        "failed",
+        1.0,
+        "Traceback ...\nBackendError: CuPy is not installed (No module named 'cupy')\n",
+    )
     text = gpu_check.markdown([failed], datetime.datetime(2026, 1, 2, 3, 4), 340, smoke=False)
     assert text.startswith("## GPU check, 2026-01-02 03:04 UTC")
     assert "no usable GPU: BackendError: CuPy is not installed" in text

@@ -1,40 +1,49 @@
 """The GPU code paths on the CPU: every test marked ``gpu`` runs against tests/fake_cupy.py,
 a NumPy stand-in for CuPy that is as strict as CuPy about host/device mixing; and the
 stand-in itself is checked to be that strict, so a pass means something."""
+
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import fake_cupy as fake
 import numpy as np
 import pytest
 
-import fake_cupy as fake
-
 TESTS = Path(__file__).resolve().parent
-needs_cc = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
-                              reason="the stand-in compiles kernel bodies with cc or gcc")
+needs_cc = pytest.mark.skipif(
+    shutil.which("cc") is None and shutil.which("gcc") is None,
+    reason="the stand-in compiles kernel bodies with cc or gcc",
+)
 
 
 def test_the_stand_in_refuses_what_cupy_refuses():
     x = fake.asarray(np.arange(4, dtype=np.float32))
     with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
         np.asarray(x)
-    for mix in (lambda: x + np.ones(4, np.float32), lambda: np.ones(4, np.float32) * x,
-                lambda: fake.exp(np.ones(2)), lambda: fake.maximum(x, np.zeros(4))):
+    for mix in (
+        lambda: x + np.ones(4, np.float32),
+        lambda: np.ones(4, np.float32) * x,
+        lambda: fake.exp(np.ones(2)),
+        lambda: fake.maximum(x, np.zeros(4)),
+    ):
         with pytest.raises(TypeError, match="NumPy array"):
             mix()
     for mix in (lambda: x + [1, 2, 3, 4], lambda: fake.exp([1.0, 2.0])):
         with pytest.raises(TypeError, match="Unsupported type"):
             mix()
-    for method in (lambda: fake.maximum.accumulate(x), lambda: np.maximum.accumulate(x),
-                   lambda: fake.multiply.at(x, 0, 2.0)):  # CuPy has few ufunc methods
+    for method in (
+        lambda: fake.maximum.accumulate(x),
+        lambda: np.maximum.accumulate(x),
+        lambda: fake.multiply.at(x, 0, 2.0),
+    ):  # CuPy has few ufunc methods
         with pytest.raises(NotImplementedError, match="CuPy has it for"):
             method()
     np.testing.assert_array_equal(fake.asnumpy(fake.add.accumulate(x)), [0, 1, 3, 6])
     with pytest.raises(AttributeError, match="ctypes"):
-        x.ctypes
+        x.ctypes  # noqa: B018
 
 
 def test_the_stand_in_behaves_like_cupy_where_numpy_differs():
@@ -54,9 +63,13 @@ def test_the_stand_in_behaves_like_cupy_where_numpy_differs():
 
 @needs_cc
 def test_the_stand_in_runs_kernel_bodies_as_c():
-    kernel = fake.ElementwiseKernel("float32 x, float32 a", "float32 y",
-                                    "float t_v1 = (a * x);\ny = (t_v1 + sqrtf(y));", "axpy",
-                                    options=("--fmad=false",))
+    kernel = fake.ElementwiseKernel(
+        "float32 x, float32 a",
+        "float32 y",
+        "float t_v1 = (a * x);\ny = (t_v1 + sqrtf(y));",
+        "axpy",
+        options=("--fmad=false",),
+    )
     rng = np.random.default_rng(0)
     xs, ys = rng.random(1000, np.float32), rng.random(1000, np.float32)
     y = fake.asarray(ys)
@@ -78,8 +91,13 @@ def test_the_stand_in_fuses_multiply_adds_unless_told_not_to():
     a, x, c = (rng.standard_normal(4096).astype(np.float32) for _ in range(3))
     separate = a * x + c  # NumPy: the product rounded, then the sum
     for options, exact in ((("--fmad=false",), True), ((), False)):
-        kernel = fake.ElementwiseKernel("float32 a, float32 x, float32 c", "float32 y",
-                                        "y = ((a * x) + c);", "fma", options=options)
+        kernel = fake.ElementwiseKernel(
+            "float32 a, float32 x, float32 c",
+            "float32 y",
+            "y = ((a * x) + c);",
+            "fma",
+            options=options,
+        )
         y = fake.zeros(4096, np.float32)
         kernel(fake.asarray(a), fake.asarray(x), fake.asarray(c), y)
         assert np.array_equal(fake.asnumpy(y), separate) == exact
@@ -91,12 +109,30 @@ def test_every_gpu_test_passes_on_the_stand_in():
     breaks CuPy's rules (a device array handed to NumPy, a host array mixed into device
     arithmetic) or a gap in tests/fake_cupy.py: the output below says which test."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS.parent)]))
-    files = [str(path) for path in sorted(TESTS.glob("test_*.py")) if "mark.gpu" in
-             path.read_text()]  # collecting only these saves seconds
+    files = [
+        str(path) for path in sorted(TESTS.glob("test_*.py")) if "mark.gpu" in path.read_text()
+    ]  # collecting only these saves seconds
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "fake_cupy", "-m", "gpu", "-q", "-rfEs",
-         "-p", "no:cacheprovider", *files],
-        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "fake_cupy",
+            "-m",
+            "gpu",
+            "-q",
+            "-rfEs",
+            "-p",
+            "no:cacheprovider",
+            *files,
+        ],
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
     assert "needs CuPy" not in result.stdout and "CuPy with a CUDA GPU" not in result.stdout

@@ -1,4 +1,5 @@
 """gradcheck itself: it passes right gradients and catches wrong ones, naming the element."""
+
 import numpy as np
 import pytest
 
@@ -8,6 +9,7 @@ from minidl import Function, GradcheckError, gradcheck
 
 class Square(Function):
     """out = x^2 ; dx = 2 x g, with an optional deliberate error at one element."""
+
     wrong_at = None
 
     @staticmethod
@@ -46,8 +48,9 @@ class DroppedGradient(Function):
 
 
 def test_passes_a_correct_user_function_and_float32_inputs():
-    x = minidl.tensor(np.random.default_rng(0).standard_normal((2, 3)), dtype="float32",
-                      requires_grad=True)
+    x = minidl.tensor(
+        np.random.default_rng(0).standard_normal((2, 3)), dtype="float32", requires_grad=True
+    )
     assert gradcheck(Square.apply, x) is True
     assert gradcheck(lambda t: Square.apply(t).sum(1) * 2, [x]) is True
 

@@ -3,6 +3,7 @@
 Closed forms and hand derivations are written out here in NumPy, independently of the
 engine; finite differences are central differences in float64.
 """
+
 import numpy as np
 import pytest
 
@@ -32,9 +33,9 @@ def test_derivatives_of_tanh_up_to_third_order():
     x = leaf(7)
     t = np.tanh(x.numpy())
     d1, d2, d3 = derivatives(minidl.tanh, x, 3)
-    np.testing.assert_allclose(d1, 1 - t ** 2, rtol=1e-12)
-    np.testing.assert_allclose(d2, -2 * t * (1 - t ** 2), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(d3, (6 * t ** 2 - 2) * (1 - t ** 2), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d1, 1 - t**2, rtol=1e-12)
+    np.testing.assert_allclose(d2, -2 * t * (1 - t**2), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d3, (6 * t**2 - 2) * (1 - t**2), rtol=1e-12, atol=1e-15)
 
 
 def test_derivatives_of_sigmoid_up_to_third_order():
@@ -43,15 +44,14 @@ def test_derivatives_of_sigmoid_up_to_third_order():
     d1, d2, d3 = derivatives(minidl.sigmoid, x, 3)
     np.testing.assert_allclose(d1, s * (1 - s), rtol=1e-12)
     np.testing.assert_allclose(d2, s * (1 - s) * (1 - 2 * s), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(d3, s * (1 - s) * (1 - 6 * s + 6 * s ** 2), rtol=1e-10,
-                               atol=1e-15)
+    np.testing.assert_allclose(d3, s * (1 - s) * (1 - 6 * s + 6 * s**2), rtol=1e-10, atol=1e-15)
 
 
 @pytest.mark.parametrize("p", [3, 2.5, -1.5])
 def test_derivatives_of_a_power(p):
     x = leaf(5, low=0.5, high=2.0)
     v = x.numpy()
-    d1, d2, d3 = derivatives(lambda t: t ** p, x, 3)
+    d1, d2, d3 = derivatives(lambda t: t**p, x, 3)
     np.testing.assert_allclose(d1, p * v ** (p - 1), rtol=1e-12)
     np.testing.assert_allclose(d2, p * (p - 1) * v ** (p - 2), rtol=1e-12)
     np.testing.assert_allclose(d3, p * (p - 1) * (p - 2) * v ** (p - 3), rtol=1e-12, atol=1e-14)
@@ -61,7 +61,7 @@ def test_derivatives_of_log_and_exp():
     x = leaf(5, low=0.5, high=2.0)
     v = x.numpy()
     d1, d2, d3 = derivatives(minidl.log, x, 3)
-    np.testing.assert_allclose([d1, d2, d3], [1 / v, -1 / v ** 2, 2 / v ** 3], rtol=1e-12)
+    np.testing.assert_allclose([d1, d2, d3], [1 / v, -1 / v**2, 2 / v**3], rtol=1e-12)
     for d in derivatives(minidl.exp, x, 4):
         np.testing.assert_allclose(d, np.exp(v), rtol=1e-12)
 
@@ -86,24 +86,29 @@ def hessian(fn, x):
 def numeric_hessian(fn, v, eps=1e-4):
     n = v.size
     h = np.empty((n, n))
-    f = lambda w: fn(minidl.tensor(w)).item()  # noqa: E731
+    f = lambda w: fn(minidl.tensor(w)).item()
     for i in range(n):
         for j in range(n):
             e_i, e_j = np.eye(n)[i] * eps, np.eye(n)[j] * eps
-            h[i, j] = (f(v + e_i + e_j) - f(v + e_i - e_j) - f(v - e_i + e_j)
-                       + f(v - e_i - e_j)) / (4 * eps * eps)
+            h[i, j] = (
+                f(v + e_i + e_j) - f(v + e_i - e_j) - f(v - e_i + e_j) + f(v - e_i - e_j)
+            ) / (4 * eps * eps)
     return h
 
 
 SMALL_FUNCTIONS = {
     "rosenbrock": lambda v: (1 - v[0]) ** 2 + 100 * (v[1] - v[0] ** 2) ** 2,
     "log_sum_exp": lambda v: minidl.log(minidl.exp(v).sum()),
-    "mixed": lambda v: (minidl.tanh(v[0] * v[1]) + minidl.sigmoid(v[2]) * v[0] ** 3
-                        + minidl.sqrt(v[1] * v[1] + 1) * minidl.log(v[2] + 3)),
+    "mixed": lambda v: (
+        minidl.tanh(v[0] * v[1])
+        + minidl.sigmoid(v[2]) * v[0] ** 3
+        + minidl.sqrt(v[1] * v[1] + 1) * minidl.log(v[2] + 3)
+    ),
     "softmax_entropy": lambda v: -(minidl.softmax(v, 0) * minidl.log_softmax(v, 0)).sum(),
     "max_of_products": lambda v: minidl.amax(minidl.stack([v[0] * v[1], v[2] * 2.0])),
-    "matmul_quadratic": lambda v: (v[None, :] @ minidl.tensor(
-        [[2.0, 0.5, 0.1], [0.5, 1.0, 0.3], [0.1, 0.3, 3.0]]) @ v[:, None]).sum(),
+    "matmul_quadratic": lambda v: (
+        v[None, :] @ minidl.tensor([[2.0, 0.5, 0.1], [0.5, 1.0, 0.3], [0.1, 0.3, 3.0]]) @ v[:, None]
+    ).sum(),
 }
 
 
@@ -176,9 +181,9 @@ def test_gradient_penalty_derived_by_hand():
     hand_w, hand_W = np.zeros(m), np.zeros((m, d))
     for xi in xs:
         hid = np.tanh(w_mat @ xi)
-        s = 1 - hid ** 2
+        s = 1 - hid**2
         c = w_vec * s
-        u = w_mat.T @ c                     # grad_x D
+        u = w_mat.T @ c  # grad_x D
         wu = w_mat @ u
         hand_w += 2 * s * wu
         hand_W += 2 * np.outer(c, u) + np.outer(2 * wu * (-2 * w_vec * hid * s), xi)
@@ -204,38 +209,54 @@ TARGET = np.array([0, 3, 1])
 OPS = {
     "add_broadcast": (lambda a, b: (a + b) * (a - b), [(3, 4), (4,)]),
     "mul_div": (lambda a, b: a * b / (b * b + 1), [(3, 1), (1, 4)]),
-    "neg_pow": (lambda a: -(a ** 3) + a ** 2.5, [(3, 4)], 0.5),
+    "neg_pow": (lambda a: -(a**3) + a**2.5, [(3, 4)], 0.5),
     "exp_log_sqrt": (lambda a: minidl.exp(a) * minidl.log(a) + minidl.sqrt(a), [(3, 4)], 0.5),
-    "abs_relu_clamp": (lambda a: minidl.abs(a) * a + minidl.relu(a) * a
-                       + a.clamp(-0.5, 0.5) ** 2, [(3, 4)]),
+    "abs_relu_clamp": (
+        lambda a: minidl.abs(a) * a + minidl.relu(a) * a + a.clamp(-0.5, 0.5) ** 2,
+        [(3, 4)],
+    ),
     "tanh_sigmoid": (lambda a: minidl.tanh(a) * minidl.sigmoid(a), [(3, 4)]),
-    "maximum_minimum": (lambda a, b: minidl.maximum(a, b) * minidl.minimum(a, b) * a,
-                        [(3, 4), (4,)]),
+    "maximum_minimum": (
+        lambda a, b: minidl.maximum(a, b) * minidl.minimum(a, b) * a,
+        [(3, 4), (4,)],
+    ),
     "matmul": (lambda a, b: (a @ b) ** 2, [(2, 3, 4), (4, 5)]),
     "matmul_vectors": (lambda a, b: (a @ b) * (b @ a), [(4,), (4,)]),
-    "sum_mean": (lambda a: a.sum(1) * a.mean(0, keepdims=True).sum() + (a ** 2).mean(),
-                 [(3, 4)]),
+    "sum_mean": (lambda a: a.sum(1) * a.mean(0, keepdims=True).sum() + (a**2).mean(), [(3, 4)]),
     "amax_amin": (lambda a: minidl.amax(a, 1) * minidl.amin(a * a, 0).sum(), [(3, 4)]),
     "softmax": (lambda a: minidl.softmax(a * a, 1) * minidl.log_softmax(a, 0), [(3, 4)]),
-    "shape_ops": (lambda a: (a.reshape(4, 3).T * a).permute(1, 0).flatten()
-                  * a.unsqueeze(0).squeeze(0).transpose(0, 1).flatten(), [(3, 4)]),
-    "cat_stack": (lambda a, b: minidl.cat([a * b, a], 1).sum(0)
-                  * minidl.stack([a, b * b], 0).sum((0, 1)).sum(), [(3, 2), (3, 2)]),
+    "shape_ops": (
+        lambda a: (
+            (a.reshape(4, 3).T * a).permute(1, 0).flatten()
+            * a.unsqueeze(0).squeeze(0).transpose(0, 1).flatten()
+        ),
+        [(3, 4)],
+    ),
+    "cat_stack": (
+        lambda a, b: (
+            minidl.cat([a * b, a], 1).sum(0) * minidl.stack([a, b * b], 0).sum((0, 1)).sum()
+        ),
+        [(3, 2), (3, 2)],
+    ),
     "getitem": (lambda a: a[[0, 0, 2], 1:] * a[1, ::2].sum() + a[a.data > 0].sum(), [(3, 4)]),
     "where_broadcast": (lambda a, b: minidl.where(a.data > 0, a * b, b * b), [(3, 4), (4,)]),
     "linear": (lambda x, w, b: F.linear(x, w, b) ** 2, [(3, 4), (5, 4), (5,)]),
     "cross_entropy": (lambda x: F.cross_entropy(x * x, TARGET), [(3, 4)]),
     "cross_entropy_smoothing_sum": (
         lambda x: F.cross_entropy(x * x, TARGET, reduction="sum", label_smoothing=0.2),
-        [(3, 4)]),
-    "cross_entropy_none": (lambda x: F.cross_entropy(x * x, TARGET, reduction="none"),
-                           [(3, 4)]),
+        [(3, 4)],
+    ),
+    "cross_entropy_none": (lambda x: F.cross_entropy(x * x, TARGET, reduction="none"), [(3, 4)]),
     "nll_log_softmax": (lambda x: F.nll_loss(F.log_softmax(x * x, 1), TARGET), [(3, 4)]),
     "mse": (lambda x, y: F.mse_loss(x * y, y), [(3, 4), (3, 4)]),
-    "bce_with_logits": (lambda z, t: F.binary_cross_entropy_with_logits(z * z, t),
-                        [(3, 4), (3, 4)]),
-    "gelu_leaky": (lambda x: F.gelu(x) * F.leaky_relu(x, 0.1) + F.gelu(x, approximate="tanh"),
-                   [(3, 4)]),
+    "bce_with_logits": (
+        lambda z, t: F.binary_cross_entropy_with_logits(z * z, t),
+        [(3, 4), (3, 4)],
+    ),
+    "gelu_leaky": (
+        lambda x: F.gelu(x) * F.leaky_relu(x, 0.1) + F.gelu(x, approximate="tanh"),
+        [(3, 4)],
+    ),
     "dropout": (_seeded_dropout, [(3, 4)]),
 }
 
@@ -250,24 +271,27 @@ def test_gradgradcheck(name):
 def test_gradgradcheck_through_a_float32_round_trip():
     # float32 in the middle: coarser differences and tolerances, same second derivative
     x = leaf(3, 4)
-    assert minidl.gradgradcheck(lambda a: a.float().double() ** 3, [x], eps=1e-2, atol=1e-3,
-                                rtol=1e-2)
+    assert minidl.gradgradcheck(
+        lambda a: a.float().double() ** 3, [x], eps=1e-2, atol=1e-3, rtol=1e-2
+    )
 
 
 def test_third_order_through_gradgradcheck():
     def first(x):
         (g,) = grad((minidl.tanh(x) * minidl.exp(x)).sum(), x, create_graph=True)
         return g
+
     assert minidl.gradgradcheck(first, [leaf(5)])
 
 
 def test_gradgradcheck_catches_a_wrong_second_derivative():
     class WrongDoubleBackward(minidl.Function):
         """x^3 whose backward uses a constant copy of 3x^2: right first, wrong second."""
+
         @staticmethod
         def forward(ctx, x):
-            ctx.slope = 3 * x ** 2  # a plain attribute is a constant to create_graph
-            return x ** 3
+            ctx.slope = 3 * x**2  # a plain attribute is a constant to create_graph
+            return x**3
 
         @staticmethod
         def backward(ctx, g):
@@ -289,20 +313,20 @@ def test_grad_accumulates_into_no_grad_attribute():
 
 def test_results_without_create_graph_carry_no_graph():
     x = leaf(3)
-    (g,) = grad((x ** 3).sum(), x)
+    (g,) = grad((x**3).sum(), x)
     assert g._ctx is None and not g.requires_grad
-    (x ** 3).sum().backward()
+    (x**3).sum().backward()
     assert x.grad._ctx is None and not x.grad.requires_grad
 
 
 def test_backward_with_create_graph_leaves_differentiable_grads():
     x = leaf(3)
-    (x ** 3).sum().backward(create_graph=True)
+    (x**3).sum().backward(create_graph=True)
     assert x.grad.requires_grad
     (gg,) = grad(x.grad.sum(), x)
     np.testing.assert_allclose(gg.numpy(), 6 * x.numpy())
     # a second create_graph backward accumulates out of place, still differentiable
-    (x ** 2).sum().backward(create_graph=True)
+    (x**2).sum().backward(create_graph=True)
     np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy() ** 2 + 2 * x.numpy())
     assert x.grad.requires_grad
 

@@ -1,4 +1,5 @@
 """Module forward hooks and Tensor gradient hooks, with PyTorch's semantics."""
+
 import numpy as np
 import pytest
 
@@ -68,6 +69,7 @@ def test_hooks_run_in_registration_order_each_seeing_the_previous_result_and_pre
         def hook(module, args):
             order.append(tag)
             return (args[0] + delta,)
+
         return hook
 
     layer.register_forward_pre_hook(pre("add1", 1.0))
@@ -112,8 +114,7 @@ def test_handle_as_context_manager_and_hooks_on_children_of_sequential():
     def record(name):
         return lambda module, args, out: shapes.__setitem__(name, out.shape)
 
-    handles = [m.register_forward_hook(record(name)) for name, m in model.named_modules()
-               if name]
+    handles = [m.register_forward_hook(record(name)) for name, m in model.named_modules() if name]
     with model[1].register_forward_hook(lambda m, args, out: out * 0):
         out = model(minidl.randn(5, 4))
     # ReLU's output zeroed: the last Linear sees zeros and returns its bias on every row
@@ -218,8 +219,7 @@ def test_hooks_clip_parameter_gradients_in_a_model():
     (model(x) * 100).sum().backward()
     unclipped = {name: p.grad.data.copy() for name, p in model.named_parameters()}
     model.zero_grad()
-    handles = [p.register_hook(lambda g: minidl.clamp(g, -0.5, 0.5))
-               for p in model.parameters()]
+    handles = [p.register_hook(lambda g: minidl.clamp(g, -0.5, 0.5)) for p in model.parameters()]
     (model(x) * 100).sum().backward()
     for name, p in model.named_parameters():
         np.testing.assert_array_equal(p.grad.data, np.clip(unclipped[name], -0.5, 0.5))
@@ -233,10 +233,10 @@ def test_hooks_clip_parameter_gradients_in_a_model():
 
 def test_hooks_apply_under_create_graph_and_autograd_grad():
     x = minidl.tensor([1.0, 2.0], dtype=minidl.float64, requires_grad=True)
-    y = x ** 3
+    y = x**3
     y.register_hook(lambda g: g * 2)
     (gx,) = minidl.autograd.grad(y.sum(), x, create_graph=True)
-    np.testing.assert_allclose(gx.data, [6.0, 24.0])      # 2 * 3x^2
+    np.testing.assert_allclose(gx.data, [6.0, 24.0])  # 2 * 3x^2
     gx.sum().backward()
     np.testing.assert_allclose(x.grad.data, [12.0, 24.0])  # d/dx 6x^2
 

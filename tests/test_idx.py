@@ -1,4 +1,5 @@
 """The IDX reader on files the tests write: good files round-trip, damaged ones are errors."""
+
 import gzip
 import io
 import struct
@@ -11,8 +12,14 @@ from minidl.data import IDXError, read_idx
 from minidl.data import idx as idx_module
 from minidl.data.idx import parse_idx
 
-CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i2"): 0x0B,
-         np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}
+CODES = {
+    np.dtype(np.uint8): 0x08,
+    np.dtype(np.int8): 0x09,
+    np.dtype(">i2"): 0x0B,
+    np.dtype(">i4"): 0x0C,
+    np.dtype(">f4"): 0x0D,
+    np.dtype(">f8"): 0x0E,
+}
 
 
 def idx_bytes(array):
@@ -29,14 +36,17 @@ def write(path, content, gz):
 
 
 @pytest.mark.parametrize("gz", [True, False])
-@pytest.mark.parametrize("array", [
-    np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
-    np.array([-3, 0, 7], dtype=np.int8),
-    np.arange(-6, 6, dtype=np.int32).reshape(3, 4) * 100_000,
-    np.linspace(-1, 1, 10, dtype=np.float32).reshape(5, 2),
-    np.array([[1e-300, -2.5]], dtype=np.float64),
-    np.zeros((0, 28, 28), dtype=np.uint8),
-])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
+        np.array([-3, 0, 7], dtype=np.int8),
+        np.arange(-6, 6, dtype=np.int32).reshape(3, 4) * 100_000,
+        np.linspace(-1, 1, 10, dtype=np.float32).reshape(5, 2),
+        np.array([[1e-300, -2.5]], dtype=np.float64),
+        np.zeros((0, 28, 28), dtype=np.uint8),
+    ],
+)
 def test_round_trip(tmp_path, array, gz):
     path = write(tmp_path / "a.idx", idx_bytes(array), gz)
     got = read_idx(path)
@@ -53,12 +63,15 @@ def test_gzip_is_detected_by_content_not_name(tmp_path):
     np.testing.assert_array_equal(read_idx(raw_named_gz), array)
 
 
-@pytest.mark.parametrize("magic, problem", [
-    (b"\x01\x00\x08\x01", "first two bytes not zero"),
-    (b"\x00\x00\x0a\x01", "unknown dtype code"),
-    (b"\x00\x00\x08\x00", "zero dimensions"),
-    (struct.pack(">I", 2051)[::-1], "little-endian magic"),
-])
+@pytest.mark.parametrize(
+    "magic, problem",
+    [
+        (b"\x01\x00\x08\x01", "first two bytes not zero"),
+        (b"\x00\x00\x0a\x01", "unknown dtype code"),
+        (b"\x00\x00\x08\x00", "zero dimensions"),
+        (struct.pack(">I", 2051)[::-1], "little-endian magic"),
+    ],
+)
 def test_wrong_magic(tmp_path, magic, problem):
     path = write(tmp_path / "bad.gz", magic + struct.pack(">I", 3) + b"abc", True)
     with pytest.raises(IDXError, match="bad IDX magic") as info:
@@ -68,7 +81,7 @@ def test_wrong_magic(tmp_path, magic, problem):
 
 def test_truncated_payload_is_an_error_naming_the_file(tmp_path):
     content = idx_bytes(np.zeros((5, 28, 28), np.uint8))
-    path = write(tmp_path / "short.gz", content[:-28 * 28], True)  # header says 5, holds 4
+    path = write(tmp_path / "short.gz", content[: -28 * 28], True)  # header says 5, holds 4
     with pytest.raises(IDXError, match=r"truncated.*\(5, 28, 28\).*3920 data bytes, file has 3136"):
         read_idx(path)
     with pytest.raises(IDXError, match="short.gz"):
@@ -93,10 +106,11 @@ def test_truncated_header(tmp_path):
 
 
 def test_truncated_gzip_stream(tmp_path):
-    compressed = gzip.compress(idx_bytes(np.random.default_rng(0).integers(0, 256, (50, 28, 28))
-                                         .astype(np.uint8)))
+    compressed = gzip.compress(
+        idx_bytes(np.random.default_rng(0).integers(0, 256, (50, 28, 28)).astype(np.uint8))
+    )
     path = tmp_path / "cut.gz"
-    path.write_bytes(compressed[:len(compressed) // 2])
+    path.write_bytes(compressed[: len(compressed) // 2])
     with pytest.raises(IDXError, match="corrupt or truncated gzip") as info:
         read_idx(path)
     assert str(path) in str(info.value)
@@ -122,6 +136,7 @@ def gzip_of_zeros(path, header, n_zeros, chunk=1 << 20):
 
 class CountingFile(io.FileIO):
     """A file that counts the bytes read from it."""
+
     count = 0
 
     def read(self, size=-1):
@@ -135,12 +150,12 @@ class CountingFile(io.FileIO):
         return n
 
 
-def test_a_small_gzip_that_inflates_far_past_its_header_is_not_inflated(tmp_path,
-                                                                       monkeypatch):
+def test_a_small_gzip_that_inflates_far_past_its_header_is_not_inflated(tmp_path, monkeypatch):
     # a header declaring 10 bytes, then 64 MB of zeros in 64 KB of gzip: reading used to
     # decompress everything before comparing with the header
-    path = gzip_of_zeros(tmp_path / "bomb.gz", b"\x00\x00\x08\x01" + struct.pack(">I", 10),
-                         64 << 20)
+    path = gzip_of_zeros(
+        tmp_path / "bomb.gz", b"\x00\x00\x08\x01" + struct.pack(">I", 10), 64 << 20
+    )
     assert path.stat().st_size < 100_000
     tracemalloc.start()
     try:
@@ -160,12 +175,15 @@ def test_a_small_gzip_that_inflates_far_past_its_header_is_not_inflated(tmp_path
 def test_a_header_declaring_more_than_the_file_holds_costs_only_the_file(tmp_path):
     # 4 GiB declared (uint8, 2**16 x 2**16), 1 MB present: no 4 GiB allocation
     header = b"\x00\x00\x08\x02" + struct.pack(">2I", 2**16, 2**16)
-    for path in (gzip_of_zeros(tmp_path / "short.gz", header, 1 << 20),
-                 write(tmp_path / "short.idx", header + bytes(1 << 20), False)):
+    for path in (
+        gzip_of_zeros(tmp_path / "short.gz", header, 1 << 20),
+        write(tmp_path / "short.idx", header + bytes(1 << 20), False),
+    ):
         tracemalloc.start()
         try:
-            with pytest.raises(IDXError, match="truncated.*4294967296 data bytes, file has "
-                                               "1048576"):
+            with pytest.raises(
+                IDXError, match="truncated.*4294967296 data bytes, file has 1048576"
+            ):
                 read_idx(path)
             peak = tracemalloc.get_traced_memory()[1]
         finally:

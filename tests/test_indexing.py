@@ -1,5 +1,6 @@
 """Indexing with PyTorch's rules, assignment into a tensor, and selection ops (gather,
 scatter, masks). Expected values are worked out by hand from y[a, b, c] = 12a + 4b + c."""
+
 import numpy as np
 import pytest
 
@@ -60,8 +61,9 @@ def test_python_bools_add_a_dim():
     assert Y[False].shape == (0, 2, 3, 4)
     check(Y[0, True], [Y[0].numpy()])
     # True is an index tensor [0] on the new dim, broadcast with [0, 1] next to it
-    check(Y[:, True, [0, 1]], [[Y.numpy()[0, 0], Y.numpy()[0, 1]],
-                               [Y.numpy()[1, 0], Y.numpy()[1, 1]]])
+    check(
+        Y[:, True, [0, 1]], [[Y.numpy()[0, 0], Y.numpy()[0, 1]], [Y.numpy()[1, 0], Y.numpy()[1, 1]]]
+    )
 
 
 def test_bad_indices_raise():
@@ -91,9 +93,13 @@ def test_backward_accumulates_repeated_indices_in_torch_layout():
 
 
 GRAD_INDICES = [
-    (0, slice(None), [0, 1]), ([0, 1], slice(None), [2, 2]), (slice(None), 1, [3, 0, 3]),
-    (None, 1, Ellipsis, [[0], [1]], slice(1, 3)), (np.array([True, False]), 2),
-    ([1, 1, 0], slice(None, None, 2)), (-1, [-1, 0], None),
+    (0, slice(None), [0, 1]),
+    ([0, 1], slice(None), [2, 2]),
+    (slice(None), 1, [3, 0, 3]),
+    (None, 1, Ellipsis, [[0], [1]], slice(1, 3)),
+    (np.array([True, False]), 2),
+    ([1, 1, 0], slice(None, None, 2)),
+    (-1, [-1, 0], None),
 ]
 
 
@@ -163,6 +169,7 @@ def test_setitem_second_order():
         y = x * 1
         y[0, :, [0, 1]] = v * v
         return y * y
+
     assert gradcheck(f, [leaf(2, 3, 4), leaf(3, 2)])
     assert gradgradcheck(f, [leaf(2, 3, 4), leaf(3, 2)])
 
@@ -174,15 +181,19 @@ def test_gather_and_scatter_values():
     check(x.gather(0, minidl.tensor([[1, 0]])), [[3, 2]])
     src = minidl.tensor(np.arange(1.0, 11.0).reshape(2, 5))
     index = minidl.tensor([[0, 1, 2, 0]])
-    check(minidl.zeros(3, 5).scatter(0, index, src),
-          [[1, 0, 0, 4, 0], [0, 2, 0, 0, 0], [0, 0, 3, 0, 0]])
-    check(minidl.zeros(3, 5).scatter_add(0, minidl.tensor([[0, 1, 2, 0, 0]]),
-                                         minidl.ones(2, 5)),
-          [[1, 0, 0, 1, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0]])
+    check(
+        minidl.zeros(3, 5).scatter(0, index, src),
+        [[1, 0, 0, 4, 0], [0, 2, 0, 0, 0], [0, 0, 3, 0, 0]],
+    )
+    check(
+        minidl.zeros(3, 5).scatter_add(0, minidl.tensor([[0, 1, 2, 0, 0]]), minidl.ones(2, 5)),
+        [[1, 0, 0, 1, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0]],
+    )
     check(minidl.zeros(3).scatter_add(0, minidl.tensor([1, 1, 1]), minidl.ones(3)), [0, 3, 0])
     np.testing.assert_allclose(
         minidl.zeros(2, 4).scatter(1, minidl.tensor([[2], [3]]), value=1.5).numpy(),
-        [[0, 0, 1.5, 0], [0, 0, 0, 1.5]])
+        [[0, 0, 1.5, 0], [0, 0, 0, 1.5]],
+    )
 
 
 def test_gather_scatter_errors():
@@ -229,7 +240,7 @@ def test_where_with_numbers_follows_torch_dtypes():
     assert minidl.where(cond, ints, 0.5).dtype == np.float32
     x = minidl.tensor([1.0, 2.0], dtype="float64")
     assert minidl.where(cond, x, 0).dtype == np.float64
-    rows, = minidl.where(minidl.tensor([0, 3, 0, 1]))
+    (rows,) = minidl.where(minidl.tensor([0, 3, 0, 1]))
     check(rows, [1, 3])
     with pytest.raises(RuntimeError, match="boolean"):
         minidl.where(minidl.tensor([1, 0]), x, x)
@@ -239,13 +250,15 @@ SELECTION = {
     "gather": lambda t: t.gather(1, minidl.tensor([[0, 0, 3], [2, 1, 1], [3, 3, 3]])),
     "scatter": lambda t: t.scatter(1, minidl.tensor([[3], [1], [0]]), t[:, :1] * t[:, 1:2]),
     "scatter_value": lambda t: t.scatter(0, minidl.tensor([[2, 0, 1, 1]]), value=2.0) * t,
-    "scatter_add": lambda t: t.scatter_add(0, minidl.tensor([[0, 0, 2, 0], [0, 1, 1, 0]]),
-                                           t[1:] * t[1:]),
+    "scatter_add": lambda t: t.scatter_add(
+        0, minidl.tensor([[0, 0, 2, 0], [0, 1, 1, 0]]), t[1:] * t[1:]
+    ),
     "index_select": lambda t: t.index_select(0, minidl.tensor([2, 2, 0])),
     "take_along_dim": lambda t: minidl.take_along_dim(t, minidl.tensor([[0], [3], [1]]), 1),
     "masked_fill": lambda t: t.masked_fill(minidl.tensor([True, False, True, False]), 0.5),
-    "masked_fill_tensor": lambda t: t.masked_fill(minidl.tensor([[True], [False], [True]]),
-                                                  t[0, 0] * 2),
+    "masked_fill_tensor": lambda t: t.masked_fill(
+        minidl.tensor([[True], [False], [True]]), t[0, 0] * 2
+    ),
     "masked_select": lambda t: t.masked_select(minidl.tensor([[True, False, True, True]])),
     "where_scalar": lambda t: minidl.where(minidl.tensor([True, False, False, True]), t, 2.0),
 }
@@ -293,15 +306,18 @@ def test_where_promotes_like_torch():
     cond = minidl.tensor([True, False])
     f32, f64_0d = minidl.tensor([1.0, 2.0]), minidl.tensor(3.0, dtype="float64")
     assert minidl.where(cond, f32, f64_0d).dtype == np.float32  # a 0-d tensor does not upcast
-    assert minidl.where(cond, minidl.tensor([1, 2], dtype="int32"), minidl.tensor(3)).dtype \
-        == np.int32
+    assert (
+        minidl.where(cond, minidl.tensor([1, 2], dtype="int32"), minidl.tensor(3)).dtype == np.int32
+    )
     assert minidl.where(cond, True, False).dtype == bool
     check(minidl.where(cond, 1, 2.5), [1.0, 2.5])
     check(minidl.where(cond, np.array([7.0, 8.0]), f32), [7.0, 2.0])  # an array: a constant
 
 
-@pytest.mark.parametrize("cond_shape, x_shape, y_shape", [
-    ((3, 1), (1, 4), (3, 4)), ((4,), (3, 4), ()), ((2, 1, 4), (3, 1), (1, 3, 4))])
+@pytest.mark.parametrize(
+    "cond_shape, x_shape, y_shape",
+    [((3, 1), (1, 4), (3, 4)), ((4,), (3, 4), ()), ((2, 1, 4), (3, 1), (1, 3, 4))],
+)
 def test_where_broadcasts_and_sums_gradients_back(cond_shape, x_shape, y_shape):
     cond = minidl.tensor(rng.random(cond_shape) > 0.5)
     x, y = leaf(*x_shape), leaf(*y_shape)

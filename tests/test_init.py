@@ -1,4 +1,5 @@
 """minidl.nn.init: bounds and statistics of each initialiser, seeding, Linear's default."""
+
 import math
 
 import numpy as np
@@ -30,8 +31,9 @@ def test_constants():
     np.testing.assert_array_equal(init.constant_(empty(2), 0.25).numpy(), [0.25, 0.25])
 
 
-@pytest.mark.parametrize("shape, fan_in, fan_out", [((300, 100), 100, 300),
-                                                    ((40, 20, 3, 3), 180, 360)])
+@pytest.mark.parametrize(
+    "shape, fan_in, fan_out", [((300, 100), 100, 300), ((40, 20, 3, 3), 180, 360)]
+)
 def test_xavier(shape, fan_in, fan_out):
     minidl.manual_seed(0)
     bound = 2.0 * math.sqrt(6 / (fan_in + fan_out))
@@ -76,6 +78,7 @@ def test_seeded_reproducibility_and_dtype():
         init.kaiming_uniform_(t)
         init.normal_(t)
         return t
+
     minidl.manual_seed(42)
     a = draw()
     minidl.manual_seed(42)

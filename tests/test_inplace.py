@@ -1,6 +1,7 @@
 """In-place ops (x.add_(y), x += y, fill_, copy_, ...) with PyTorch's rules: leaves that
 require grad only under no_grad, every write bumps the version counter (so a backward
 that saved the old values refuses), a recorded in-place op on a non-leaf re-bases it."""
+
 import numpy as np
 import pytest
 
@@ -55,11 +56,18 @@ def test_sgd_step_under_no_grad_updates_the_parameter_in_place():
 
 def test_leaf_that_requires_grad_refuses_in_place_outside_no_grad():
     w = minidl.tensor([1.0], requires_grad=True)
-    for op in (lambda: w.add_(1), lambda: w.mul_(2), lambda: w.zero_(),
-               lambda: w.fill_(3.0), lambda: w.copy_(minidl.tensor([2.0])),
-               lambda: w.exp_()):
-        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being "
-                                               "used in an in-place operation."):
+    for op in (
+        lambda: w.add_(1),
+        lambda: w.mul_(2),
+        lambda: w.zero_(),
+        lambda: w.fill_(3.0),
+        lambda: w.copy_(minidl.tensor([2.0])),
+        lambda: w.exp_(),
+    ):
+        with pytest.raises(
+            RuntimeError,
+            match="a leaf Variable that requires grad is being used in an in-place operation.",
+        ):
             op()
     with pytest.raises(RuntimeError, match="leaf Variable"):
         w += 1
@@ -79,8 +87,13 @@ def test_modifying_a_saved_tensor_makes_backward_refuse():
 def test_every_write_bumps_the_version():
     x = minidl.tensor([1.0, 2.0])
     versions = [x._version]
-    for op in (lambda: x.add_(1), lambda: x.zero_(), lambda: x.fill_(2),
-               lambda: x.copy_(minidl.tensor([5.0, 6.0])), lambda: x.clamp_(max=5)):
+    for op in (
+        lambda: x.add_(1),
+        lambda: x.zero_(),
+        lambda: x.fill_(2),
+        lambda: x.copy_(minidl.tensor([5.0, 6.0])),
+        lambda: x.clamp_(max=5),
+    ):
         op()
         versions.append(x._version)
     assert versions == [0, 1, 2, 3, 4, 5]
@@ -89,8 +102,8 @@ def test_every_write_bumps_the_version():
 def test_in_place_on_a_non_leaf_rebases_its_history():
     x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * 2
-    y.mul_(x)          # y = 2 x^2
-    y.add_(1).exp_()   # y = exp(2 x^2 + 1)
+    y.mul_(x)  # y = 2 x^2
+    y.add_(1).exp_()  # y = exp(2 x^2 + 1)
     assert y.grad_fn is not None and not y.is_leaf
     v = x.numpy()
     np.testing.assert_allclose(y.numpy(), np.exp(2 * v * v + 1), rtol=1e-6)
@@ -105,6 +118,7 @@ def test_in_place_rebase_matches_finite_differences():
         y.clamp_(-0.5, 0.9)
         y += w
         return y
+
     x = minidl.tensor(np.random.default_rng(0).uniform(-1, 1, (3, 4)), requires_grad=True)
     w = minidl.tensor(np.random.default_rng(1).uniform(-1, 1, (4,)), requires_grad=True)
     assert gradcheck(fn, [x, w])
@@ -143,15 +157,19 @@ def test_fill_and_copy_cast_to_the_tensors_dtype():
 
 def test_in_place_result_must_fit_dtype_and_shape():
     i = minidl.tensor([1, 2])
-    with pytest.raises(RuntimeError, match="result type float32 can't be cast to the "
-                                           "desired output type int64"):
+    with pytest.raises(
+        RuntimeError, match="result type float32 can't be cast to the desired output type int64"
+    ):
         i.add_(1.5)
     with pytest.raises(RuntimeError, match="can't be cast"):
         i.exp_()
     with pytest.raises(RuntimeError, match="can't be cast"):
         minidl.tensor([True]).add_(1)
-    with pytest.raises(RuntimeError, match=r"output with shape \[1\] doesn't match the "
-                                           r"broadcast shape \[2, 1\]"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"output with shape \[1\] doesn't match the "
+        r"broadcast shape \[2, 1\]",
+    ):
         minidl.tensor([1.0]).add_(minidl.ones(2, 1))
     assert i.tolist() == [1, 2] and i._version == 0
     f = minidl.tensor([1.0, 2.0])
@@ -171,7 +189,7 @@ def test_parameter_references_stay_live_through_in_place_updates():
 def test_in_place_on_a_non_leaf_that_an_earlier_op_saved_makes_backward_refuse():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
-    z = y * y          # saves y's values
+    z = y * y  # saves y's values
     y.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
@@ -180,8 +198,8 @@ def test_in_place_on_a_non_leaf_that_an_earlier_op_saved_makes_backward_refuse()
 def test_ops_recorded_before_an_in_place_rebase_keep_their_gradient_path():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
-    z = y + 1          # does not save y
-    y.mul_(3)          # y = 6 x, a new node
+    z = y + 1  # does not save y
+    y.mul_(3)  # y = 6 x, a new node
     (z.sum() + y.sum()).backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0 + 6.0, 2.0 + 6.0])
 
@@ -190,8 +208,11 @@ def test_fill_and_copy_refuse_bad_values_and_shapes():
     x = minidl.ones(2, 3)
     with pytest.raises(TypeError, match="fill_: value must be a number.*str"):
         x.fill_("a")
-    with pytest.raises(RuntimeError, match=r"copy_: the source's shape \(4,\) cannot be "
-                                           r"broadcast to the tensor's shape \(2, 3\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"copy_: the source's shape \(4,\) cannot be "
+        r"broadcast to the tensor's shape \(2, 3\)",
+    ):
         x.copy_(minidl.ones(4))
     with pytest.raises(RuntimeError, match="cannot be broadcast"):
         x.copy_(minidl.ones(1, 2, 3))
@@ -203,6 +224,7 @@ def test_fill_and_copy_refuse_bad_values_and_shapes():
 
 def test_every_listed_in_place_method_exists_and_writes_in_place():
     from minidl.tensor import _IN_PLACE_METHODS
+
     assert len(set(_IN_PLACE_METHODS)) == len(_IN_PLACE_METHODS)
     for name in ("clamp_min", "clamp_max", "addcmul", "addcdiv", "nan_to_num", "sin", "lerp"):
         assert name in _IN_PLACE_METHODS and hasattr(minidl.Tensor, name + "_")

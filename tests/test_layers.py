@@ -1,5 +1,6 @@
 """Layers and loss modules: each equals its functional form (or a NumPy formula), each
 is gradchecked in float64, and containers behave like PyTorch's."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -11,8 +12,7 @@ from minidl.nn import functional as F
 
 
 def t64(*shape, seed=0, grad=True):
-    return minidl.tensor(np.random.default_rng(seed).standard_normal(shape),
-                         requires_grad=grad)
+    return minidl.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=grad)
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -27,16 +27,16 @@ def test_linear_forward_and_gradcheck(bias):
     # ... and with respect to weight and bias through the functional form it uses
     params = [layer.weight, layer.bias] if bias else [layer.weight]
     np.testing.assert_array_equal(layer(x).numpy(), F.linear(x, *params).numpy())
-    assert minidl.gradcheck(F.linear, [x] + [minidl.tensor(p.numpy(), requires_grad=True)
-                                             for p in params])
+    assert minidl.gradcheck(
+        F.linear, [x] + [minidl.tensor(p.numpy(), requires_grad=True) for p in params]
+    )
 
 
 def test_linear_parameter_gradients_reach_the_module():
     layer = nn.Linear(3, 2).double()
     x = t64(4, 3, grad=False)
     layer(x).sum().backward()
-    np.testing.assert_allclose(layer.weight.grad.numpy(),
-                               np.ones((4, 2)).T @ x.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), np.ones((4, 2)).T @ x.numpy(), rtol=1e-14)
     np.testing.assert_array_equal(layer.bias.grad.numpy(), [4.0, 4.0])
 
 
@@ -54,15 +54,20 @@ def test_linear_shapes_and_checks():
 
 
 ACTIVATIONS = [
-    (nn.ReLU(), F.relu), (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
-    (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh), (nn.GELU(), F.gelu),
-    (nn.GELU("tanh"), lambda x: F.gelu(x, "tanh")), (nn.Softmax(0), lambda x: F.softmax(x, 0)),
+    (nn.ReLU(), F.relu),
+    (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
+    (nn.Sigmoid(), F.sigmoid),
+    (nn.Tanh(), F.tanh),
+    (nn.GELU(), F.gelu),
+    (nn.GELU("tanh"), lambda x: F.gelu(x, "tanh")),
+    (nn.Softmax(0), lambda x: F.softmax(x, 0)),
     (nn.LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
 ]
 
 
-@pytest.mark.parametrize("module, functional", ACTIVATIONS,
-                         ids=[type(m).__name__ for m, _ in ACTIVATIONS])
+@pytest.mark.parametrize(
+    "module, functional", ACTIVATIONS, ids=[type(m).__name__ for m, _ in ACTIVATIONS]
+)
 def test_activation_modules(module, functional):
     x = t64(4, 5)
     np.testing.assert_array_equal(module(x).numpy(), functional(x).numpy())
@@ -76,8 +81,7 @@ def test_leaky_relu_default_slope_and_reprs():
     assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
     assert repr(nn.Softmax(1)) == "Softmax(dim=1)"
     assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
-    assert repr(nn.Linear(3, 2, bias=False)) == \
-        "Linear(in_features=3, out_features=2, bias=False)"
+    assert repr(nn.Linear(3, 2, bias=False)) == "Linear(in_features=3, out_features=2, bias=False)"
 
 
 def test_dropout_module_train_and_eval():
@@ -103,6 +107,7 @@ def test_dropout_module_gradcheck():
     def fn(x):
         minidl.manual_seed(1)
         return layer(x)
+
     assert minidl.gradcheck(fn, [t64(5, 6)])
 
 
@@ -130,13 +135,13 @@ def test_sequential_indexing_iteration_and_length():
     np.testing.assert_array_equal(model(x).numpy(), layers[2](layers[1](layers[0](x))).numpy())
     model.append(nn.Tanh())
     assert len(model) == 4 and isinstance(model[3], nn.Tanh)
-    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias",
-                                                        "2.weight", "2.bias"]
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 
 def test_sequential_from_ordered_dict_and_module_list():
-    model = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.ReLU()),
-                                       ("out", nn.Linear(2, 1))]))
+    model = nn.Sequential(
+        OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.ReLU()), ("out", nn.Linear(2, 1))])
+    )
     assert [n for n, _ in model.named_children()] == ["fc", "act", "out"]
     assert model[0] is model.fc
     assert list(model[1:].state_dict()) == ["out.weight", "out.bias"]  # names kept
@@ -147,8 +152,9 @@ def test_sequential_from_ordered_dict_and_module_list():
 
 def test_mlp_gradcheck_in_double():
     minidl.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.GELU(),
-                          nn.Linear(4, 2)).double()
+    model = nn.Sequential(
+        nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.GELU(), nn.Linear(4, 2)
+    ).double()
     assert all(p.dtype == np.float64 for p in model.parameters())
     assert minidl.gradcheck(model, [t64(3, 3)])
 
@@ -156,21 +162,29 @@ def test_mlp_gradcheck_in_double():
 # ---- loss modules ------------------------------------------------------------------
 LOSSES = [
     (nn.CrossEntropyLoss(), lambda z, t: F.cross_entropy(z, t), "class"),
-    (nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.2),
-     lambda z, t: F.cross_entropy(z, t, reduction="sum", label_smoothing=0.2), "class"),
+    (
+        nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.2),
+        lambda z, t: F.cross_entropy(z, t, reduction="sum", label_smoothing=0.2),
+        "class",
+    ),
     (nn.NLLLoss(reduction="none"), lambda z, t: F.nll_loss(z, t, reduction="none"), "class"),
     (nn.MSELoss(), F.mse_loss, "real"),
-    (nn.BCEWithLogitsLoss(reduction="sum"),
-     lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"), "prob"),
+    (
+        nn.BCEWithLogitsLoss(reduction="sum"),
+        lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"),
+        "prob",
+    ),
 ]
 
 
-@pytest.mark.parametrize("module, functional, kind", LOSSES,
-                         ids=[repr(m) for m, _, _ in LOSSES])
+@pytest.mark.parametrize("module, functional, kind", LOSSES, ids=[repr(m) for m, _, _ in LOSSES])
 def test_loss_modules(module, functional, kind):
     z = t64(4, 3)
-    target = {"class": np.array([2, 0, 1, 2]), "real": t64(4, 3, seed=1, grad=False),
-              "prob": minidl.tensor(np.random.default_rng(2).random((4, 3)))}[kind]
+    target = {
+        "class": np.array([2, 0, 1, 2]),
+        "real": t64(4, 3, seed=1, grad=False),
+        "prob": minidl.tensor(np.random.default_rng(2).random((4, 3))),
+    }[kind]
     np.testing.assert_array_equal(module(z, target).numpy(), functional(z, target).numpy())
     assert minidl.gradcheck(lambda z: module(z, target), [z])
 

@@ -1,6 +1,7 @@
 """Losses with PyTorch's options: values against formulas written out here in NumPy (or
 by hand), gradients against finite differences to second order, Modules against their
 functions."""
+
 import math
 
 import numpy as np
@@ -46,8 +47,14 @@ def test_cross_entropy_options(reduction, smoothing, weighted, ignore):
     z = rng.standard_normal((6, 4))
     t = np.array([0, 1, 3, 1, 2, 3])
     w = np.array([0.5, 2.0, 1.0, 3.0]) if weighted else np.ones(4)
-    loss = F.cross_entropy(minidl.tensor(z), t, weight=minidl.tensor(w) if weighted else None,
-                           ignore_index=ignore, reduction=reduction, label_smoothing=smoothing)
+    loss = F.cross_entropy(
+        minidl.tensor(z),
+        t,
+        weight=minidl.tensor(w) if weighted else None,
+        ignore_index=ignore,
+        reduction=reduction,
+        label_smoothing=smoothing,
+    )
     expected = class_loss(log_softmax(z, 1), t, w, ignore, smoothing, reduction)
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
 
@@ -59,15 +66,17 @@ def test_cross_entropy_nd_inputs_match_the_flattened_rows():
     w = np.array([1.0, 0.5, 2.0, 1.5])
     rows = np.moveaxis(z, 1, -1).reshape(-1, 4)
     for reduction in ("mean", "sum", "none"):
-        loss = F.cross_entropy(minidl.tensor(z), t, weight=minidl.tensor(w),
-                               reduction=reduction, label_smoothing=0.1)
+        loss = F.cross_entropy(
+            minidl.tensor(z), t, weight=minidl.tensor(w), reduction=reduction, label_smoothing=0.1
+        )
         expected = class_loss(log_softmax(rows, 1), t.reshape(-1), w, -100, 0.1, reduction)
         if reduction == "none":
             expected = expected.reshape(2, 3, 5)
         np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
     z1 = rng.standard_normal(4)  # one unbatched sample (C,) with a 0-d target
-    np.testing.assert_allclose(F.cross_entropy(minidl.tensor(z1), np.array(2)).item(),
-                               -log_softmax(z1, 0)[2], rtol=1e-12)
+    np.testing.assert_allclose(
+        F.cross_entropy(minidl.tensor(z1), np.array(2)).item(), -log_softmax(z1, 0)[2], rtol=1e-12
+    )
 
 
 def test_cross_entropy_with_probability_targets():
@@ -77,11 +86,17 @@ def test_cross_entropy_with_probability_targets():
     w = np.array([1.0, 2.0, 0.5])
     q = p * 0.8 + 0.2 / 3
     rows = -(log_softmax(z, 1) * q * w).sum(1)
-    out = F.cross_entropy(minidl.tensor(z), minidl.tensor(p), weight=minidl.tensor(w),
-                          reduction="none", label_smoothing=0.2)
+    out = F.cross_entropy(
+        minidl.tensor(z),
+        minidl.tensor(p),
+        weight=minidl.tensor(w),
+        reduction="none",
+        label_smoothing=0.2,
+    )
     np.testing.assert_allclose(out.numpy(), rows, rtol=1e-12)
-    mean = F.cross_entropy(minidl.tensor(z), minidl.tensor(p), weight=minidl.tensor(w),
-                           label_smoothing=0.2)
+    mean = F.cross_entropy(
+        minidl.tensor(z), minidl.tensor(p), weight=minidl.tensor(w), label_smoothing=0.2
+    )
     np.testing.assert_allclose(mean.item(), rows.sum() / 5, rtol=1e-12)  # rows, not weights
 
 
@@ -100,8 +115,7 @@ def test_nll_loss_with_weights_and_ignore_index():
     loss = F.nll_loss(minidl.tensor(logp), t, weight=minidl.tensor(w))
     np.testing.assert_allclose(loss.item(), expected, rtol=1e-12)
     loss = F.nll_loss(minidl.tensor(logp), t, weight=minidl.tensor(w), ignore_index=0)
-    np.testing.assert_allclose(loss.item(), -(4 * math.log(0.5) + math.log(0.1)) / 5,
-                               rtol=1e-12)
+    np.testing.assert_allclose(loss.item(), -(4 * math.log(0.5) + math.log(0.1)) / 5, rtol=1e-12)
     with pytest.raises(RuntimeError, match="weight tensor should be defined"):
         F.nll_loss(minidl.tensor(logp), t, weight=minidl.tensor([1.0, 2.0]))
 
@@ -109,8 +123,7 @@ def test_nll_loss_with_weights_and_ignore_index():
 def test_fused_and_general_cross_entropy_agree():
     z, t = t64(7, 5), rng.integers(0, 5, 7)
     fused = F.cross_entropy(z, t, label_smoothing=0.3)
-    general = F.cross_entropy(z, t, weight=minidl.ones(5, dtype="float64"),
-                              label_smoothing=0.3)
+    general = F.cross_entropy(z, t, weight=minidl.ones(5, dtype="float64"), label_smoothing=0.3)
     np.testing.assert_allclose(fused.item(), general.item(), rtol=1e-13)
     (g1,) = minidl.autograd.grad(fused, z, create_graph=True)
     (g2,) = minidl.autograd.grad(general, z, create_graph=True)
@@ -126,8 +139,10 @@ def test_binary_cross_entropy_values():
     # a log clamped at -100: p = 0 for a positive target costs 100, not inf
     assert F.binary_cross_entropy(minidl.tensor([0.0]), minidl.tensor([1.0])).item() == 100
     w = minidl.tensor([1.0, 2.0, 3.0, 4.0], dtype="float64")
-    np.testing.assert_allclose(F.binary_cross_entropy(x, t, weight=w, reduction="sum").item(),
-                               -math.log(0.8) - 2 * math.log(0.75))
+    np.testing.assert_allclose(
+        F.binary_cross_entropy(x, t, weight=w, reduction="sum").item(),
+        -math.log(0.8) - 2 * math.log(0.75),
+    )
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(minidl.tensor([1.5]), minidl.tensor([1.0]))
 
@@ -136,30 +151,33 @@ def test_bce_with_logits_pos_weight_and_weight():
     z = minidl.tensor([[0.0, 0.0], [2.0, -1.0]], dtype="float64")
     t = minidl.tensor([[1.0, 0.0], [1.0, 1.0]], dtype="float64")
     pw = minidl.tensor([3.0, 0.5], dtype="float64")
-    softplus = lambda u: math.log1p(math.exp(u))  # noqa: E731
+    softplus = lambda u: math.log1p(math.exp(u))
     # positive terms: pos_weight * log(1 + exp(-z)); negative: log(1 + exp(z))
     expected = [[3 * softplus(0), softplus(0)], [3 * softplus(-2), 0.5 * softplus(1)]]
     out = F.binary_cross_entropy_with_logits(z, t, pos_weight=pw, reduction="none")
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     w = minidl.tensor([[1.0, 0.0], [2.0, 1.0]], dtype="float64")
     out = F.binary_cross_entropy_with_logits(z, t, weight=w, pos_weight=pw, reduction="sum")
-    np.testing.assert_allclose(out.item(), 3 * softplus(0) + 6 * softplus(-2)
-                               + 0.5 * softplus(1), rtol=1e-12)
+    np.testing.assert_allclose(
+        out.item(), 3 * softplus(0) + 6 * softplus(-2) + 0.5 * softplus(1), rtol=1e-12
+    )
 
 
 def test_regression_losses_by_hand():
     x = minidl.tensor([0.5, -2.0, 0.0], dtype="float64")
     y = minidl.tensor([0.0, 0.0, 0.0], dtype="float64")
     np.testing.assert_allclose(F.l1_loss(x, y, reduction="none").numpy(), [0.5, 2, 0])
-    np.testing.assert_allclose(F.smooth_l1_loss(x, y, reduction="none").numpy(),
-                               [0.125, 1.5, 0])
-    np.testing.assert_allclose(F.smooth_l1_loss(x, y, reduction="none", beta=0.5).numpy(),
-                               [0.25, 1.75, 0])
+    np.testing.assert_allclose(F.smooth_l1_loss(x, y, reduction="none").numpy(), [0.125, 1.5, 0])
+    np.testing.assert_allclose(
+        F.smooth_l1_loss(x, y, reduction="none", beta=0.5).numpy(), [0.25, 1.75, 0]
+    )
     np.testing.assert_allclose(F.smooth_l1_loss(x, y, reduction="sum", beta=0.0).item(), 2.5)
-    np.testing.assert_allclose(F.huber_loss(x, y, reduction="none", delta=2.0).numpy(),
-                               [0.125, 2.0, 0])
-    np.testing.assert_allclose(F.huber_loss(x, y, reduction="none", delta=0.25).numpy(),
-                               [0.25 * 0.375, 0.25 * 1.875, 0])
+    np.testing.assert_allclose(
+        F.huber_loss(x, y, reduction="none", delta=2.0).numpy(), [0.125, 2.0, 0]
+    )
+    np.testing.assert_allclose(
+        F.huber_loss(x, y, reduction="none", delta=0.25).numpy(), [0.25 * 0.375, 0.25 * 1.875, 0]
+    )
     np.testing.assert_allclose(F.mse_loss(x, y).item(), (0.25 + 4) / 3)
 
 
@@ -173,8 +191,7 @@ def test_kl_div_values():
     batchmean = F.kl_div(minidl.tensor(logq), minidl.tensor(t), reduction="batchmean").item()
     np.testing.assert_allclose(batchmean, (0.5 * math.log(2) + 0.5 * math.log(2 / 3)) / 2)
     logt = np.log(np.array([[0.5, 0.5], [0.9, 0.1]]))
-    out = F.kl_div(minidl.tensor(logt * 0.5), minidl.tensor(logt), log_target=True,
-                   reduction="sum")
+    out = F.kl_div(minidl.tensor(logt * 0.5), minidl.tensor(logt), log_target=True, reduction="sum")
     np.testing.assert_allclose(out.item(), (np.exp(logt) * (logt - logt * 0.5)).sum())
 
 
@@ -194,24 +211,26 @@ PROBS /= PROBS.sum(1, keepdims=True)
 WEIGHT = minidl.tensor([0.5, 2.0, 1.0, 3.0], dtype="float64")
 LOSSES = {
     "ce_fused": lambda z: F.cross_entropy(z, TARGETS, label_smoothing=0.1),
-    "ce_weight_ignore": lambda z: F.cross_entropy(z, TARGETS, weight=WEIGHT, ignore_index=1,
-                                                  label_smoothing=0.2),
+    "ce_weight_ignore": lambda z: F.cross_entropy(
+        z, TARGETS, weight=WEIGHT, ignore_index=1, label_smoothing=0.2
+    ),
     "ce_probs": lambda z: F.cross_entropy(z, minidl.tensor(PROBS), weight=WEIGHT),
-    "ce_nd": lambda z: F.cross_entropy(z.reshape(1, 4, 5), TARGETS.reshape(1, 5),
-                                       reduction="sum"),
+    "ce_nd": lambda z: F.cross_entropy(z.reshape(1, 4, 5), TARGETS.reshape(1, 5), reduction="sum"),
     "nll": lambda z: F.nll_loss(z, TARGETS, weight=WEIGHT, reduction="none"),
-    "bce": lambda z: F.binary_cross_entropy(minidl.sigmoid(z), minidl.tensor(PROBS),
-                                            weight=WEIGHT),
+    "bce": lambda z: F.binary_cross_entropy(minidl.sigmoid(z), minidl.tensor(PROBS), weight=WEIGHT),
     "bce_logits": lambda z: F.binary_cross_entropy_with_logits(
-        z, minidl.tensor(PROBS), weight=WEIGHT, pos_weight=WEIGHT * 2),
+        z, minidl.tensor(PROBS), weight=WEIGHT, pos_weight=WEIGHT * 2
+    ),
     "l1": lambda z: F.l1_loss(z, minidl.tensor(PROBS)),
     "smooth_l1": lambda z: F.smooth_l1_loss(z, minidl.tensor(PROBS), beta=0.5),
     "huber": lambda z: F.huber_loss(z, minidl.tensor(PROBS), delta=0.5, reduction="sum"),
     "kl": lambda z: F.kl_div(F.log_softmax(z, 1), minidl.tensor(PROBS), reduction="batchmean"),
-    "kl_log": lambda z: F.kl_div(F.log_softmax(z, 1), minidl.tensor(np.log(PROBS)),
-                                 log_target=True),
+    "kl_log": lambda z: F.kl_div(
+        F.log_softmax(z, 1), minidl.tensor(np.log(PROBS)), log_target=True
+    ),
     "cosine_embedding": lambda z: F.cosine_embedding_loss(
-        z, minidl.tensor(PROBS), minidl.tensor([1, -1, 1, -1, -1]), margin=-0.5),
+        z, minidl.tensor(PROBS), minidl.tensor([1, -1, 1, -1, -1]), margin=-0.5
+    ),
 }
 
 
@@ -222,29 +241,45 @@ def test_loss_gradients_to_second_order(name):
 
 
 def test_bce_with_logits_gradients_for_target_and_pos_weight():
-    fn = lambda z, t, pw: F.binary_cross_entropy_with_logits(z, t, pos_weight=pw)  # noqa
-    inputs = [t64(3, 2), minidl.tensor(rng.random((3, 2)), requires_grad=True),
-              minidl.tensor([1.5, 0.5], dtype="float64", requires_grad=True)]
+    fn = lambda z, t, pw: F.binary_cross_entropy_with_logits(z, t, pos_weight=pw)
+    inputs = [
+        t64(3, 2),
+        minidl.tensor(rng.random((3, 2)), requires_grad=True),
+        minidl.tensor([1.5, 0.5], dtype="float64", requires_grad=True),
+    ]
     assert gradcheck(fn, inputs)
     assert gradgradcheck(fn, inputs)
 
 
 # ---- Modules ----------------------------------------------------------------------------
 MODULES = [
-    (nn.CrossEntropyLoss(weight=WEIGHT, ignore_index=3, label_smoothing=0.1),
-     lambda z: F.cross_entropy(z, TARGETS, weight=WEIGHT, ignore_index=3,
-                               label_smoothing=0.1), TARGETS),
+    (
+        nn.CrossEntropyLoss(weight=WEIGHT, ignore_index=3, label_smoothing=0.1),
+        lambda z: F.cross_entropy(z, TARGETS, weight=WEIGHT, ignore_index=3, label_smoothing=0.1),
+        TARGETS,
+    ),
     (nn.NLLLoss(reduction="sum"), lambda z: F.nll_loss(z, TARGETS, reduction="sum"), TARGETS),
     (nn.L1Loss(), lambda z: F.l1_loss(z, minidl.tensor(PROBS)), minidl.tensor(PROBS)),
-    (nn.SmoothL1Loss(beta=0.3), lambda z: F.smooth_l1_loss(z, minidl.tensor(PROBS), beta=0.3),
-     minidl.tensor(PROBS)),
-    (nn.HuberLoss(delta=0.3), lambda z: F.huber_loss(z, minidl.tensor(PROBS), delta=0.3),
-     minidl.tensor(PROBS)),
-    (nn.BCEWithLogitsLoss(pos_weight=WEIGHT),
-     lambda z: F.binary_cross_entropy_with_logits(z, minidl.tensor(PROBS), pos_weight=WEIGHT),
-     minidl.tensor(PROBS)),
-    (nn.KLDivLoss(reduction="batchmean"),
-     lambda z: F.kl_div(z, minidl.tensor(PROBS), reduction="batchmean"), minidl.tensor(PROBS)),
+    (
+        nn.SmoothL1Loss(beta=0.3),
+        lambda z: F.smooth_l1_loss(z, minidl.tensor(PROBS), beta=0.3),
+        minidl.tensor(PROBS),
+    ),
+    (
+        nn.HuberLoss(delta=0.3),
+        lambda z: F.huber_loss(z, minidl.tensor(PROBS), delta=0.3),
+        minidl.tensor(PROBS),
+    ),
+    (
+        nn.BCEWithLogitsLoss(pos_weight=WEIGHT),
+        lambda z: F.binary_cross_entropy_with_logits(z, minidl.tensor(PROBS), pos_weight=WEIGHT),
+        minidl.tensor(PROBS),
+    ),
+    (
+        nn.KLDivLoss(reduction="batchmean"),
+        lambda z: F.kl_div(z, minidl.tensor(PROBS), reduction="batchmean"),
+        minidl.tensor(PROBS),
+    ),
 ]
 
 
@@ -257,8 +292,10 @@ def test_loss_modules_match_their_functions(module, fn, target):
 def test_loss_module_details():
     probs = minidl.tensor([[0.2, 0.7]], dtype="float64")
     bce = nn.BCELoss(weight=minidl.tensor([1.0, 2.0], dtype="float64"), reduction="sum")
-    np.testing.assert_allclose(bce(probs, minidl.tensor([[1.0, 0.0]], dtype="float64")).item(),
-                               -math.log(0.2) - 2 * math.log(0.3))
+    np.testing.assert_allclose(
+        bce(probs, minidl.tensor([[1.0, 0.0]], dtype="float64")).item(),
+        -math.log(0.2) - 2 * math.log(0.3),
+    )
     loss = nn.CosineEmbeddingLoss(margin=0.1)
     x = minidl.tensor([[1.0, 0.0]])
     assert loss(x, x, minidl.tensor([-1])).item() == pytest.approx(0.9)

@@ -1,4 +1,5 @@
 """minidl.optim.lr_scheduler: each schedule against its closed form (torch's definitions)."""
+
 import math
 
 import numpy as np
@@ -10,8 +11,10 @@ from minidl.optim import lr_scheduler as sched
 
 
 def make_opt(cls=SGD, lr=0.1, groups=1, **kw):
-    params = [{"params": [minidl.tensor(np.zeros(2), requires_grad=True)], "lr": lr * (i + 1)}
-              for i in range(groups)]
+    params = [
+        {"params": [minidl.tensor(np.zeros(2), requires_grad=True)], "lr": lr * (i + 1)}
+        for i in range(groups)
+    ]
     return cls(params, lr=lr, **kw) if cls is SGD else cls(params, **kw)
 
 
@@ -30,12 +33,12 @@ def test_step_lr():
     lrs = run(sched.StepLR(opt, step_size=3, gamma=0.5), 10)
     for e in range(10):
         assert lrs[e] == pytest.approx([0.1 * 0.5 ** (e // 3), 0.2 * 0.5 ** (e // 3)], rel=1e-12)
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
 
 
 def test_exponential_lr():
     lrs = run(sched.ExponentialLR(make_opt(), gamma=0.9), 12)
-    assert lrs[:, 0] == pytest.approx([0.1 * 0.9 ** e for e in range(12)], rel=1e-12)
+    assert lrs[:, 0] == pytest.approx([0.1 * 0.9**e for e in range(12)], rel=1e-12)
 
 
 def test_cosine_annealing_lr_follows_the_cosine_and_comes_back():
@@ -66,7 +69,9 @@ def test_one_cycle_lr_and_momentum():
             s.step()
     start, top, end = 1.0 / 25, 1.0, 1.0 / 25 / 1e4
     assert lrs[0] == pytest.approx(start) and lrs[-1] == pytest.approx(end)
-    assert max(lrs) == pytest.approx(top) and int(np.argmax(lrs)) == 29  # end of phase 1: 0.3*100 - 1
+    assert (
+        max(lrs) == pytest.approx(top) and int(np.argmax(lrs)) == 29
+    )  # end of phase 1: 0.3*100 - 1
     warm = 29
     for e in (0, 10, 29):  # phase 1: cos from start to top
         pct = e / warm

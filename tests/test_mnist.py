@@ -1,5 +1,6 @@
 """MNIST / FashionMNIST: tiny IDX files the tests write, checksums, download via file:// mirrors,
 and the real data when it is present. Never touches the network."""
+
 import gzip
 import hashlib
 import os
@@ -11,7 +12,13 @@ import numpy as np
 import pytest
 
 from minidl.data import (
-    MNIST, ChecksumError, DataLoader, DownloadError, FashionMNIST, IDXError, data_root,
+    MNIST,
+    ChecksumError,
+    DataLoader,
+    DownloadError,
+    FashionMNIST,
+    IDXError,
+    data_root,
 )
 from minidl.data import mnist as mnist_module
 from minidl.data.mnist import PinnedFile
@@ -43,8 +50,10 @@ def place(folder, files):
 
 
 def pins(files):
-    return {name: PinnedFile(len(c), hashlib.md5(c).hexdigest(), hashlib.sha256(c).hexdigest())
-            for name, c in files.items()}
+    return {
+        name: PinnedFile(len(c), hashlib.md5(c).hexdigest(), hashlib.sha256(c).hexdigest())
+        for name, c in files.items()
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +67,7 @@ def offline(monkeypatch):
         if not url.startswith("file:"):
             raise urllib.error.URLError("network disabled in tests")
         return real(url, timeout)
+
     monkeypatch.setattr(mnist_module, "urlopen", urlopen)
     return opened
 
@@ -131,13 +141,23 @@ def test_corrupt_file_is_never_used(tiny_root, monkeypatch):
         MNIST(root, train=False, verify=False)
 
 
-@pytest.mark.parametrize("name, array, match", [
-    ("train-labels-idx1-ubyte.gz", np.arange(5), r"holds 5 labels but .*train-images.* holds 6"),
-    ("train-images-idx3-ubyte.gz", np.zeros((6, 27, 28)),
-     r"shape \(N, 28, 28\), got uint8 \(6, 27, 28\)"),
-    ("train-labels-idx1-ubyte.gz", np.arange(6).reshape(6, 1), r"labels of shape \(N,\)"),
-    ("train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3, 4, 10]), "label 10 is out of range"),
-])
+@pytest.mark.parametrize(
+    "name, array, match",
+    [
+        (
+            "train-labels-idx1-ubyte.gz",
+            np.arange(5),
+            r"holds 5 labels but .*train-images.* holds 6",
+        ),
+        (
+            "train-images-idx3-ubyte.gz",
+            np.zeros((6, 27, 28)),
+            r"shape \(N, 28, 28\), got uint8 \(6, 27, 28\)",
+        ),
+        ("train-labels-idx1-ubyte.gz", np.arange(6).reshape(6, 1), r"labels of shape \(N,\)"),
+        ("train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3, 4, 10]), "label 10 is out of range"),
+    ],
+)
 def test_files_that_are_not_mnist_shaped(tiny_root, name, array, match):
     root, _ = tiny_root
     (root / "mnist" / name).write_bytes(idx_gz(array))
@@ -147,8 +167,11 @@ def test_files_that_are_not_mnist_shaped(tiny_root, name, array, match):
 
 
 def test_missing_files_without_download(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte.gz not found in .*mnist"
-                                                r".*download=True"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"train-images-idx3-ubyte.gz not found in .*mnist"
+        r".*download=True",
+    ):
         MNIST(tmp_path, download=False)
 
 
@@ -188,8 +211,11 @@ def test_download_falls_back_to_the_next_mirror(tmp_path, monkeypatch, offline):
     files = tiny_files()
     monkeypatch.setattr(MNIST, "resources", pins(files))
     good = mirror(tmp_path / "good", files)
-    monkeypatch.setattr(MNIST, "mirrors", ("https://unreachable.invalid/mnist/",
-                                           (tmp_path / "empty").as_uri() + "/", good))
+    monkeypatch.setattr(
+        MNIST,
+        "mirrors",
+        ("https://unreachable.invalid/mnist/", (tmp_path / "empty").as_uri() + "/", good),
+    )
     ds = MNIST(tmp_path / "root", train=True)
     assert len(ds) == 6
     stored = sorted(p.name for p in (tmp_path / "root" / "mnist").iterdir())
@@ -208,8 +234,9 @@ def test_download_skips_a_mirror_with_wrong_content(tmp_path, monkeypatch, offli
     bad = mirror(tmp_path / "bad", tiny_files(seed=1))
     monkeypatch.setattr(MNIST, "mirrors", (bad, mirror(tmp_path / "good", files)))
     ds = MNIST(tmp_path / "root", train=False)
-    assert (tmp_path / "root" / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes() == \
-        files["t10k-images-idx3-ubyte.gz"]
+    assert (tmp_path / "root" / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes() == files[
+        "t10k-images-idx3-ubyte.gz"
+    ]
     assert len(ds) == 4
 
 
@@ -229,8 +256,10 @@ def test_failed_download_lists_mirrors_and_how_to_place_files(tmp_path, monkeypa
     # the parts, for a one-line report (examples/training.py prints one)
     assert info.value.name == "train-images-idx3-ubyte.gz"
     assert info.value.folder == tmp_path / "root" / "mnist"
-    assert [url for url, _ in info.value.failures] == [unreachable,
-                                                       bad + "train-images-idx3-ubyte.gz"]
+    assert [url for url, _ in info.value.failures] == [
+        unreachable,
+        bad + "train-images-idx3-ubyte.gz",
+    ]
     assert "network disabled in tests" in info.value.failures[0][1]
 
 
@@ -264,11 +293,12 @@ def test_real_mnist_train(real_train):
     ds = real_train
     assert ds.images.shape == (60000, 1, 28, 28) and ds.targets.shape == (60000,)
     np.testing.assert_array_equal(ds.targets[:5], [5, 0, 4, 1, 9])
-    np.testing.assert_array_equal(np.bincount(ds.targets),
-                                  [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    np.testing.assert_array_equal(
+        np.bincount(ds.targets), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    )
     n = ds.data.size  # pixel statistics from exact integer sums: fast and precise
     mean = int(ds.data.sum(dtype=np.uint64)) / n
-    std = np.sqrt(int(np.square(ds.data, dtype=np.uint16).sum(dtype=np.uint64)) / n - mean ** 2)
+    std = np.sqrt(int(np.square(ds.data, dtype=np.uint16).sum(dtype=np.uint64)) / n - mean**2)
     mean, std = mean / 255, std / 255
     assert abs(mean - 0.130660) < 1e-6 and abs(std - 0.308108) < 1e-6
     np.testing.assert_array_equal(ds.images[-100:, 0], ds.data[-100:] / np.float32(255))
@@ -276,16 +306,19 @@ def test_real_mnist_train(real_train):
 
 def test_real_mnist_test_split():
     ds = MNIST(real_root(), train=False, download=False)
-    np.testing.assert_array_equal(np.bincount(ds.targets),
-                                  [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    np.testing.assert_array_equal(
+        np.bincount(ds.targets), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    )
     assert abs(ds.data.mean(dtype=np.float64) - 33.7912) < 1e-3
 
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_debian_fashion_mnist_passes_verification(tmp_path):
     ds = FashionMNIST(tmp_path, train=False, download=False)  # found in the Debian folder
     assert ds.images.shape == (10000, 1, 28, 28)

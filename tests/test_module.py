@@ -1,4 +1,5 @@
 """Module and Parameter: registration, traversal, modes, devices, state dicts, repr."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -44,13 +45,25 @@ def test_parameter_is_a_tensor_that_requires_grad():
 def test_registration_and_dotted_names():
     net = Net()
     names = [n for n, _ in net.named_parameters()]
-    assert names == ["block.scale", "block.fc.weight", "block.fc.bias",
-                     "head.1.weight", "head.1.bias"]
+    assert names == [
+        "block.scale",
+        "block.fc.weight",
+        "block.fc.bias",
+        "head.1.weight",
+        "head.1.bias",
+    ]
     assert [p for p in net.parameters()] == [p for _, p in net.named_parameters()]
     assert list(net.children()) == [net.block, net.head]
-    assert [n for n, _ in net.named_modules()] == ["", "block", "block.fc", "block.drop",
-                                                   "head", "head.0", "head.1"]
-    assert list(net.modules())[0] is net and len(list(net.modules())) == 7
+    assert [n for n, _ in net.named_modules()] == [
+        "",
+        "block",
+        "block.fc",
+        "block.drop",
+        "head",
+        "head.0",
+        "head.1",
+    ]
+    assert next(iter(net.modules())) is net and len(list(net.modules())) == 7
     assert list(net.block.parameters(recurse=False)) == [net.block.scale]
     assert [n for n, _ in net.named_buffers()] == ["block.count"]
 
@@ -85,6 +98,7 @@ def test_assignment_before_init_is_an_error():
     class Broken(nn.Module):
         def __init__(self):
             self.fc = nn.Linear(2, 2)
+
     with pytest.raises(AttributeError, match="before Module.__init__"):
         Broken()
 
@@ -93,6 +107,7 @@ def test_call_runs_forward():
     class Twice(nn.Module):
         def forward(self, x, factor=2):
             return x * factor
+
     assert Twice()(minidl.tensor([1.0]), factor=3).item() == 3.0
     with pytest.raises(NotImplementedError, match="Module has no forward"):
         nn.Module()(minidl.zeros(1))
@@ -206,7 +221,8 @@ def test_repr_prints_the_tree():
         "    (1): Tanh()\n"
         "  )\n"
         "  (3): Linear(in_features=8, out_features=2, bias=False)\n"
-        ")")
+        ")"
+    )
 
     class WithExtra(nn.Module):  # extra_repr and children: extra first, as in PyTorch
         def __init__(self):
@@ -215,16 +231,20 @@ def test_repr_prints_the_tree():
 
         def extra_repr(self):
             return "k=3"
+
     assert repr(WithExtra()) == "WithExtra(\n  k=3\n  (act): ReLU()\n)"
 
 
-@pytest.mark.parametrize("item, match", [
-    (F.relu, r"item 1 is not a Module but function relu \(wrap a function in a Module"),
-    (nn.ReLU, r"item 1 is not a Module but type ReLU \(a class: instantiate it"),
-    (3, "item 1 is not a Module but int"),
-    (None, "item 1 is not a Module but NoneType"),
-    ([nn.ReLU()], "item 1 is not a Module but list"),
-])
+@pytest.mark.parametrize(
+    "item, match",
+    [
+        (F.relu, r"item 1 is not a Module but function relu \(wrap a function in a Module"),
+        (nn.ReLU, r"item 1 is not a Module but type ReLU \(a class: instantiate it"),
+        (3, "item 1 is not a Module but int"),
+        (None, "item 1 is not a Module but NoneType"),
+        ([nn.ReLU()], "item 1 is not a Module but list"),
+    ],
+)
 def test_sequential_refuses_items_that_are_not_modules(item, match):
     # a plain function used to be dropped silently: Sequential(Linear, F.relu, Linear)
     # ran as Linear -> Linear

@@ -1,4 +1,5 @@
 """examples/newton.py: Newton's method on Hessians from double backward."""
+
 import numpy as np
 import pytest
 
@@ -17,10 +18,12 @@ def test_hessians_match_the_hand_formulas(example):
     np.testing.assert_allclose(h, [[1 / 10, 0], [0, 2]], rtol=1e-14)
     x, y = 0.3, -0.4
     g, h = example.gradient_and_hessian(example.rosenbrock, w)
-    np.testing.assert_allclose(g, [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)],
-                               rtol=1e-13)
-    np.testing.assert_allclose(h, [[1200 * x * x - 400 * y + 2, -400 * x], [-400 * x, 200]],
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        g, [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)], rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        h, [[1200 * x * x - 400 * y + 2, -400 * x], [-400 * x, 200]], rtol=1e-13
+    )
 
 
 def test_one_newton_step_solves_the_bowl_and_a_few_solve_rosenbrock(example):

@@ -1,4 +1,5 @@
 """Every differentiable op: forward against NumPy, backward against finite differences."""
+
 import warnings
 
 import numpy as np
@@ -25,8 +26,15 @@ def assert_close(tensor, expected, rtol=1e-7, atol=1e-10):
 
 
 # ---- arithmetic with broadcasting -----------------------------------------------------
-BROADCAST_PAIRS = [((2, 3), (2, 3)), ((3, 1, 4), (4,)), ((2, 3), (1, 3)), ((4,), (3, 1)),
-                   ((2, 1, 3), (1, 4, 1)), ((), (2, 3)), ((2, 3), ())]
+BROADCAST_PAIRS = [
+    ((2, 3), (2, 3)),
+    ((3, 1, 4), (4,)),
+    ((2, 3), (1, 3)),
+    ((4,), (3, 1)),
+    ((2, 1, 3), (1, 4, 1)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+]
 BINARY = {
     "add": (lambda a, b: a + b, np.add),
     "sub": (lambda a, b: a - b, np.subtract),
@@ -76,21 +84,29 @@ def test_neg():
 @pytest.mark.parametrize("p", [2, 3, 0.5, -1, -1.5, 1, 0])
 def test_pow_scalar_exponent(p):
     a = leaf(2, 3, low=0.5, high=2.0)
-    assert_close(a ** p, a.numpy() ** p)
+    assert_close(a**p, a.numpy() ** p)
     assert_close(minidl.pow(a, p), a.numpy() ** p)
-    assert gradcheck(lambda t: t ** p, a)
+    assert gradcheck(lambda t: t**p, a)
 
 
 def test_pow_zero_exponent_at_zero_has_zero_gradient():
     a = minidl.tensor([0.0, 2.0], requires_grad=True)
-    (a ** 0).sum().backward()
+    (a**0).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), [0.0, 0.0])
 
 
 # ---- matmul ------------------------------------------------------------------------
-MATMUL_SHAPES = [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)),
-                 ((5, 2, 3), (5, 3, 4)), ((5, 2, 3), (3, 4)), ((3,), (5, 3, 4)),
-                 ((5, 2, 3), (3,)), ((2, 1, 2, 3), (4, 3, 2))]
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3,)),
+    ((2, 3), (3, 4)),
+    ((5, 2, 3), (5, 3, 4)),
+    ((5, 2, 3), (3, 4)),
+    ((3,), (5, 3, 4)),
+    ((5, 2, 3), (3,)),
+    ((2, 1, 2, 3), (4, 3, 2)),
+]
 
 
 @pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
@@ -193,9 +209,17 @@ def test_maximum_minimum_ties_and_scalars():
 
 
 # ---- reductions ------------------------------------------------------------------------
-REDUCE_ARGS = [{}, {"dim": 0}, {"dim": 1}, {"dim": -1}, {"dim": (0, 2)},
-               {"dim": 1, "keepdim": True},
-               {"dim": None, "keepdim": True}, {"axis": 2}, {"axis": (0, 1), "keepdims": True}]
+REDUCE_ARGS = [
+    {},
+    {"dim": 0},
+    {"dim": 1},
+    {"dim": -1},
+    {"dim": (0, 2)},
+    {"dim": 1, "keepdim": True},
+    {"dim": None, "keepdim": True},
+    {"axis": 2},
+    {"axis": (0, 1), "keepdims": True},
+]
 
 
 @pytest.mark.parametrize("kwargs", REDUCE_ARGS, ids=str)
@@ -267,7 +291,7 @@ def test_reshape_variants():
     for shape in [(6, 4), (-1,), (4, -1, 2)]:
         assert_close(a.reshape(shape), a.numpy().reshape(shape))
         assert_close(a.reshape(*shape), a.numpy().reshape(shape))
-        assert gradcheck(lambda t: t.reshape(shape) * np.arange(24).reshape(shape), a)
+        assert gradcheck(lambda t: t.reshape(shape) * np.arange(24).reshape(shape), a)  # noqa: B023
     assert a.view(24).shape == (24,)
     with pytest.raises(ValueError, match="reshape"):
         a.reshape(5, 5)
@@ -304,10 +328,17 @@ def test_flatten_unsqueeze_squeeze():
 
 # ---- indexing ------------------------------------------------------------------------
 INDICES = [
-    ("int", 1), ("negative int", -1), ("slice", slice(1, None)), ("step", slice(None, None, 2)),
-    ("tuple", (1, slice(0, 2))), ("ellipsis", (Ellipsis, 0)), ("newaxis", (None, 1)),
-    ("int array", np.array([0, 2, 0])), ("int list", [2, 2, 2, 0]),
-    ("2d int array", np.array([[0, 1], [1, 1]])), ("mixed", (np.array([0, 1, 1]), 2)),
+    ("int", 1),
+    ("negative int", -1),
+    ("slice", slice(1, None)),
+    ("step", slice(None, None, 2)),
+    ("tuple", (1, slice(0, 2))),
+    ("ellipsis", (Ellipsis, 0)),
+    ("newaxis", (None, 1)),
+    ("int array", np.array([0, 2, 0])),
+    ("int list", [2, 2, 2, 0]),
+    ("2d int array", np.array([[0, 1], [1, 1]])),
+    ("mixed", (np.array([0, 1, 1]), 2)),
     ("bool mask", np.array([True, False, True])),
 ]
 

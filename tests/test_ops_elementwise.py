@@ -2,6 +2,7 @@
 here, gradients against finite differences (gradcheck) and second derivatives
 (gradgradcheck) in float64 over broadcasting shapes; PyTorch's type promotion against
 dtypes worked out by hand from its rules."""
+
 import math
 
 import numpy as np
@@ -21,18 +22,33 @@ def leaf(shape, low, high):
 _vec_erf = np.vectorize(math.erf)
 _vec_erfc = np.vectorize(math.erfc)
 UNARY = [
-    ("sin", np.sin, (-3, 3)), ("cos", np.cos, (-3, 3)), ("tan", np.tan, (-1.2, 1.2)),
-    ("asin", np.arcsin, (-0.9, 0.9)), ("acos", np.arccos, (-0.9, 0.9)),
-    ("atan", np.arctan, (-3, 3)), ("sinh", np.sinh, (-2, 2)), ("cosh", np.cosh, (-2, 2)),
-    ("tanh", np.tanh, (-2, 2)), ("asinh", np.arcsinh, (-3, 3)),
-    ("acosh", np.arccosh, (1.2, 4)), ("atanh", np.arctanh, (-0.9, 0.9)),
-    ("erf", _vec_erf, (-3, 3)), ("erfc", _vec_erfc, (-3, 3)),
-    ("exp", np.exp, (-2, 2)), ("exp2", np.exp2, (-2, 2)), ("expm1", np.expm1, (-2, 2)),
-    ("log", np.log, (0.2, 3)), ("log2", np.log2, (0.2, 3)), ("log10", np.log10, (0.2, 3)),
-    ("log1p", np.log1p, (-0.8, 3)), ("sqrt", np.sqrt, (0.2, 3)),
+    ("sin", np.sin, (-3, 3)),
+    ("cos", np.cos, (-3, 3)),
+    ("tan", np.tan, (-1.2, 1.2)),
+    ("asin", np.arcsin, (-0.9, 0.9)),
+    ("acos", np.arccos, (-0.9, 0.9)),
+    ("atan", np.arctan, (-3, 3)),
+    ("sinh", np.sinh, (-2, 2)),
+    ("cosh", np.cosh, (-2, 2)),
+    ("tanh", np.tanh, (-2, 2)),
+    ("asinh", np.arcsinh, (-3, 3)),
+    ("acosh", np.arccosh, (1.2, 4)),
+    ("atanh", np.arctanh, (-0.9, 0.9)),
+    ("erf", _vec_erf, (-3, 3)),
+    ("erfc", _vec_erfc, (-3, 3)),
+    ("exp", np.exp, (-2, 2)),
+    ("exp2", np.exp2, (-2, 2)),
+    ("expm1", np.expm1, (-2, 2)),
+    ("log", np.log, (0.2, 3)),
+    ("log2", np.log2, (0.2, 3)),
+    ("log10", np.log10, (0.2, 3)),
+    ("log1p", np.log1p, (-0.8, 3)),
+    ("sqrt", np.sqrt, (0.2, 3)),
     ("rsqrt", lambda a: 1 / np.sqrt(a), (0.2, 3)),
-    ("reciprocal", lambda a: 1 / a, (0.5, 3)), ("square", lambda a: a * a, (-3, 3)),
-    ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), (-3, 3)), ("abs", np.abs, (0.1, 3)),
+    ("reciprocal", lambda a: 1 / a, (0.5, 3)),
+    ("square", lambda a: a * a, (-3, 3)),
+    ("sigmoid", lambda a: 1 / (1 + np.exp(-a)), (-3, 3)),
+    ("abs", np.abs, (0.1, 3)),
     ("frac", lambda a: a - np.trunc(a), (0.1, 0.9)),
 ]
 
@@ -63,8 +79,13 @@ def test_erf_is_accurate_to_float64():
 def test_piecewise_constant_ops_have_zero_gradient(name):
     x = minidl.tensor([-1.7, -0.5, 0.3, 2.5, 1.5], requires_grad=True)
     y = getattr(minidl, name)(x)
-    reference = {"sign": np.sign, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc,
-                 "round": np.round}[name]
+    reference = {
+        "sign": np.sign,
+        "floor": np.floor,
+        "ceil": np.ceil,
+        "trunc": np.trunc,
+        "round": np.round,
+    }[name]
     np.testing.assert_array_equal(y.numpy(), reference(x.numpy()))
     (y * 3).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros(5))
@@ -73,8 +94,9 @@ def test_piecewise_constant_ops_have_zero_gradient(name):
 def test_round_halves_to_even_and_decimals():
     x = minidl.tensor([0.5, 1.5, 2.5, -0.5, 1.25])
     np.testing.assert_array_equal(minidl.round(x).numpy(), [0.0, 2.0, 2.0, -0.0, 1.0])
-    np.testing.assert_allclose(minidl.round(minidl.tensor([1.234, 5.678]), decimals=1).numpy(),
-                               [1.2, 5.7], rtol=1e-6)
+    np.testing.assert_allclose(
+        minidl.round(minidl.tensor([1.234, 5.678]), decimals=1).numpy(), [1.2, 5.7], rtol=1e-6
+    )
 
 
 # ---- binary functions over broadcasting shapes ------------------------------------------
@@ -86,13 +108,17 @@ def _operands(shapes, a_domain, b_domain):
 
 
 @pytest.mark.parametrize("shapes", SHAPES)
-@pytest.mark.parametrize("name, reference, a_domain, b_domain", [
-    ("atan2", np.arctan2, (-2, 2), (0.5, 2)),
-    ("hypot", np.hypot, (0.5, 2), (-2, -0.5)),
-    ("logaddexp", np.logaddexp, (-3, 3), (-3, 3)),
-    ("pow", np.power, (0.5, 2), (-2, 2)),
-    ("copysign", np.copysign, (0.5, 2), (-1, 1)),
-], ids=["atan2", "hypot", "logaddexp", "pow", "copysign"])
+@pytest.mark.parametrize(
+    "name, reference, a_domain, b_domain",
+    [
+        ("atan2", np.arctan2, (-2, 2), (0.5, 2)),
+        ("hypot", np.hypot, (0.5, 2), (-2, -0.5)),
+        ("logaddexp", np.logaddexp, (-3, 3), (-3, 3)),
+        ("pow", np.power, (0.5, 2), (-2, 2)),
+        ("copysign", np.copysign, (0.5, 2), (-1, 1)),
+    ],
+    ids=["atan2", "hypot", "logaddexp", "pow", "copysign"],
+)
 def test_binary_functions(name, reference, a_domain, b_domain, shapes):
     a, b = _operands(shapes, a_domain, b_domain)
     fn = getattr(minidl, name)
@@ -126,8 +152,9 @@ def test_fmod_and_remainder_signs_follow_pytorch():
     assert (minidl.tensor([-5, 5]) // 3).dtype == np.int64
 
 
-@pytest.mark.parametrize("op", [lambda a: a // 0, lambda a: a % 0,
-                                lambda a: minidl.fmod(a, minidl.tensor([1, 0]))])
+@pytest.mark.parametrize(
+    "op", [lambda a: a // 0, lambda a: a % 0, lambda a: minidl.fmod(a, minidl.tensor([1, 0]))]
+)
 def test_integer_division_by_zero_raises(op):
     with pytest.raises(ZeroDivisionError, match="division by zero"):
         op(minidl.tensor([5, 6]))
@@ -146,8 +173,9 @@ def test_lerp_with_scalar_and_tensor_weight():
     weight = leaf((3, 1), 0, 1)
     expected = start.numpy() + weight.numpy() * (end.numpy() - start.numpy())
     np.testing.assert_allclose(minidl.lerp(start, end, weight).numpy(), expected)
-    np.testing.assert_allclose(start.lerp(end, 0.25).numpy(),
-                               start.numpy() + 0.25 * (end.numpy() - start.numpy()))
+    np.testing.assert_allclose(
+        start.lerp(end, 0.25).numpy(), start.numpy() + 0.25 * (end.numpy() - start.numpy())
+    )
     assert gradcheck(minidl.lerp, [start, end, weight])
     assert gradgradcheck(minidl.lerp, [start, end, weight])
 
@@ -155,21 +183,21 @@ def test_lerp_with_scalar_and_tensor_weight():
 # ---- pow with tensors on either side ------------------------------------------------------
 def test_scalar_base_and_tensor_exponent():
     b = leaf((5,), -2, 2)
-    y = 2.0 ** b
+    y = 2.0**b
     np.testing.assert_allclose(y.numpy(), 2.0 ** b.numpy())
-    assert gradcheck(lambda e: 3.0 ** e, [b]) and gradgradcheck(lambda e: 3.0 ** e, [b])
-    (2 ** b).sum().backward()
+    assert gradcheck(lambda e: 3.0**e, [b]) and gradgradcheck(lambda e: 3.0**e, [b])
+    (2**b).sum().backward()
     np.testing.assert_allclose(b.grad.numpy(), 2.0 ** b.numpy() * math.log(2))
 
 
 def test_pow_gradient_at_zero_base_is_zero_for_the_exponent():
     a = minidl.tensor([0.0, 2.0], requires_grad=True)
     b = minidl.tensor([2.0, 3.0], requires_grad=True)
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     np.testing.assert_allclose(b.grad.numpy(), [0.0, 8.0 * math.log(2.0)])
     np.testing.assert_allclose(a.grad.numpy(), [0.0, 12.0])
     z = minidl.tensor([0.0], requires_grad=True)
-    (0.0 ** z).sum().backward()
+    (0.0**z).sum().backward()
     assert z.grad.item() == 0.0
 
 
@@ -184,7 +212,7 @@ def test_pow_with_numpy_exponent_is_a_constant_tensor():
     with pytest.raises(TypeError, match="str"):
         x ** "2"
     with pytest.raises(TypeError, match="NoneType"):
-        x ** None
+        x**None
 
 
 def test_integer_to_negative_integer_power_raises():
@@ -237,46 +265,72 @@ f32_0d = minidl.tensor(3.0)
 i64_0d = minidl.tensor(3)
 
 
-@pytest.mark.parametrize("expr, dtype", [
-    (lambda: i64 + 2.5, np.float32),        # int tensor op Python float: the default float
-    (lambda: 2.5 * i64, np.float32),
-    (lambda: i64 / i64, np.float32),        # true division of integers
-    (lambda: i64 / 2, np.float32),
-    (lambda: i64 + f32_0d, np.float32),     # a 0-d float tensor lifts the category
-    (lambda: i64 + f64_0d, np.float64),     # ... with its own dtype
-    (lambda: f32 + f64_0d, np.float32),     # same category: the dimensioned tensor wins
-    (lambda: f32 + f64, np.float64),
-    (lambda: i32 + i64_0d, np.int32),
-    (lambda: i32 + 7, np.int32),
-    (lambda: i32 + i64, np.int64),
-    (lambda: u8 + i8, np.int16),
-    (lambda: b8 + 1, np.int64),
-    (lambda: b8 + True, np.bool_),
-    (lambda: b8 * 2.5, np.float32),
-    (lambda: i64 ** 2.0, np.float32),
-    (lambda: i64 ** 2, np.int64),
-    (lambda: f32 * np.float64(2.0), np.float32),
-    (lambda: minidl.atan2(i64, i64), np.float32),
-    (lambda: minidl.copysign(i64, -1), np.float32),
-    (lambda: minidl.fmod(i64, 2), np.int64),
-    (lambda: minidl.fmod(i64, 1.5), np.float32),
-])
+@pytest.mark.parametrize(
+    "expr, dtype",
+    [
+        (lambda: i64 + 2.5, np.float32),  # int tensor op Python float: the default float
+        (lambda: 2.5 * i64, np.float32),
+        (lambda: i64 / i64, np.float32),  # true division of integers
+        (lambda: i64 / 2, np.float32),
+        (lambda: i64 + f32_0d, np.float32),  # a 0-d float tensor lifts the category
+        (lambda: i64 + f64_0d, np.float64),  # ... with its own dtype
+        (lambda: f32 + f64_0d, np.float32),  # same category: the dimensioned tensor wins
+        (lambda: f32 + f64, np.float64),
+        (lambda: i32 + i64_0d, np.int32),
+        (lambda: i32 + 7, np.int32),
+        (lambda: i32 + i64, np.int64),
+        (lambda: u8 + i8, np.int16),
+        (lambda: b8 + 1, np.int64),
+        (lambda: b8 + True, np.bool_),
+        (lambda: b8 * 2.5, np.float32),
+        (lambda: i64**2.0, np.float32),
+        (lambda: i64**2, np.int64),
+        (lambda: f32 * np.float64(2.0), np.float32),
+        (lambda: minidl.atan2(i64, i64), np.float32),
+        (lambda: minidl.copysign(i64, -1), np.float32),
+        (lambda: minidl.fmod(i64, 2), np.int64),
+        (lambda: minidl.fmod(i64, 1.5), np.float32),
+    ],
+)
 def test_type_promotion(expr, dtype):
     assert expr().dtype == dtype
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sigmoid", "tanh", "sin", "erf",
-                                  "reciprocal", "rsqrt", "log1p", "expm1", "atan"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "exp",
+        "log",
+        "sqrt",
+        "sigmoid",
+        "tanh",
+        "sin",
+        "erf",
+        "reciprocal",
+        "rsqrt",
+        "log1p",
+        "expm1",
+        "atan",
+    ],
+)
 def test_float_functions_of_integers_give_float32(name):
     y = getattr(minidl, name)(minidl.tensor([1, 2]))
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.numpy(), getattr(minidl, name)(f64).numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("abs", [1, 2]), ("square", [1, 4]), ("sign", [-1, 1]), ("floor", [-1, 2]),
-    ("round", [-1, 2]), ("neg", [1, -2]), ("relu", [0, 2]),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("abs", [1, 2]),
+        ("square", [1, 4]),
+        ("sign", [-1, 1]),
+        ("floor", [-1, 2]),
+        ("round", [-1, 2]),
+        ("neg", [1, -2]),
+        ("relu", [0, 2]),
+    ],
+)
 def test_integer_preserving_functions(name, expected):
     y = getattr(minidl, name)(minidl.tensor([-1, 2]))
     assert y.dtype == np.int64
@@ -287,7 +341,7 @@ def test_bool_arithmetic_errors_like_pytorch():
     with pytest.raises(RuntimeError, match="Subtraction.*bool"):
         b8 - b8
     with pytest.raises(RuntimeError, match="Negation.*bool"):
-        -b8
+        -b8  # noqa: B018
     with pytest.raises(TypeError, match="frac"):
         minidl.frac(i64)
 
@@ -345,7 +399,7 @@ def test_isclose_allclose_equal():
     assert minidl.allclose(a[:1], b[:1]) is True and minidl.allclose(a, b) is False
     assert minidl.allclose(minidl.tensor([1.0]), minidl.tensor([1.0, 1.0]))  # broadcasts
     assert minidl.equal(a[:2], minidl.tensor([1.0, 2.0])) is True
-    assert not minidl.equal(a[:1], minidl.tensor([1.0, 1.0]))   # shapes differ
+    assert not minidl.equal(a[:1], minidl.tensor([1.0, 1.0]))  # shapes differ
     assert minidl.equal(minidl.tensor([1.0, 2.0]), minidl.tensor([1, 2]))
     with pytest.raises(RuntimeError, match="float32 did not match int64"):
         minidl.isclose(minidl.tensor([1.0]), minidl.tensor([1]))
@@ -372,9 +426,18 @@ def test_bitwise_and_integer_operators():
     assert (mask & minidl.tensor([3, 3])).tolist() == [1, 0]  # bool & int -> int64
 
 
-@pytest.mark.parametrize("op", [lambda f: f & 1, lambda f: f | f, lambda f: f ^ 1,
-                                lambda f: ~f, lambda f: f << 1, lambda f: f >> 1,
-                                lambda f: minidl.tensor([3]) & 1.5])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda f: f & 1,
+        lambda f: f | f,
+        lambda f: f ^ 1,
+        lambda f: ~f,
+        lambda f: f << 1,
+        lambda f: f >> 1,
+        lambda f: minidl.tensor([3]) & 1.5,
+    ],
+)
 def test_bitwise_operators_refuse_floats(op):
     with pytest.raises(TypeError, match="only integer and bool tensors"):
         op(minidl.tensor([1.5]))
@@ -392,7 +455,7 @@ def test_logical_ops():
 def test_tensor_power_at_zero_base_and_zero_exponent():
     x = minidl.tensor([0.0, 1.0, 2.0], requires_grad=True)
     with np.errstate(all="raise"):
-        (x ** x).sum().backward()
+        (x**x).sum().backward()
     # d/dx x^x = x^x (log x + 1); at 0 PyTorch gives 0 * 0^-1 masked to 0 plus 0 (log masked)
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 4.0 * (math.log(2.0) + 1)])
 
@@ -410,21 +473,24 @@ def test_erf_of_nan_and_infinities():
 # ---- on the GPU (CuPy; without one, PYTHONPATH=tests pytest -p fake_cupy -m gpu) ----------
 def _on_gpu(array, requires_grad=False):
     from minidl import backend
+
     return minidl.tensor(backend.to_device(array, "gpu"), requires_grad=requires_grad)
 
 
-GPU_CASES = [(name, lambda x, name=name: getattr(minidl, name)(x), domain)
-             for name, _, domain in UNARY] + [
+GPU_CASES = [
+    (name, lambda x, name=name: getattr(minidl, name)(x), domain) for name, _, domain in UNARY
+] + [
     ("atan2", lambda x: minidl.atan2(x, x * 0.5 + 2), (-2, 2)),
     ("hypot", lambda x: minidl.hypot(x, 1.5), (-2, 2)),
     ("logaddexp", lambda x: minidl.logaddexp(x, -x), (-2, 2)),
     ("pow", lambda x: x ** (x * 0.5), (0.5, 2)),
-    ("rpow", lambda x: 2.0 ** x, (-2, 2)),
+    ("rpow", lambda x: 2.0**x, (-2, 2)),
     ("fmod", lambda x: minidl.fmod(x, 0.7), (0.1, 0.6)),
     ("remainder", lambda x: x % 0.7, (0.1, 0.6)),
     ("copysign", lambda x: minidl.copysign(x, -1.0), (0.5, 2)),
     ("clamp_tensor", lambda x: minidl.clamp(x, x * 0 - 0.5, 0.5), (-2, 2)),
-    ("sign", minidl.sign, (-2, 2)), ("round", minidl.round, (-2, 2)),
+    ("sign", minidl.sign, (-2, 2)),
+    ("round", minidl.round, (-2, 2)),
 ]
 
 
@@ -432,6 +498,7 @@ GPU_CASES = [(name, lambda x, name=name: getattr(minidl, name)(x), domain)
 @pytest.mark.parametrize("name, fn, domain", GPU_CASES, ids=[c[0] for c in GPU_CASES])
 def test_gpu_values_and_gradients_match_the_cpu(name, fn, domain):
     from minidl import backend
+
     if not backend.cupy_available():
         pytest.skip("needs CuPy and a CUDA GPU")
     host = rng.uniform(*domain, (3, 4))
@@ -448,6 +515,7 @@ def test_gpu_values_and_gradients_match_the_cpu(name, fn, domain):
 @pytest.mark.gpu
 def test_gpu_logical_promotion_and_in_place():
     from minidl import backend
+
     if not backend.cupy_available():
         pytest.skip("needs CuPy and a CUDA GPU")
     i = _on_gpu(np.array([12, 10, -3]))
@@ -483,8 +551,9 @@ def test_nan_to_num():
     y = x.nan_to_num()
     big = np.finfo(np.float32).max
     np.testing.assert_array_equal(y.numpy(), [1.0, 0.0, big, -big])
-    np.testing.assert_array_equal(minidl.nan_to_num(x, nan=7.0, posinf=1.0, neginf=-2.0)
-                                  .numpy(), [1.0, 7.0, 1.0, -2.0])
+    np.testing.assert_array_equal(
+        minidl.nan_to_num(x, nan=7.0, posinf=1.0, neginf=-2.0).numpy(), [1.0, 7.0, 1.0, -2.0]
+    )
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 0.0])
     assert minidl.nan_to_num(minidl.tensor([1, 2])).tolist() == [1, 2]
@@ -492,10 +561,12 @@ def test_nan_to_num():
 
 def test_addcmul_addcdiv_clamp_min_max():
     a, t1, t2 = leaf((3, 4), -1, 1), leaf((4,), -1, 1), leaf((3, 1), 0.5, 2)
-    np.testing.assert_allclose(minidl.addcmul(a, t1, t2, value=0.5).numpy(),
-                               a.numpy() + 0.5 * t1.numpy() * t2.numpy())
-    np.testing.assert_allclose(a.addcdiv(t1, t2, value=2).numpy(),
-                               a.numpy() + 2 * t1.numpy() / t2.numpy())
+    np.testing.assert_allclose(
+        minidl.addcmul(a, t1, t2, value=0.5).numpy(), a.numpy() + 0.5 * t1.numpy() * t2.numpy()
+    )
+    np.testing.assert_allclose(
+        a.addcdiv(t1, t2, value=2).numpy(), a.numpy() + 2 * t1.numpy() / t2.numpy()
+    )
     assert gradcheck(lambda a, b, c: minidl.addcdiv(a, b, c, value=0.3), [a, t1, t2])
     with pytest.raises(RuntimeError, match="Integer division with addcdiv"):
         minidl.addcdiv(a, minidl.tensor([1, 2, 3, 4]), minidl.tensor([2, 2, 2, 2]))
@@ -505,9 +576,10 @@ def test_addcmul_addcdiv_clamp_min_max():
 
 
 # ---- properties ------------------------------------------------------------------------------
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
-_ints = st.lists(st.integers(-10**6, 10**6), min_size=1, max_size=20)
+_ints = st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=20)
 _nonzero = st.integers(-1000, 1000).filter(lambda n: n != 0)
 
 
@@ -516,11 +588,10 @@ _nonzero = st.integers(-1000, 1000).filter(lambda n: n != 0)
 def test_integer_division_identities(values, divisor):
     a = minidl.tensor(values)
     q, r = a // divisor, a % divisor
-    assert (q * divisor + r).tolist() == values          # a = (a // b) b + a % b
+    assert (q * divisor + r).tolist() == values  # a = (a // b) b + a % b
     assert all(0 <= v < divisor if divisor > 0 else divisor < v <= 0 for v in r.tolist())
-    t = minidl.fmod(a, divisor).tolist()                 # fmod: the sign of a, |t| < |b|
-    assert all(abs(x) < abs(divisor) and (x == 0 or (x > 0) == (v > 0))
-               for x, v in zip(t, values))
+    t = minidl.fmod(a, divisor).tolist()  # fmod: the sign of a, |t| < |b|
+    assert all(abs(x) < abs(divisor) and (x == 0 or (x > 0) == (v > 0)) for x, v in zip(t, values))
     trunc = minidl.div(a, divisor, rounding_mode="trunc").tolist()
     assert trunc == [int(v / divisor) for v in values]  # exact in float64 for these sizes
 
@@ -536,8 +607,10 @@ def test_erf_is_odd_bounded_and_complements_erfc(values):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-700, 700), min_size=1, max_size=10),
-       st.lists(st.floats(-700, 700), min_size=1, max_size=10))
+@given(
+    st.lists(st.floats(-700, 700), min_size=1, max_size=10),
+    st.lists(st.floats(-700, 700), min_size=1, max_size=10),
+)
 def test_logaddexp_bounds(a, b):
     n = min(len(a), len(b))
     x, y = np.array(a[:n]), np.array(b[:n])
@@ -578,7 +651,7 @@ def test_bool_operands_are_refused_where_pytorch_refuses_them():
     for expr in (lambda: b << b, lambda: b >> True):
         with pytest.raises(TypeError, match="integers for shifts"):
             expr()
-    assert (b ** True).dtype == np.bool_ and (b ** True).tolist() == [True, False]
+    assert (b**True).dtype == np.bool_ and (b**True).tolist() == [True, False]
     assert (i - 1).tolist() == [0, 1] and (b + 1).tolist() == [2, 1]
 
 

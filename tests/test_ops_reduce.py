@@ -1,11 +1,13 @@
 """Reductions, scans, sorting and einsum: values worked out by hand (or by an independent
 NumPy formula), gradients against finite differences to second order in float64, and
 properties (a cumsum ends in the sum, a sort is a permutation)."""
+
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import minidl
@@ -34,7 +36,8 @@ def test_var_and_std_with_correction():
     np.testing.assert_allclose(x.var(1, unbiased=False).numpy(), [14 / 4, 0])
     np.testing.assert_allclose(minidl.var(x, 1, correction=2).numpy(), [14 / 2, 0])
     np.testing.assert_allclose(x.std(1, keepdim=True).numpy(), [[math.sqrt(14 / 3)], [0]])
-    var, mean = minidl.var_mean(x, 1)
+    variance, mean = minidl.var_mean(x, 1)
+    np.testing.assert_allclose(variance.numpy(), [14 / 3, 0])
     np.testing.assert_allclose(mean.numpy(), [3, 2])
     std, mean = minidl.std_mean(x, (0, 1), correction=0)
     data = x.numpy()
@@ -51,8 +54,8 @@ def test_prod_gradient_is_exact_with_zeros():
     np.testing.assert_array_equal(grad_of(lambda t: t.prod(), [2.0, 0.0, 3.0]), [0, 6, 0])
     np.testing.assert_array_equal(grad_of(lambda t: t.prod(), [0.0, 0.0, 3.0]), [0, 0, 0])
     np.testing.assert_array_equal(
-        grad_of(lambda t: t.prod(1), [[2.0, 0.0, 5.0], [1.0, 2.0, 3.0]]),
-        [[0, 10, 0], [6, 3, 2]])
+        grad_of(lambda t: t.prod(1), [[2.0, 0.0, 5.0], [1.0, 2.0, 3.0]]), [[0, 10, 0], [6, 3, 2]]
+    )
     assert minidl.tensor([[1, 2], [3, 4]]).prod(0).dtype == np.int64
     np.testing.assert_array_equal(minidl.tensor([[1, 2], [3, 4]]).prod(0).numpy(), [3, 8])
 
@@ -76,8 +79,9 @@ def test_norms():
     np.testing.assert_allclose(x.norm(3).item(), (27 + 64) ** (1 / 3))
     np.testing.assert_allclose(grad_of(lambda t: t.norm(), [3.0, -4.0]), [0.6, -0.8])
     np.testing.assert_array_equal(grad_of(lambda t: t.norm(), [0.0, 0.0]), [0, 0])  # as torch
-    np.testing.assert_array_equal(grad_of(lambda t: t.norm(float("inf")), [-3.0, 3.0, 1.0]),
-                                  [-0.5, 0.5, 0])  # the max shared by the ties
+    np.testing.assert_array_equal(
+        grad_of(lambda t: t.norm(float("inf")), [-3.0, 3.0, 1.0]), [-0.5, 0.5, 0]
+    )  # the max shared by the ties
     m = minidl.tensor([[3.0, 4.0], [6.0, 8.0]])
     np.testing.assert_allclose(m.norm(dim=1).numpy(), [5, 10])
     np.testing.assert_allclose(m.norm("fro").item(), math.sqrt(125))
@@ -116,26 +120,32 @@ def test_cumprod_gradient_is_exact_with_zeros():
     # out = [x0, x0 x1, x0 x1 x2]: d/dx0 = 1 + x1 + x1 x2, d/dx1 = x0 + x0 x2, d/dx2 = x0 x1
     np.testing.assert_array_equal(grad_of(lambda t: t.cumprod(0), [2.0, 0.0, 3.0]), [1, 8, 0])
     np.testing.assert_array_equal(grad_of(lambda t: t.cumprod(0), [0.0, 5.0, 0.0]), [6, 0, 0])
-    np.testing.assert_allclose(grad_of(lambda t: t.cumprod(0), [2.0, 4.0, 3.0]),
-                               [1 + 4 + 12, 2 + 6, 8])
+    np.testing.assert_allclose(
+        grad_of(lambda t: t.cumprod(0), [2.0, 4.0, 3.0]), [1 + 4 + 12, 2 + 6, 8]
+    )
 
 
 def test_cummax_gradient_goes_to_where_the_max_was():
     np.testing.assert_array_equal(
         grad_of(lambda t: t.cummax(0).values, [1.0, 3.0, 2.0, 5.0], [1, 10, 100, 1000]),
-        [1, 110, 0, 1000])
+        [1, 110, 0, 1000],
+    )
 
 
 @settings(max_examples=30, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)),
-              elements=st.floats(-100, 100)))
+@given(
+    arrays(
+        np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)), elements=st.floats(-100, 100)
+    )
+)
 def test_scan_properties(data):
     x = minidl.tensor(data)
     np.testing.assert_allclose(x.cumsum(1).numpy()[:, -1], data.sum(1), rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(x.cummax(1).values.numpy()[:, -1], data.max(1))
     np.testing.assert_array_equal(x.cummin(0).values.numpy()[-1], data.min(0))
-    np.testing.assert_allclose(x.logcumsumexp(1).numpy()[:, -1],
-                               x.logsumexp(1).numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        x.logcumsumexp(1).numpy()[:, -1], x.logsumexp(1).numpy(), rtol=1e-10, atol=1e-12
+    )
 
 
 # ---- sort, argsort, topk --------------------------------------------------------------
@@ -158,16 +168,22 @@ def test_sort_and_topk_values():
 
 def test_topk_gradient_reaches_the_chosen_entries_only():
     np.testing.assert_array_equal(
-        grad_of(lambda t: t.topk(2).values, [5.0, 1.0, 7.0, 3.0], [1, 10]), [10, 0, 1, 0])
+        grad_of(lambda t: t.topk(2).values, [5.0, 1.0, 7.0, 3.0], [1, 10]), [10, 0, 1, 0]
+    )
 
 
 @settings(max_examples=30, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)),
-              elements=st.floats(-100, 100)), st.booleans())
+@given(
+    arrays(
+        np.float64, st.tuples(st.integers(1, 4), st.integers(1, 6)), elements=st.floats(-100, 100)
+    ),
+    st.booleans(),
+)
 def test_sort_is_an_ordered_permutation(data, descending):
     values, indices = minidl.tensor(data).sort(1, descending=descending)
-    np.testing.assert_array_equal(np.sort(indices.numpy(), 1),
-                                  np.broadcast_to(np.arange(data.shape[1]), data.shape))
+    np.testing.assert_array_equal(
+        np.sort(indices.numpy(), 1), np.broadcast_to(np.arange(data.shape[1]), data.shape)
+    )
     np.testing.assert_array_equal(np.take_along_axis(data, indices.numpy(), 1), values.numpy())
     steps = np.diff(values.numpy(), axis=1)
     assert (steps <= 0).all() if descending else (steps >= 0).all()
@@ -175,12 +191,21 @@ def test_sort_is_an_ordered_permutation(data, descending):
 
 # ---- einsum ---------------------------------------------------------------------------
 EINSUM = [
-    ("ij,jk->ik", [(3, 4), (4, 2)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]),
-    ("ij->", [(3, 4)]), ("ij->ji", [(3, 4)]), ("i,j->ij", [(3,), (4,)]),
-    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]), ("...ij,...jk", [(2, 3, 4), (4, 5)]),
-    ("iij->j", [(3, 3, 2)]), ("ij,ij->i", [(3, 4), (3, 4)]), ("i,i", [(4,), (4,)]),
-    ("...i,...i->...", [(2, 3, 4), (3, 4)]), ("ijk->kij", [(2, 3, 4)]),
-    ("ab,bc,cd->ad", [(2, 3), (3, 4), (4, 2)]), ("ij->j", [(3, 4)]),
+    ("ij,jk->ik", [(3, 4), (4, 2)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ij->", [(3, 4)]),
+    ("ij->ji", [(3, 4)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]),
+    ("...ij,...jk", [(2, 3, 4), (4, 5)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("ij,ij->i", [(3, 4), (3, 4)]),
+    ("i,i", [(4,), (4,)]),
+    ("...i,...i->...", [(2, 3, 4), (3, 4)]),
+    ("ijk->kij", [(2, 3, 4)]),
+    ("ab,bc,cd->ad", [(2, 3), (3, 4), (4, 2)]),
+    ("ij->j", [(3, 4)]),
 ]
 
 
@@ -237,9 +262,11 @@ def test_reduction_gradients_to_second_order(name):
 @pytest.mark.parametrize("axis", [0, 1])
 def test_the_doubling_scan_used_on_cupy_matches_numpy(op, axis):
     from minidl.ops.scan import _doubling_scan
+
     data = rng.standard_normal((5, 7))
-    np.testing.assert_allclose(_doubling_scan(op, data, axis), op.accumulate(data, axis=axis),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        _doubling_scan(op, data, axis), op.accumulate(data, axis=axis), rtol=1e-12
+    )
 
 
 def test_long_products_with_a_zero_have_exact_gradients():

@@ -1,8 +1,10 @@
 """Shape ops: values worked out by hand, gradients against finite differences (first and
 second order, float64), PyTorch's dim checks and ``axis=`` aliases."""
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minidl
 from minidl import gradcheck, gradgradcheck
@@ -26,8 +28,11 @@ def test_expand_and_repeat_values():
     check(col.expand(2, 3), [[1, 1, 1], [2, 2, 2]])
     check(col.expand(2, -1, 2), [[[1, 1], [2, 2]], [[1, 1], [2, 2]]])
     check(col.expand_as(A), [[1, 1, 1], [2, 2, 2]])
-    with pytest.raises(RuntimeError, match=r"expanded size of the tensor \(3\) must match the "
-                                           r"existing size \(2\) at non-singleton dimension 0"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"expanded size of the tensor \(3\) must match the "
+        r"existing size \(2\) at non-singleton dimension 0",
+    ):
         col.expand(3, 2)
     check(minidl.tensor([1.0, 2.0]).repeat(2, 2), [[1, 2, 1, 2], [1, 2, 1, 2]])
     check(A.repeat(1, 2), [[0, 1, 2, 0, 1, 2], [3, 4, 5, 3, 4, 5]])

@@ -5,6 +5,7 @@ the optimizers under test run the same numbers through the compiled rules on bot
 the plain one (whole arrays, parameter by parameter) and the fast one (flat state, small
 chunks that pack several parameters). 60 steps on random gradients, 1e-12 relative.
 """
+
 import math
 
 import numpy as np
@@ -35,7 +36,9 @@ def set_grads(params, grads):
 
 
 # ---------------------------------------------------------------- hand-written formulas
-def ref_sgd(p, g, st, t, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0, maximize=False):
+def ref_sgd(
+    p, g, st, t, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0, maximize=False
+):
     g = -g if maximize else g
     g = g + weight_decay * p
     if momentum:
@@ -49,8 +52,19 @@ def ref_momentum(p, g, st, t, lr, beta=0.9):
     return p - lr * st["v"]
 
 
-def ref_rmsprop(p, g, st, t, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                centered=False, maximize=False):
+def ref_rmsprop(
+    p,
+    g,
+    st,
+    t,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0,
+    momentum=0,
+    centered=False,
+    maximize=False,
+):
     g = -g if maximize else g
     g = g + weight_decay * p
     st["s"] = alpha * st.get("s", 0) + (1 - alpha) * g * g
@@ -65,8 +79,19 @@ def ref_rmsprop(p, g, st, t, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, mome
     return p - lr * g / avg
 
 
-def ref_adam(p, g, st, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-             maximize=False, decoupled=False):
+def ref_adam(
+    p,
+    g,
+    st,
+    t,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0,
+    amsgrad=False,
+    maximize=False,
+    decoupled=False,
+):
     b1, b2 = betas
     g = -g if maximize else g
     if decoupled:
@@ -78,8 +103,8 @@ def ref_adam(p, g, st, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     v = st["v"]
     if amsgrad:
         st["vmax"] = v = np.maximum(st.get("vmax", 0), st["v"])
-    m_hat = st["m"] / (1 - b1 ** t)
-    v_hat = v / (1 - b2 ** t)
+    m_hat = st["m"] / (1 - b1**t)
+    v_hat = v / (1 - b2**t)
     return p - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
@@ -87,8 +112,18 @@ def ref_adamw(p, g, st, t, weight_decay=1e-2, **kw):
     return ref_adam(p, g, st, t, weight_decay=weight_decay, decoupled=True, **kw)
 
 
-def ref_adagrad(p, g, st, t, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                eps=1e-10, maximize=False):
+def ref_adagrad(
+    p,
+    g,
+    st,
+    t,
+    lr=1e-2,
+    lr_decay=0,
+    weight_decay=0,
+    initial_accumulator_value=0,
+    eps=1e-10,
+    maximize=False,
+):
     g = -g if maximize else g
     g = g + weight_decay * p
     st["sum"] = st.get("sum", initial_accumulator_value) + g * g
@@ -96,8 +131,18 @@ def ref_adagrad(p, g, st, t, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumu
     return p - clr * g / (np.sqrt(st["sum"]) + eps)
 
 
-def ref_radam(p, g, st, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-              decoupled_weight_decay=False, maximize=False):
+def ref_radam(
+    p,
+    g,
+    st,
+    t,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
     b1, b2 = betas
     g = -g if maximize else g
     if decoupled_weight_decay:
@@ -106,12 +151,14 @@ def ref_radam(p, g, st, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0
         g = g + weight_decay * p
     st["m"] = b1 * st.get("m", 0) + (1 - b1) * g
     st["v"] = b2 * st.get("v", 0) + (1 - b2) * g * g
-    m_hat = st["m"] / (1 - b1 ** t)
+    m_hat = st["m"] / (1 - b1**t)
     rho_inf = 2 / (1 - b2) - 1
-    rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+    rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
     if rho_t > 5:
-        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        adaptive = math.sqrt(1 - b2 ** t) / (np.sqrt(st["v"]) + eps)
+        rect = math.sqrt(
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        )
+        adaptive = math.sqrt(1 - b2**t) / (np.sqrt(st["v"]) + eps)
         return p - m_hat * lr * adaptive * rect
     return p - m_hat * lr
 
@@ -138,7 +185,11 @@ CASES = [
     (AdamW, ref_adamw, dict(lr=0.01)),
     (AdamW, ref_adamw, dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
     (Adagrad, ref_adagrad, dict()),
-    (Adagrad, ref_adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
+    (
+        Adagrad,
+        ref_adagrad,
+        dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5),
+    ),
     (Adagrad, ref_adagrad, dict(lr=0.1, maximize=True)),
     (RAdam, ref_radam, dict()),
     (RAdam, ref_radam, dict(lr=0.01, weight_decay=0.1)),
@@ -195,7 +246,7 @@ def test_parameters_without_grad_are_skipped(executor):
     states = [{} for _ in params]
     steps = [0] * len(params)
     rng = np.random.default_rng(5)
-    for k, grads in enumerate(gradients(2, steps=20)):
+    for grads in gradients(2, steps=20):
         grads = [g if rng.random() < 0.6 else None for g in grads]
         set_grads(params, grads)
         opt.step()
@@ -229,25 +280,34 @@ def test_param_groups_have_their_own_hyperparameters():
         opt.add_param_group({"params": a})
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda p: SGD(p, lr=-1.0), "Invalid learning rate: -1.0"),
-    (lambda p: SGD(p, lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5"),
-    (lambda p: SGD(p, lr=0.1, weight_decay=-1), "Invalid weight_decay value: -1"),
-    (lambda p: SGD(p, lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
-    (lambda p: SGD(p), "required optimization parameter lr"),
-    (lambda p: Momentum(p, lr=0.1, beta=1.0), "Invalid beta value: 1.0"),
-    (lambda p: Adam(p, lr=-1.0), "Invalid learning rate: -1.0"),
-    (lambda p: Adam(p, betas=(1.0, 0.999)), r"Invalid beta parameter at index 0: 1.0"),
-    (lambda p: Adam(p, betas=(0.9, -0.1)), r"Invalid beta parameter at index 1: -0.1"),
-    (lambda p: Adam(p, eps=-1e-8), "Invalid epsilon value: -1e-08"),
-    (lambda p: AdamW(p, weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
-    (lambda p: RMSprop(p, alpha=-0.1), "Invalid alpha value: -0.1"),
-    (lambda p: Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
-    (lambda p: Adagrad(p, initial_accumulator_value=-1), "Invalid initial_accumulator_value value: -1"),
-    (lambda p: Adam([{"params": p, "lr": -2.0}]), "Invalid learning rate: -2.0"),
-    (lambda p: Adam([]), "empty parameter list"),
-    (lambda p: Adam(p + p), "more than once"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: SGD(p, lr=-1.0), "Invalid learning rate: -1.0"),
+        (lambda p: SGD(p, lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5"),
+        (lambda p: SGD(p, lr=0.1, weight_decay=-1), "Invalid weight_decay value: -1"),
+        (
+            lambda p: SGD(p, lr=0.1, nesterov=True),
+            "Nesterov momentum requires a momentum and zero dampening",
+        ),
+        (lambda p: SGD(p), "required optimization parameter lr"),
+        (lambda p: Momentum(p, lr=0.1, beta=1.0), "Invalid beta value: 1.0"),
+        (lambda p: Adam(p, lr=-1.0), "Invalid learning rate: -1.0"),
+        (lambda p: Adam(p, betas=(1.0, 0.999)), r"Invalid beta parameter at index 0: 1.0"),
+        (lambda p: Adam(p, betas=(0.9, -0.1)), r"Invalid beta parameter at index 1: -0.1"),
+        (lambda p: Adam(p, eps=-1e-8), "Invalid epsilon value: -1e-08"),
+        (lambda p: AdamW(p, weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+        (lambda p: RMSprop(p, alpha=-0.1), "Invalid alpha value: -0.1"),
+        (lambda p: Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
+        (
+            lambda p: Adagrad(p, initial_accumulator_value=-1),
+            "Invalid initial_accumulator_value value: -1",
+        ),
+        (lambda p: Adam([{"params": p, "lr": -2.0}]), "Invalid learning rate: -2.0"),
+        (lambda p: Adam([]), "empty parameter list"),
+        (lambda p: Adam(p + p), "more than once"),
+    ],
+)
 def test_invalid_hyperparameters_are_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make(make_params())

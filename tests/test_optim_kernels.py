@@ -4,6 +4,7 @@ The CUDA kernel bodies are also checked without a GPU: each is compiled as C (sa
 statements, no FMA contraction) and must give bit-identical float32 results to the NumPy
 chunk function generated from the same rule.
 """
+
 import ctypes
 import os
 import shutil
@@ -15,8 +16,7 @@ import pytest
 
 import minidl
 from minidl import backend
-from minidl.optim import SGD, Adagrad, Adam, AdamW, Momentum, RAdam, RMSprop
-from minidl.optim import flush
+from minidl.optim import SGD, Adagrad, Adam, AdamW, Momentum, RAdam, RMSprop, flush
 from minidl.optim.kernels import compile_rule
 from minidl.optim.plain import PlainExecutor
 
@@ -75,19 +75,28 @@ def _reference(source, arrays, scalars):
     """Evaluate a rule statement by statement: scalar parts in Python, array parts in NumPy."""
     import ast
     import math
+
     env = dict(arrays)
-    funcs = {"sqrt": (math.sqrt, np.sqrt), "abs": (abs, np.abs),
-             "maximum": (max, np.maximum), "minimum": (min, np.minimum)}
+    funcs = {
+        "sqrt": (math.sqrt, np.sqrt),
+        "abs": (abs, np.abs),
+        "maximum": (max, np.maximum),
+        "minimum": (min, np.minimum),
+    }
     ops = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
 
     def is_array(node):
-        return any(isinstance(n, ast.Name) and isinstance(env.get(n.id), np.ndarray)
-                   for n in ast.walk(node))
+        return any(
+            isinstance(n, ast.Name) and isinstance(env.get(n.id), np.ndarray)
+            for n in ast.walk(node)
+        )
 
     def ev(node):
         if not is_array(node):
             ns = {**scalars, **{k: v[0] for k, v in funcs.items()}}
-            return float(eval(compile(ast.Expression(node), "<s>", "eval"), {"__builtins__": {}}, ns))
+            return float(
+                eval(compile(ast.Expression(node), "<s>", "eval"), {"__builtins__": {}}, ns)
+            )
         if isinstance(node, ast.Name):
             return env[node.id]
         if isinstance(node, ast.BinOp):
@@ -98,8 +107,11 @@ def _reference(source, arrays, scalars):
 
     for stmt in ast.parse(source).body:
         value = ev(stmt.value)
-        env[stmt.targets[0].id] = np.array(value, dtype=np.float64) * np.ones(8) \
-            if not isinstance(value, np.ndarray) else value.copy()
+        env[stmt.targets[0].id] = (
+            np.array(value, dtype=np.float64) * np.ones(8)
+            if not isinstance(value, np.ndarray)
+            else value.copy()
+        )
     return env
 
 
@@ -124,12 +136,21 @@ def test_compiled_rules_match_a_statement_by_statement_reference():
                     rule.coefficients(scalars)
                 continue
             coefs = rule.coefficients(scalars)
-            rule.chunk_function()(got["g"], got["p"], got["a"], got["b"], *scratch,
-                                  *[np.array(c) for c in coefs], None)
+            rule.chunk_function()(
+                got["g"],
+                got["p"],
+                got["a"],
+                got["b"],
+                *scratch,
+                *[np.array(c) for c in coefs],
+                None,
+            )
             PlainExecutor([p]).run(rule, [p], [plain_state], coefs, 1, 0)
         plain = {"p": p.data, **plain_state}
         for k in ("p", "a", "b"):
-            np.testing.assert_array_equal(got[k], want[k], err_msg=f"{k} in\n{source}\n{rule.numpy_source()}")
+            np.testing.assert_array_equal(
+                got[k], want[k], err_msg=f"{k} in\n{source}\n{rule.numpy_source()}"
+            )
             np.testing.assert_array_equal(plain[k], want[k], err_msg=f"plain: {k} in\n{source}")
         np.testing.assert_array_equal(got["g"], start["g"])  # the gradient is never written
         np.testing.assert_array_equal(p.grad.data, start["g"])
@@ -147,8 +168,10 @@ def test_plain_and_fast_executors_agree_bit_for_bit_in_float32(cls, kw):
             for p in params:
                 p.grad = minidl.tensor(rng.standard_normal(p.shape).astype(np.float32))
             opt.step()
-        results.append([p.data for p in params] + [v for p in params for k, v in opt.state[p].items()
-                                                    if k != "step"])
+        results.append(
+            [p.data for p in params]
+            + [v for p in params for k, v in opt.state[p].items() if k != "step"]
+        )
     for plain, fast in zip(*results):
         np.testing.assert_array_equal(plain, fast)
 
@@ -174,13 +197,15 @@ def test_cpu_step_after_the_first_allocates_no_parameter_sized_array():
     smallest_param_bytes = 10 * 4
     largest = 1000 * 1000 * 4
     assert peak < largest // 100, f"a step allocated {peak} bytes"
-    assert peak < 64 * 1024, f"a step allocated {peak} bytes (> {smallest_param_bytes}-byte arrays?)"
+    assert peak < 64 * 1024, (
+        f"a step allocated {peak} bytes (> {smallest_param_bytes}-byte arrays?)"
+    )
 
 
 # ----------------------------------------------------------------------- subnormal flush
 def test_flush_zeroes_exactly_the_state_below_the_threshold():
     threshold = np.float32(flush.threshold(np.float32))
-    assert threshold == np.float32(2.0 ** 24 * F32.tiny)
+    assert threshold == np.float32(2.0**24 * F32.tiny)
     rng = np.random.default_rng(0)
     n = 100_000
     values = (rng.standard_normal(n) * np.exp2(rng.uniform(-140, -60, n))).astype(np.float32)
@@ -233,7 +258,7 @@ def test_flushed_state_keeps_the_updates_products_normal_on_a_dead_layer():
     for _ in range(900):  # m decays by 0.9 a step, past threshold / 0.9 and beyond
         opt.step()
         m = opt.state[p]["exp_avg"]
-        assert np.all((m == 0) | (np.abs(m) >= np.float32(0.9 ** 3 * threshold)))
+        assert np.all((m == 0) | (np.abs(m) >= np.float32(0.9**3 * threshold)))
         assert np.all((m == 0) | (np.abs(m * np.float32(1e-3)) >= F32.tiny))
     assert np.all(opt.state[p]["exp_avg"] == 0)
 
@@ -276,7 +301,9 @@ def test_flush_is_dtype_correct(dtype, executor):
     fi = np.finfo(dtype)
     threshold = flush.threshold(dtype)
     n = 64
-    values = (np.geomspace(float(fi.smallest_subnormal) * 4, 1.0, n) * np.where(np.arange(n) % 2, 1, -1))
+    values = np.geomspace(float(fi.smallest_subnormal) * 4, 1.0, n) * np.where(
+        np.arange(n) % 2, 1, -1
+    )
     values = values.astype(dtype)
     p, q = tensors([(n,), (n,)], dtype)
     opt = Momentum([p], lr=0.1, beta=0.5, flush_denormal=1, executor=executor)
@@ -332,10 +359,15 @@ def _c_function(rule, dtype, workdir):
     _, _, body = rule.cuda_source(dtype, flush=True)
     names = ["p", *rule.state_names]
     coef_names = rule.coef_names + ["flush_threshold"]
-    args = ", ".join([f"const {ctype} *g_", f"const {ctype} *c_"] + [f"{ctype} *{n}_" for n in names])
-    src = ["#include <math.h>", f"void run(long count, {args}) {{",
-           "  for (long k = 0; k < count; k++) {",
-           f"    {ctype} g = g_[k];"]
+    args = ", ".join(
+        [f"const {ctype} *g_", f"const {ctype} *c_"] + [f"{ctype} *{n}_" for n in names]
+    )
+    src = [
+        "#include <math.h>",
+        f"void run(long count, {args}) {{",
+        "  for (long k = 0; k < count; k++) {",
+        f"    {ctype} g = g_[k];",
+    ]
     src += [f"    {ctype} {c} = c_[{j}];" for j, c in enumerate(coef_names)]
     src += [f"    {ctype} {n} = {n}_[k];" for n in names]
     src += ["    " + line for line in body.splitlines()]
@@ -343,12 +375,27 @@ def _c_function(rule, dtype, workdir):
     cfile, lib = os.path.join(workdir, "rule.c"), os.path.join(workdir, "rule.so")
     with open(cfile, "w") as f:
         f.write("\n".join(src))
-    subprocess.run([shutil.which("cc") or "gcc", "-O2", "-ffp-contract=off", "-fno-fast-math",
-                    "-shared", "-fPIC", cfile, "-o", lib, "-lm"], check=True)
+    subprocess.run(
+        [
+            shutil.which("cc") or "gcc",
+            "-O2",
+            "-ffp-contract=off",
+            "-fno-fast-math",
+            "-shared",
+            "-fPIC",
+            cfile,
+            "-o",
+            lib,
+            "-lm",
+        ],
+        check=True,
+    )
     return ctypes.CDLL(lib).run
 
 
-@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
+@pytest.mark.skipif(
+    shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler"
+)
 @pytest.mark.parametrize("cls,kw", CONFIGS, ids=IDS)
 def test_cuda_kernel_body_matches_numpy_bit_for_bit(cls, kw, tmp_path):
     dtype = np.float32
@@ -368,7 +415,7 @@ def test_cuda_kernel_body_matches_numpy_bit_for_bit(cls, kw, tmp_path):
     run = _c_function(rule, dtype, str(tmp_path))
     pointer = np.ctypeslib.as_ctypes_type(dtype)
     c_coefs = np.array(coefs, dtype)
-    ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(pointer))  # noqa: E731
+    ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(pointer))
     run(ctypes.c_long(n), ptr(g), ptr(c_coefs), *[ptr(a) for a in arrays])
     for got, want in zip(arrays, expected):
         np.testing.assert_array_equal(got, want)
@@ -419,8 +466,10 @@ def test_gpu_state_dict_round_trip_and_flush():
     opt.state[params[0]]["exp_avg"][...] = np.float32(1e-40)
     params[0].grad = minidl.tensor(cupy.zeros(params[0].shape, np.float32))
     opt.step()
-    assert not cupy.any((opt.state[params[0]]["exp_avg"] != 0)
-                        & (cupy.abs(opt.state[params[0]]["exp_avg"]) < F32.tiny))
+    assert not cupy.any(
+        (opt.state[params[0]]["exp_avg"] != 0)
+        & (cupy.abs(opt.state[params[0]]["exp_avg"]) < F32.tiny)
+    )
     opt.load_state_dict(sd)
     assert opt.state[params[0]]["step"] == 3
 
@@ -429,6 +478,7 @@ def test_two_threads_give_the_single_thread_result_bit_for_bit(monkeypatch):
     import time
 
     from minidl.optim import fast
+
     taken = []  # the thread slot of each chunk run
     real_run_chunks = fast._Bucket._run_chunks
 
@@ -440,6 +490,7 @@ def test_two_threads_give_the_single_thread_result_bit_for_bit(monkeypatch):
             for entry in entries:
                 taken.append(slot)
                 yield entry
+
         real_run_chunks(self, counted(), slot, *work)
 
     monkeypatch.setattr(fast._Bucket, "_run_chunks", run_chunks)
@@ -455,7 +506,9 @@ def test_two_threads_give_the_single_thread_result_bit_for_bit(monkeypatch):
             for p in params:
                 p.grad = minidl.tensor(rng.standard_normal(p.shape).astype(np.float32))
             opt.step()
-        results.append([p.data.copy() for p in params] + [opt.state[p]["exp_avg_sq"] for p in params])
+        results.append(
+            [p.data.copy() for p in params] + [opt.state[p]["exp_avg_sq"] for p in params]
+        )
     assert 0 in taken and 1 in taken  # the two-thread optimizer's helper took chunks too
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)

@@ -1,6 +1,7 @@
 """minidl.optim against careless and hostile use: bad params, hyperparameters, gradients and
 state dicts give clear errors (torch's where torch has one) and change nothing; a step's
 in-place writes are visible to autograd's version counters and to the profiler."""
+
 import numpy as np
 import pytest
 
@@ -14,8 +15,10 @@ EXECUTORS = ["fast", "plain"]
 
 def params(*shapes, seed=0):
     rng = np.random.default_rng(seed)
-    return [minidl.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
-            for s in (shapes or [(3, 2), (4,)])]
+    return [
+        minidl.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+        for s in (shapes or [(3, 2), (4,)])
+    ]
 
 
 def force_grad(p, value):
@@ -44,7 +47,9 @@ def test_a_non_leaf_tensor_is_refused():
 
 
 def test_a_non_tensor_param_is_refused():
-    with pytest.raises(TypeError, match="can only optimize Tensors, but one of the params is ndarray"):
+    with pytest.raises(
+        TypeError, match="can only optimize Tensors, but one of the params is ndarray"
+    ):
         SGD([np.zeros(3)], lr=0.1)
 
 
@@ -83,10 +88,14 @@ def test_a_bad_grad_is_a_clear_error_naming_the_parameter(executor):
     ps[0].grad = minidl.tensor(np.ones((3, 2), np.float32))
     force_grad(ps[1], np.ones(4, np.float32))
     before = [p.data.copy() for p in ps]
-    with pytest.raises(TypeError, match=r"parameter 1 of group 0 \(shape \(4,\)\) is a ndarray, not a Tensor"):
+    with pytest.raises(
+        TypeError, match=r"parameter 1 of group 0 \(shape \(4,\)\) is a ndarray, not a Tensor"
+    ):
         opt.step()
     force_grad(ps[1], minidl.tensor(np.ones(5, np.float32)))
-    with pytest.raises(ValueError, match=r"parameter 1 of group 0 \(shape \(4,\)\) has shape \(5,\)"):
+    with pytest.raises(
+        ValueError, match=r"parameter 1 of group 0 \(shape \(4,\)\) has shape \(5,\)"
+    ):
         opt.step()
     for p, b in zip(ps, before):
         np.testing.assert_array_equal(p.data, b)  # checked before anything was written
@@ -109,7 +118,9 @@ def test_a_failing_load_state_dict_changes_nothing(executor):
         opt.load_state_dict(bad)
     worse = opt.state_dict()
     worse["state"][1]["exp_avg"] = np.zeros(5)
-    with pytest.raises(ValueError, match=r"'exp_avg' of parameter 1 has shape \(5,\), expected \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"'exp_avg' of parameter 1 has shape \(5,\), expected \(4,\)"
+    ):
         opt.load_state_dict(worse)
     after = opt.state_dict()
     assert after["param_groups"] == before["param_groups"]
@@ -166,11 +177,14 @@ def test_the_profiler_hook_times_each_step():
 # ----------------------------------------------------------- a new optimizer's typos
 def test_a_typo_in_a_class_level_rule_fails_when_the_class_is_defined():
     with pytest.raises(RuleError, match="unknown function 'sqr'"):
-        class Typo(optim.Optimizer):  # noqa: F841
+
+        class Typo(optim.Optimizer):
             state_defaults = {"v": 0.0}
             update = "v = v + g * g\np = p - lr * g / sqr(v)"
+
     with pytest.raises(RuleError, match="line 1"):
-        class Syntax(optim.Optimizer):  # noqa: F841
+
+        class Syntax(optim.Optimizer):
             update = "p = p - lr *"
 
 
@@ -182,5 +196,7 @@ def test_an_unknown_scalar_in_a_class_level_rule_fails_at_construction():
         def __init__(self, params, lr=0.1, beta=0.9):
             super().__init__(params, dict(lr=lr, beta=beta))
 
-    with pytest.raises(RuleError, match="uses vv, which is neither a state array nor a hyperparameter"):
+    with pytest.raises(
+        RuleError, match="uses vv, which is neither a state array nor a hyperparameter"
+    ):
         Misspelt(params())

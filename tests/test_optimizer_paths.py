@@ -1,6 +1,8 @@
 """examples/optimizer_paths.py draws the seed's three pictures with minidl's optimizers."""
+
 import numpy as np
 import pytest
+
 
 @pytest.fixture(scope="module")
 def example(load_example):
@@ -22,8 +24,11 @@ def test_writes_three_pngs_that_decode(example, tmp_path, capsys):
 
 
 def test_the_seeds_claims_hold_on_the_drawn_settings(example):
-    steps = {label: example.steps_to_target(example.path(make, 1000))
-             for _, optimizers in example.FIGURES.values() for label, make in optimizers.items()}
+    steps = {
+        label: example.steps_to_target(example.path(make, 1000))
+        for _, optimizers in example.FIGURES.values()
+        for label, make in optimizers.items()
+    }
     assert steps["Momentum lr=0.99, beta=0.9"] < steps["SGD lr=0.99"]
     assert steps["SGD lr=0.05 (too small)"] > steps["SGD lr=0.9"]
     assert steps["SGD lr=0.99 (too large)"] > steps["SGD lr=0.9"]

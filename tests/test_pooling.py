@@ -1,5 +1,6 @@
 """Pooling: values worked out by hand (padding, ceil_mode, ties, indices, divisors),
 gradcheck over a grid of geometries, gradgradcheck, and the Modules."""
+
 import itertools
 
 import numpy as np
@@ -9,7 +10,7 @@ import minidl
 import minidl.nn.functional as F
 from minidl import nn
 
-X33 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)     # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+X33 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
 
 
 def t(a, grad=True):
@@ -56,8 +57,9 @@ def test_max_pool_nan_wins_as_in_torch():
 
 def test_ceil_mode_keeps_the_partial_windows():
     np.testing.assert_array_equal(F.max_pool2d(t(X33), 2).numpy()[0, 0], [[5]])
-    np.testing.assert_array_equal(F.max_pool2d(t(X33), 2, ceil_mode=True).numpy()[0, 0],
-                                  [[5, 6], [8, 9]])
+    np.testing.assert_array_equal(
+        F.max_pool2d(t(X33), 2, ceil_mode=True).numpy()[0, 0], [[5, 6], [8, 9]]
+    )
     # a window starting in the right padding is dropped: 4 + 2*1 padded, k 2, s 2 -> 3
     assert F.max_pool2d(t(np.zeros((1, 1, 4, 4))), 2, 2, 1, ceil_mode=True).shape == (1, 1, 3, 3)
     assert F.max_pool2d(t(np.zeros((1, 1, 5, 5))), 2, 2, 1, ceil_mode=True).shape == (1, 1, 3, 3)
@@ -81,7 +83,7 @@ def test_avg_pool_by_hand():
 
 def test_avg_pool_divisors():
     x = t(X33)
-    with_pad = F.avg_pool2d(x, 2, 2, 1).numpy()[0, 0]               # count_include_pad=True
+    with_pad = F.avg_pool2d(x, 2, 2, 1).numpy()[0, 0]  # count_include_pad=True
     np.testing.assert_allclose(with_pad, [[1 / 4, 5 / 4], [11 / 4, 28 / 4]])
     without = F.avg_pool2d(x, 2, 2, 1, count_include_pad=False).numpy()[0, 0]
     np.testing.assert_allclose(without, [[1, 5 / 2], [11 / 2, 28 / 4]])
@@ -95,9 +97,8 @@ def test_avg_pool_divisors():
 def test_adaptive_avg_pool_uses_torchs_windows_when_sizes_do_not_divide():
     x = t(np.arange(1.0, 6.0).reshape(1, 1, 1, 5))
     # 5 -> 3: cells [0, 2), [1, 4), [3, 5): floor(i 5 / 3) to ceil((i + 1) 5 / 3)
-    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, (1, 3)).numpy()[0, 0, 0],
-                               [1.5, 3, 4.5])
-    y = F.adaptive_avg_pool2d(t(X33), (2, None)).numpy()[0, 0]     # None keeps the width
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, (1, 3)).numpy()[0, 0, 0], [1.5, 3, 4.5])
+    y = F.adaptive_avg_pool2d(t(X33), (2, None)).numpy()[0, 0]  # None keeps the width
     np.testing.assert_allclose(y, [[2.5, 3.5, 4.5], [5.5, 6.5, 7.5]])
     np.testing.assert_allclose(F.adaptive_avg_pool2d(t(X33), 1).numpy()[0, 0], [[5]])
 
@@ -119,25 +120,33 @@ POOL_GRID = list(itertools.product([2, 3], [1, 2], [0, 1], [False, True]))
 def test_max_pool_gradcheck_grid(kernel, stride, padding, ceil_mode):
     x = t(distinct(1, 2, 6, 5))
     for dilation in (1, 2):
-        assert minidl.gradcheck(lambda x: F.max_pool2d(x, kernel, stride, padding, dilation,
-                                                       ceil_mode), [x])
+        assert minidl.gradcheck(
+            lambda x: F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode),  # noqa: B023
+            [x],
+        )
 
 
 @pytest.mark.parametrize("kernel,stride,padding,ceil_mode", POOL_GRID)
 def test_avg_pool_gradcheck_grid(kernel, stride, padding, ceil_mode):
     x = t(distinct(1, 2, 5, 4))
     for count_include_pad in (False, True):
-        assert minidl.gradcheck(lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil_mode,
-                                                       count_include_pad), [x])
+        assert minidl.gradcheck(
+            lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad),  # noqa: B023
+            [x],
+        )
 
 
-@pytest.mark.parametrize("fn", [
-    lambda x: F.max_pool2d(x, 2, 1, 1, dilation=2) ** 2,
-    lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False) ** 2,
-    lambda x: F.adaptive_avg_pool2d(x, (3, 2)) ** 2,
-    lambda x: F.max_pool1d(x[:, :, 0], 3, 2, 1) ** 2,
-    lambda x: F.avg_pool1d(x[:, :, 0], 2) ** 2,
-], ids=["max", "avg", "adaptive", "max1d", "avg1d"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: F.max_pool2d(x, 2, 1, 1, dilation=2) ** 2,
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False) ** 2,
+        lambda x: F.adaptive_avg_pool2d(x, (3, 2)) ** 2,
+        lambda x: F.max_pool1d(x[:, :, 0], 3, 2, 1) ** 2,
+        lambda x: F.avg_pool1d(x[:, :, 0], 2) ** 2,
+    ],
+    ids=["max", "avg", "adaptive", "max1d", "avg1d"],
+)
 def test_pooling_gradcheck_and_second_derivatives(fn):
     x = t(distinct(2, 2, 5, 4))
     assert minidl.gradcheck(fn, [x])
@@ -160,16 +169,21 @@ def test_bad_pooling_arguments_raise():
 def test_pooling_modules():
     x = t(distinct(2, 3, 6, 6))
     assert nn.MaxPool2d(2)(x).shape == (2, 3, 3, 3)
-    np.testing.assert_array_equal(nn.MaxPool2d(3, 2, 1, ceil_mode=True)(x).numpy(),
-                                  F.max_pool2d(x, 3, 2, 1, ceil_mode=True).numpy())
+    np.testing.assert_array_equal(
+        nn.MaxPool2d(3, 2, 1, ceil_mode=True)(x).numpy(),
+        F.max_pool2d(x, 3, 2, 1, ceil_mode=True).numpy(),
+    )
     y, idx = nn.MaxPool2d(2, return_indices=True)(x)
-    np.testing.assert_array_equal(np.take_along_axis(x.numpy().reshape(2, 3, 36),
-                                                     idx.numpy().reshape(2, 3, 9), 2),
-                                  y.numpy().reshape(2, 3, 9))
-    np.testing.assert_array_equal(nn.AvgPool2d(2, padding=1)(x).numpy(),
-                                  F.avg_pool2d(x, 2, padding=1).numpy())
+    np.testing.assert_array_equal(
+        np.take_along_axis(x.numpy().reshape(2, 3, 36), idx.numpy().reshape(2, 3, 9), 2),
+        y.numpy().reshape(2, 3, 9),
+    )
+    np.testing.assert_array_equal(
+        nn.AvgPool2d(2, padding=1)(x).numpy(), F.avg_pool2d(x, 2, padding=1).numpy()
+    )
     assert nn.AdaptiveAvgPool2d((4, 5))(x).shape == (2, 3, 4, 5)
     for layer in (nn.MaxPool2d(2), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1)):
         assert len(layer.state_dict()) == 0
-    assert repr(nn.MaxPool2d(2)) == ("MaxPool2d(kernel_size=2, stride=2, padding=0, "
-                                     "dilation=1, ceil_mode=False)")
+    assert repr(nn.MaxPool2d(2)) == (
+        "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    )

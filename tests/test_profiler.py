@@ -1,8 +1,8 @@
 """minidl.profiler: per-op forward/backward times and bytes, optimizer steps, user ranges,
 the summary table and the Chrome trace."""
+
 import json
 
-import numpy as np
 import pytest
 
 import minidl
@@ -24,7 +24,7 @@ def synthetic_profile():
     prof.record("forward", "Linear", 1.0, 2.0, 400)
     prof.record("forward", "Linear", 3.0, 5.0, 400)
     prof.record("backward", "Linear", 6.0, 9.0, 1000)
-    prof.record("user", "step", 0.0, 10.0, 0)   # recorded when the range closes, after its ops
+    prof.record("user", "step", 0.0, 10.0, 0)  # recorded when the range closes, after its ops
     prof.record("optimizer", "Adam.step", 11.0, 15.0, 0)
     return prof
 
@@ -33,11 +33,21 @@ def test_key_averages_count_total_self_mean_and_bytes():
     rows = rows_by_name(synthetic_profile())
     assert set(rows) == {"Linear", "LinearBackward", "step", "Adam.step"}
     linear = rows["Linear"]
-    assert (linear.kind, linear.count, linear.cpu_time_total, linear.self_cpu_time_total,
-            linear.cpu_time, linear.cpu_memory_usage) == ("forward", 2, 3.0, 3.0, 1.5, 800)
+    assert (
+        linear.kind,
+        linear.count,
+        linear.cpu_time_total,
+        linear.self_cpu_time_total,
+        linear.cpu_time,
+        linear.cpu_memory_usage,
+    ) == ("forward", 2, 3.0, 3.0, 1.5, 800)
     back = rows["LinearBackward"]
-    assert (back.kind, back.count, back.cpu_time_total, back.cpu_memory_usage) == \
-        ("backward", 1, 3.0, 1000)
+    assert (back.kind, back.count, back.cpu_time_total, back.cpu_memory_usage) == (
+        "backward",
+        1,
+        3.0,
+        1000,
+    )
     step = rows["step"]  # 10 s in all, of which 1 + 2 + 3 s in the ops inside it
     assert (step.kind, step.cpu_time_total, step.self_cpu_time_total) == ("user", 10.0, 4.0)
     assert rows["Adam.step"].self_cpu_time_total == 4.0
@@ -49,12 +59,25 @@ def test_table_sorts_limits_and_formats_like_torch():
     lines = text.splitlines()
     assert lines[1].split()[:2] == ["Name", "Kind"] and "# of Calls" in lines[1]
     names = [line.split()[0] for line in lines[3:7]]
-    assert names == ["step", "Adam.step", "Linear", "LinearBackward"] or \
-        names == ["step", "Adam.step", "LinearBackward", "Linear"]  # 3.0 s each: a tie
+    assert names == ["step", "Adam.step", "Linear", "LinearBackward"] or names == [
+        "step",
+        "Adam.step",
+        "LinearBackward",
+        "Linear",
+    ]  # 3.0 s each: a tie
     # self time: 4 + 4 + 3 + 3 = 14 s in all; Linear's 3 s are 21.43%
     linear = next(line for line in lines if line.startswith("Linear "))
-    assert linear.split() == ["Linear", "forward", "21.43%", "3.000s", "3.000s", "1.500s",
-                              "800", "B", "2"]
+    assert linear.split() == [
+        "Linear",
+        "forward",
+        "21.43%",
+        "3.000s",
+        "3.000s",
+        "1.500s",
+        "800",
+        "B",
+        "2",
+    ]
     assert lines[-1] == "Self CPU time total: 14.000s"
     by_count = prof.table(sort_by="count", row_limit=1).splitlines()
     assert len(by_count) == 6 and by_count[3].startswith("Linear ")
@@ -70,8 +93,13 @@ def test_chrome_trace_has_one_complete_event_per_record_in_microseconds(tmp_path
     events = trace["traceEvents"]
     assert len(events) == 5 and {e["ph"] for e in events} == {"X"}
     first = events[0]
-    assert (first["name"], first["cat"], first["ts"], first["dur"], first["args"]) == \
-        ("Linear", "forward", 1e6, 1e6, {"bytes": 400})
+    assert (first["name"], first["cat"], first["ts"], first["dur"], first["args"]) == (
+        "Linear",
+        "forward",
+        1e6,
+        1e6,
+        {"bytes": 400},
+    )
     assert [e["name"] for e in events][2:] == ["LinearBackward", "step", "Adam.step"]
     assert len({(e["pid"], e["tid"]) for e in events}) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["trace.json"]
@@ -112,8 +140,9 @@ def test_profile_of_training_steps_lists_linear_loss_and_optimizer_with_exact_co
     kinds = [e.kind for e in events]
     assert kinds == (["forward"] * 4 + ["backward"] * 4 + ["optimizer"]) * 3
     for row in rows.values():
-        assert 0 < row.cpu_time_total and row.cpu_time == pytest.approx(
-            row.cpu_time_total / row.count)
+        assert row.cpu_time_total > 0 and row.cpu_time == pytest.approx(
+            row.cpu_time_total / row.count
+        )
     table = prof.table(sort_by="count")
     for name in expected:
         assert name in table
@@ -136,16 +165,24 @@ def test_record_function_ranges_nest_and_profiles_nest():
         assert autograd._profiler is outer
     assert autograd._profiler is None
     assert [e.name for e in inner.events] == ["Mul", "square", "Sum", "Sum", "Mul"]
-    assert [e.label for e in outer.events] == ["Mul", "square", "Sum", "SumBackward",
-                                               "MulBackward", "step"]
+    assert [e.label for e in outer.events] == [
+        "Mul",
+        "square",
+        "Sum",
+        "SumBackward",
+        "MulBackward",
+        "step",
+    ]
     rows = rows_by_name(outer)
     total = {name: r.cpu_time_total for name, r in rows.items()}
     # self time: less the events directly inside (the Mul forward is inside "square")
     direct = ["square", "Sum", "SumBackward", "MulBackward"]
     assert rows["step"].self_cpu_time_total == pytest.approx(
-        total["step"] - sum(total[n] for n in direct), abs=1e-9)
+        total["step"] - sum(total[n] for n in direct), abs=1e-9
+    )
     assert rows["square"].self_cpu_time_total == pytest.approx(
-        total["square"] - total["Mul"], abs=1e-9)
+        total["square"] - total["Mul"], abs=1e-9
+    )
     with pytest.raises(RuntimeError, match="already running"):
         with outer:
             with outer:
@@ -155,7 +192,7 @@ def test_record_function_ranges_nest_and_profiles_nest():
 def test_profile_is_removed_when_its_block_raises():
     with pytest.raises(ZeroDivisionError):
         with profile():
-            1 / 0
+            1 / 0  # noqa: B018
     assert autograd._profiler is None
     with record_function("nothing running"):  # no profile: nothing recorded, no error
         pass
@@ -174,6 +211,5 @@ def test_on_the_gpu_the_same_ops_and_bytes_are_recorded():
         y = minidl.tensor([0, 1, 2, 3, 0, 1, 2, 3], device=device)
         with profile() as prof:
             train_steps(model, opt, x, y, steps=2)
-        rows[device] = {(r.name, r.kind, r.count, r.cpu_memory_usage)
-                        for r in prof.key_averages()}
+        rows[device] = {(r.name, r.kind, r.count, r.cpu_memory_usage) for r in prof.key_averages()}
     assert rows["gpu"] == rows["cpu"] and ("Adam.step", "optimizer", 2, 0) in rows["gpu"]

@@ -1,7 +1,9 @@
 """Property tests over random shapes: broadcast gradients equal the NumPy formulas,
 and reductions and shape ops round-trip."""
+
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import minidl
@@ -29,13 +31,16 @@ OPS = {
     "add": (lambda a, b: a + b, lambda a, b, g: g, lambda a, b, g: g),
     "sub": (lambda a, b: a - b, lambda a, b, g: g, lambda a, b, g: -g),
     "mul": (lambda a, b: a * b, lambda a, b, g: g * b, lambda a, b, g: g * a),
-    "div": (lambda a, b: a / b, lambda a, b, g: g / b, lambda a, b, g: -g * a / b ** 2),
+    "div": (lambda a, b: a / b, lambda a, b, g: g / b, lambda a, b, g: -g * a / b**2),
 }
 
 
 @SETTINGS
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4),
-       name=st.sampled_from(sorted(OPS)), seed=st.integers(0, 2 ** 16))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4),
+    name=st.sampled_from(sorted(OPS)),
+    seed=st.integers(0, 2**16),
+)
 def test_broadcast_binary_gradients(shapes, name, seed):
     (shape_a, shape_b), out_shape = shapes.input_shapes, shapes.result_shape
     op, grad_a, grad_b = OPS[name]
@@ -49,10 +54,12 @@ def test_broadcast_binary_gradients(shapes, name, seed):
     out.backward(g_np)
     a_full, b_full = np.broadcast_to(a_np, out_shape), np.broadcast_to(b_np, out_shape)
     assert a.grad.shape == shape_a and b.grad.shape == shape_b
-    np.testing.assert_allclose(a.grad.numpy(), reduce_to(grad_a(a_full, b_full, g_np), shape_a),
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(b.grad.numpy(), reduce_to(grad_b(a_full, b_full, g_np), shape_b),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        a.grad.numpy(), reduce_to(grad_a(a_full, b_full, g_np), shape_a), rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        b.grad.numpy(), reduce_to(grad_b(a_full, b_full, g_np), shape_b), rtol=1e-10, atol=1e-12
+    )
 
 
 @st.composite
@@ -64,7 +71,7 @@ def shape_and_axes(draw):
 
 
 @SETTINGS
-@given(case=shape_and_axes(), keepdim=st.booleans(), seed=st.integers(0, 2 ** 16))
+@given(case=shape_and_axes(), keepdim=st.booleans(), seed=st.integers(0, 2**16))
 def test_sum_and_mean_match_numpy_and_spread_gradients(case, keepdim, seed):
     shape, axes = case
     dim = axes if axes else None  # empty list: reduce everything
@@ -80,13 +87,17 @@ def test_sum_and_mean_match_numpy_and_spread_gradients(case, keepdim, seed):
         out.backward(g_np)
         reduced = axes if axes else tuple(range(len(shape)))
         g_kept = g_np if keepdim else np.expand_dims(g_np, reduced)
-        np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(g_kept * scale, shape),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            x.grad.numpy(), np.broadcast_to(g_kept * scale, shape), rtol=1e-12
+        )
 
 
 @SETTINGS
-@given(shape=array_shapes(min_dims=0, max_dims=4, max_side=4), seed=st.integers(0, 2 ** 16),
-       data_=st.data())
+@given(
+    shape=array_shapes(min_dims=0, max_dims=4, max_side=4),
+    seed=st.integers(0, 2**16),
+    data_=st.data(),
+)
 def test_reshape_round_trip(shape, seed, data_):
     x_np = data(seed, shape)
     size = x_np.size
@@ -105,8 +116,11 @@ def test_reshape_round_trip(shape, seed, data_):
 
 
 @SETTINGS
-@given(shape=array_shapes(min_dims=1, max_dims=5, max_side=3), seed=st.integers(0, 2 ** 16),
-       data_=st.data())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=5, max_side=3),
+    seed=st.integers(0, 2**16),
+    data_=st.data(),
+)
 def test_permute_round_trip_and_gradient(shape, seed, data_):
     dims = tuple(data_.draw(st.permutations(range(len(shape)))))
     x_np = data(seed, shape)
@@ -120,11 +134,15 @@ def test_permute_round_trip_and_gradient(shape, seed, data_):
 
 
 @SETTINGS
-@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=5), seed=st.integers(0, 2 ** 16),
-       data_=st.data())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=3, max_side=5),
+    seed=st.integers(0, 2**16),
+    data_=st.data(),
+)
 def test_getitem_integer_arrays_scatter_with_accumulation(shape, seed, data_):
-    index = np.array(data_.draw(st.lists(st.integers(-shape[0], shape[0] - 1), max_size=8)),
-                     dtype=np.int64)
+    index = np.array(
+        data_.draw(st.lists(st.integers(-shape[0], shape[0] - 1), max_size=8)), dtype=np.int64
+    )
     x_np = data(seed, shape)
     x = minidl.tensor(x_np, requires_grad=True)
     y = x[index]

@@ -1,6 +1,7 @@
 """The Python examples in README.md and docs/internals.md run as written (each file's blocks
 in one namespace, in order). A python block followed directly by an ```output block must
 print exactly that; the tour's figure must be what examples/internals_tour.py draws."""
+
 import contextlib
 import io
 import re
@@ -26,8 +27,9 @@ def run_python_blocks(path):
             exec(compile(body, f"{path.name} python block {ran}", "exec"), namespace)
         ran += 1
         if following[0] == "output":
-            assert printed.getvalue().rstrip("\n") == following[1].rstrip("\n"), \
+            assert printed.getvalue().rstrip("\n") == following[1].rstrip("\n"), (
                 f"{path.name} python block {ran - 1} printed something else than its output block"
+            )
             checked += 1
     return ran, checked
 
@@ -41,6 +43,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
 
 def mnist_present():
     from minidl.data.mnist import data_root
+
     return (data_root() / "mnist" / "train-images-idx3-ubyte.gz").is_file()
 
 
@@ -60,5 +63,6 @@ def test_the_tours_figure_is_what_its_script_draws(load_example, tmp_path):
     written = load_example("internals_tour").main(["--out", str(tmp_path)])
     assert tmp_path / "internals_graph.dot" in written
     committed = (TOUR.parent / "images" / "internals_graph.dot").read_text()
-    assert (tmp_path / "internals_graph.dot").read_text() == committed, \
+    assert (tmp_path / "internals_graph.dot").read_text() == committed, (
         "docs/images/internals_graph.* are out of date: run python examples/internals_tour.py"
+    )

@@ -1,6 +1,7 @@
 """F.pad, F.interpolate, F.normalize, F.cosine_similarity and
 F.scaled_dot_product_attention: values worked out by hand, gradients against finite
 differences to second order, PyTorch's argument checks, and their Modules."""
+
 import math
 
 import numpy as np
@@ -35,8 +36,7 @@ def test_pad_modes_by_hand():
     square = minidl.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
     # (left, right, top, bottom): the last dim first
     check(F.pad(square, (1, 0, 0, 1)), [[[[0, 1, 2], [0, 3, 4], [0, 0, 0]]]])
-    check(F.pad(square, (0, 1, 1, 0), mode="replicate"),
-          [[[[1, 2, 2], [1, 2, 2], [3, 4, 4]]]])
+    check(F.pad(square, (0, 1, 1, 0), mode="replicate"), [[[[1, 2, 2], [1, 2, 2], [3, 4, 4]]]])
 
 
 def test_pad_argument_checks():
@@ -62,10 +62,14 @@ def test_interpolate_by_hand():
     # half-pixel centres: x = (i + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25
     check(F.interpolate(ends, size=4, mode="linear"), [[[0, 0.75, 2.25, 3]]])
     square = minidl.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
-    check(F.interpolate(square, size=(3, 3), mode="bilinear", align_corners=True),
-          [[[[0, 0.5, 1], [1, 1.5, 2], [2, 2.5, 3]]]])
-    check(F.interpolate(square, scale_factor=2, mode="nearest"),
-          [[[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]]])
+    check(
+        F.interpolate(square, size=(3, 3), mode="bilinear", align_corners=True),
+        [[[[0, 0.5, 1], [1, 1.5, 2], [2, 2.5, 3]]]],
+    )
+    check(
+        F.interpolate(square, scale_factor=2, mode="nearest"),
+        [[[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]]],
+    )
 
 
 def test_interpolate_argument_checks():
@@ -95,17 +99,20 @@ def test_attention_by_hand():
     k = minidl.tensor([[1.0, 0.0], [0.0, 1.0]], dtype="float64")
     v = minidl.tensor([[1.0, 2.0], [3.0, 4.0]], dtype="float64")
     p = 1 / (1 + math.exp(-1 / math.sqrt(2)))  # softmax of (1/sqrt(2), 0)
-    check(F.scaled_dot_product_attention(q, k, v),
-          [[p + 3 * (1 - p), 2 * p + 4 * (1 - p)], [(1 - p) + 3 * p, 2 * (1 - p) + 4 * p]])
+    check(
+        F.scaled_dot_product_attention(q, k, v),
+        [[p + 3 * (1 - p), 2 * p + 4 * (1 - p)], [(1 - p) + 3 * p, 2 * (1 - p) + 4 * p]],
+    )
     causal = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     check(causal[0], [1, 2])  # the first query sees the first key only
-    blocked = F.scaled_dot_product_attention(q, k, v,
-                                             attn_mask=minidl.tensor([False, True]))
+    blocked = F.scaled_dot_product_attention(q, k, v, attn_mask=minidl.tensor([False, True]))
     check(blocked, [[3, 4], [3, 4]])
     bias = minidl.tensor([[0.0, math.log(3)], [0.0, 0.0]], dtype="float64")
     pb = 1 / (1 + 3 * math.exp(-2.0))  # scores (2, 0) + (0, log 3), scale 2
-    check(F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=2.0)[0],
-          [pb + 3 * (1 - pb), 2 * pb + 4 * (1 - pb)])
+    check(
+        F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=2.0)[0],
+        [pb + 3 * (1 - pb), 2 * pb + 4 * (1 - pb)],
+    )
     with pytest.raises(RuntimeError, match="should not be set when is_causal"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=True)
 
@@ -133,17 +140,24 @@ FUNCTIONS = {
     "pad_circular": (lambda x: F.pad(x, (1, 2, 2, 1), mode="circular"), [(1, 2, 3, 4)]),
     "nearest": (lambda x: F.interpolate(x, size=(5, 3)), [(1, 2, 3, 4)]),
     "bilinear": (lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear"), [(1, 2, 3, 4)]),
-    "bilinear_corners": (lambda x: F.interpolate(x, size=(2, 7), mode="bilinear",
-                                                 align_corners=True), [(1, 2, 3, 4)]),
+    "bilinear_corners": (
+        lambda x: F.interpolate(x, size=(2, 7), mode="bilinear", align_corners=True),
+        [(1, 2, 3, 4)],
+    ),
     "linear": (lambda x: F.interpolate(x, size=7, mode="linear"), [(2, 2, 4)]),
     "normalize": (lambda x: F.normalize(x, dim=-1), [(3, 4)]),
     "cosine_similarity": (lambda a, b: F.cosine_similarity(a, b, dim=-1), [(3, 4), (1, 4)]),
     "attention": (F.scaled_dot_product_attention, [(2, 3, 5), (2, 4, 5), (2, 4, 2)]),
-    "attention_causal": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v,
-                                                                        is_causal=True),
-                         [(2, 3, 5), (2, 4, 5), (2, 4, 2)]),
-    "attention_mask": (lambda q, k, v: F.scaled_dot_product_attention(
-        q, k, v, attn_mask=minidl.tensor(MASK), scale=0.7), [(3, 5), (4, 5), (4, 2)]),
+    "attention_causal": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [(2, 3, 5), (2, 4, 5), (2, 4, 2)],
+    ),
+    "attention_mask": (
+        lambda q, k, v: F.scaled_dot_product_attention(
+            q, k, v, attn_mask=minidl.tensor(MASK), scale=0.7
+        ),
+        [(3, 5), (4, 5), (4, 2)],
+    ),
 }
 
 
@@ -156,13 +170,17 @@ def test_gradients_to_second_order(name):
 
 def test_modules_match_their_functions():
     x = t64(1, 2, 3, 4)
-    np.testing.assert_array_equal(nn.ReflectionPad2d(1)(x).numpy(),
-                                  F.pad(x, (1, 1, 1, 1), mode="reflect").numpy())
-    np.testing.assert_array_equal(nn.ZeroPad2d((1, 0, 2, 0))(x).numpy(),
-                                  F.pad(x, (1, 0, 2, 0)).numpy())
-    np.testing.assert_array_equal(nn.ConstantPad1d(2, 3.5)(x[0]).numpy(),
-                                  F.pad(x[0], (2, 2), value=3.5).numpy())
+    np.testing.assert_array_equal(
+        nn.ReflectionPad2d(1)(x).numpy(), F.pad(x, (1, 1, 1, 1), mode="reflect").numpy()
+    )
+    np.testing.assert_array_equal(
+        nn.ZeroPad2d((1, 0, 2, 0))(x).numpy(), F.pad(x, (1, 0, 2, 0)).numpy()
+    )
+    np.testing.assert_array_equal(
+        nn.ConstantPad1d(2, 3.5)(x[0]).numpy(), F.pad(x[0], (2, 2), value=3.5).numpy()
+    )
     up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-    np.testing.assert_array_equal(up(x).numpy(), F.interpolate(
-        x, scale_factor=2, mode="bilinear", align_corners=True).numpy())
+    np.testing.assert_array_equal(
+        up(x).numpy(), F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True).numpy()
+    )
     assert "scale_factor=2" in repr(up)

@@ -1,4 +1,5 @@
 """minidl.save / minidl.load: exact round trips, pickle-free, atomic, clear errors."""
+
 import io
 import json
 import os
@@ -18,14 +19,18 @@ def mlp():
 
 def test_round_trip_of_a_nested_tree(tmp_path):
     obj = {
-        "model": {"w": np.arange(6, dtype=np.float32).reshape(2, 3),
-                  "b": np.array([1.5, -2.5]), "mask": np.array([True, False]),
-                  "names": np.array(["ab", "c"])},
+        "model": {
+            "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "b": np.array([1.5, -2.5]),
+            "mask": np.array([True, False]),
+            "names": np.array(["ab", "c"]),
+        },
         "state": {0: {"step": 7, "exp_avg": np.ones(3, np.float16)}, 1: {"step": 8}},
         "hparams": [0.1, (0.9, 0.999), "adam", None, True, -3, 1e-300, float("inf"), 2**70],
         "scalars": (np.float32(0.5), np.float64(0.1), np.int64(2**40), np.bool_(True)),
         "tensor": minidl.tensor([1.0, 2.0]),
-        "empty": {}, "": [],
+        "empty": {},
+        "": [],
     }
     path = tmp_path / "tree.npz"
     minidl.save(obj, path)
@@ -87,8 +92,12 @@ def saved_bytes(tmp_path):
 
 
 def same(a, b):
-    return (a.keys() == b.keys() and a["step"] == b["step"] and a["name"] == b["name"]
-            and all(np.array_equal(a["model"][k], b["model"][k]) for k in b["model"]))
+    return (
+        a.keys() == b.keys()
+        and a["step"] == b["step"]
+        and a["name"] == b["name"]
+        and all(np.array_equal(a["model"][k], b["model"][k]) for k in b["model"])
+    )
 
 
 def test_every_truncation_is_detected(tmp_path):
@@ -105,9 +114,13 @@ def member_data_offsets(raw):
     positions = set()
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         for info in archive.infolist():
-            local = raw[info.header_offset:info.header_offset + 30]
-            start = (info.header_offset + 30 + int.from_bytes(local[26:28], "little")
-                     + int.from_bytes(local[28:30], "little"))
+            local = raw[info.header_offset : info.header_offset + 30]
+            start = (
+                info.header_offset
+                + 30
+                + int.from_bytes(local[26:28], "little")
+                + int.from_bytes(local[28:30], "little")
+            )
             positions.update(range(start, start + info.compress_size))
     return positions
 
@@ -151,6 +164,7 @@ def test_not_a_checkpoint(tmp_path):
 
 class _Payload:
     """Unpickling this would run code: it must never happen."""
+
     ran = False
 
     def __reduce__(self):
@@ -168,8 +182,9 @@ def test_pickle_bearing_npz_is_refused(tmp_path):
     member = io.BytesIO()
     np.save(member, np.array([_Payload()], dtype=object), allow_pickle=True)
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("__minidl__.npy", _npy(np.frombuffer(json.dumps(header).encode(),
-                                                              dtype=np.uint8)))
+        archive.writestr(
+            "__minidl__.npy", _npy(np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        )
         archive.writestr("a0.npy", member.getvalue())
     with pytest.raises(minidl.CheckpointError, match="allow_pickle=False"):
         minidl.load(path)
@@ -183,9 +198,12 @@ def _npy(array):
 
 
 def test_malformed_header_is_a_checkpoint_error(tmp_path):
-    for header in (b"not json", json.dumps([1, 2]).encode(),
-                   json.dumps({"format": "minidl.save/1", "tree": {"array": "a9"}}).encode(),
-                   json.dumps({"format": "other/2", "tree": {}}).encode()):
+    for header in (
+        b"not json",
+        json.dumps([1, 2]).encode(),
+        json.dumps({"format": "minidl.save/1", "tree": {"array": "a9"}}).encode(),
+        json.dumps({"format": "other/2", "tree": {}}).encode(),
+    ):
         path = tmp_path / "bad.npz"
         np.savez(path, __minidl__=np.frombuffer(header, dtype=np.uint8))
         with pytest.raises(minidl.CheckpointError):
@@ -195,8 +213,7 @@ def test_malformed_header_is_a_checkpoint_error(tmp_path):
 # ---- mismatched state dicts --------------------------------------------------------
 def test_mismatched_checkpoint_names_key_and_shapes_and_changes_nothing(tmp_path):
     path = tmp_path / "wide.npz"
-    minidl.save(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)).state_dict(),
-                path)
+    minidl.save(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)).state_dict(), path)
     model = mlp()
     before = {k: v.copy() for k, v in model.state_dict().items()}
     with pytest.raises(RuntimeError) as info:
@@ -216,8 +233,11 @@ def test_missing_and_unexpected_keys(tmp_path):
     minidl.save(state, path)
     model = mlp()
     before = {k: v.copy() for k, v in model.state_dict().items()}
-    with pytest.raises(RuntimeError, match=r"missing keys: \['3.bias'\]; unexpected keys: "
-                                           r"\['extra.bias'\]"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"missing keys: \['3.bias'\]; unexpected keys: "
+        r"\['extra.bias'\]",
+    ):
         model.load_state_dict(minidl.load(path))
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key])
@@ -232,6 +252,7 @@ def test_crash_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
     def crash(file, **arrays):
         file.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full")
+
     monkeypatch.setattr(np, "savez", crash)
     with pytest.raises(OSError, match="disk full"):
         minidl.save({"step": 2, "w": np.zeros(3)}, path)
@@ -305,11 +326,17 @@ def test_saving_onto_a_folder_or_into_a_file_names_the_path(tmp_path):
 
 
 def test_arrays_of_every_plain_kind_and_layout_round_trip(tmp_path):
-    obj = {"fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
-           "strided": np.arange(10)[::3], "strings": np.array(["ab", "", "héllo"]),
-           "bytes": np.array([b"x", b"yz"]), "dates": np.array(["2024-01-02"], "M8[D]"),
-           "complex": np.array([1 + 2j], np.complex64), "big_endian": np.arange(3, dtype=">i4"),
-           "empty": np.zeros((0, 3), np.float32), "scalar": np.float16(1.5)}
+    obj = {
+        "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        "strided": np.arange(10)[::3],
+        "strings": np.array(["ab", "", "héllo"]),
+        "bytes": np.array([b"x", b"yz"]),
+        "dates": np.array(["2024-01-02"], "M8[D]"),
+        "complex": np.array([1 + 2j], np.complex64),
+        "big_endian": np.arange(3, dtype=">i4"),
+        "empty": np.zeros((0, 3), np.float32),
+        "scalar": np.float16(1.5),
+    }
     minidl.save(obj, tmp_path / "kinds.npz")
     back = minidl.load(tmp_path / "kinds.npz")
     for key, value in obj.items():
@@ -343,8 +370,11 @@ def write_zip(path, members, compression=zipfile.ZIP_STORED):
 
 
 def header_bytes(tree):
-    return _npy(np.frombuffer(json.dumps({"format": "minidl.save/1", "tree": tree}).encode(),
-                              dtype=np.uint8))
+    return _npy(
+        np.frombuffer(
+            json.dumps({"format": "minidl.save/1", "tree": tree}).encode(), dtype=np.uint8
+        )
+    )
 
 
 def npy_declaring(shape, dtype="<f8", data=b"\0" * 16):
@@ -368,14 +398,16 @@ def load_peak(path):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                                         zipfile.ZIP_LZMA])
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
 def test_compressed_members_are_refused_before_inflating(tmp_path, compression):
     # 32 MB of zeros compress to some KB (bzip2: a few hundred bytes); loading used to
     # inflate them all
     bomb = _npy(np.zeros(4 << 20))
-    path = write_zip(tmp_path / "bomb.npz", {"__minidl__.npy": header_bytes(ONE_ARRAY),
-                                             "a0.npy": bomb}, compression)
+    path = write_zip(
+        tmp_path / "bomb.npz",
+        {"__minidl__.npy": header_bytes(ONE_ARRAY), "a0.npy": bomb},
+        compression,
+    )
     assert path.stat().st_size < 100_000
     error, peak = load_peak(path)
     assert "is compressed" in str(error) and "stored members only" in str(error)
@@ -383,25 +415,34 @@ def test_compressed_members_are_refused_before_inflating(tmp_path, compression):
 
 
 def test_a_huge_declared_shape_is_a_checkpoint_error_not_a_memory_error(tmp_path):
-    path = write_zip(tmp_path / "huge.npz", {"__minidl__.npy": header_bytes(ONE_ARRAY),
-                                             "a0.npy": npy_declaring((2**50,))})
+    path = write_zip(
+        tmp_path / "huge.npz",
+        {"__minidl__.npy": header_bytes(ONE_ARRAY), "a0.npy": npy_declaring((2**50,))},
+    )
     error, peak = load_peak(path)
-    assert "declares float64 (1125899906842624,) (9007199254740992 bytes) but holds 16" \
-        in str(error)
+    assert "declares float64 (1125899906842624,) (9007199254740992 bytes) but holds 16" in str(
+        error
+    )
     assert peak < 1 << 20
 
 
-@pytest.mark.parametrize("shape, dtype, data, match", [
-    ((3,), "<f8", b"\0" * 16, r"declares float64 \(3,\) \(24 bytes\) but holds 16"),
-    ((2**40, 2**40), "<f4", b"", "declares float32"),        # product beyond int64: no wrap
-    ((1,), "<U10000000", b"\0" * 4, "declares <U10000000 .*40000000 bytes"),
-    ((1,), "|V8", b"\0" * 8, "dtype |V8, which minidl.save never writes"),
-    ((2,), "|O", b"\0" * 16, "Python objects"),
-])
-def test_declared_sizes_and_dtypes_are_checked_against_the_member(tmp_path, shape, dtype,
-                                                                   data, match):
-    path = write_zip(tmp_path / "bad.npz", {"__minidl__.npy": header_bytes(ONE_ARRAY),
-                                            "a0.npy": npy_declaring(shape, dtype, data)})
+@pytest.mark.parametrize(
+    "shape, dtype, data, match",
+    [
+        ((3,), "<f8", b"\0" * 16, r"declares float64 \(3,\) \(24 bytes\) but holds 16"),
+        ((2**40, 2**40), "<f4", b"", "declares float32"),  # product beyond int64: no wrap
+        ((1,), "<U10000000", b"\0" * 4, "declares <U10000000 .*40000000 bytes"),
+        ((1,), "|V8", b"\0" * 8, "dtype |V8, which minidl.save never writes"),
+        ((2,), "|O", b"\0" * 16, "Python objects"),
+    ],
+)
+def test_declared_sizes_and_dtypes_are_checked_against_the_member(
+    tmp_path, shape, dtype, data, match
+):
+    path = write_zip(
+        tmp_path / "bad.npz",
+        {"__minidl__.npy": header_bytes(ONE_ARRAY), "a0.npy": npy_declaring(shape, dtype, data)},
+    )
     with pytest.raises(minidl.CheckpointError, match=match):
         minidl.load(path)
 
@@ -410,8 +451,10 @@ def test_declared_sizes_and_dtypes_are_checked_against_the_member(tmp_path, shap
 def test_a_deeply_nested_header_is_a_checkpoint_error_not_a_recursion_error(tmp_path, depth):
     tree = '{"list": [' * depth + "]}" * depth
     text = '{"format": "minidl.save/1", "tree": ' + tree + "}"
-    path = write_zip(tmp_path / "deep.npz", {
-        "__minidl__.npy": _npy(np.frombuffer(text.encode(), dtype=np.uint8))})
+    path = write_zip(
+        tmp_path / "deep.npz",
+        {"__minidl__.npy": _npy(np.frombuffer(text.encode(), dtype=np.uint8))},
+    )
     with pytest.raises(minidl.CheckpointError, match="nested deeper than 64 levels"):
         minidl.load(path)
 
@@ -431,22 +474,34 @@ def test_a_tree_deeper_than_save_writes_is_refused(tmp_path):
         minidl.load(path)
 
 
-@pytest.mark.parametrize("members, tree, match", [
-    ({"a0.npy": _npy(np.ones(2)), "a1.npy": _npy(np.ones(3))}, ONE_ARRAY,
-     r"members \['a1'\] are not part of the saved object"),
-    ({"a0.npy": _npy(np.ones(2)), "notes.txt": b"hello"}, ONE_ARRAY,
-     "unexpected member 'notes.txt'"),
-    ({"a0.npy": _npy(np.ones(2))}, {"list": [{"array": "a0"}, {"array": "a0"}]},
-     "refers to member 'a0' twice"),
-    ({}, ONE_ARRAY, "refers to a missing member 'a0'"),
-    ({"a0.npy": _npy(np.ones(2))}, {"scalar": "a0"}, r"scalar member 'a0' has shape \(2,\)"),
-    ({}, {"dict": [[True, {"value": 1}]]}, "malformed dict item"),
-    ({}, {"dict": [["k"]]}, "malformed dict item"),
-    ({}, {"value": {"nested": "object"}}, "malformed tree node"),
-    ({}, {"list": [], "tuple": []}, "malformed tree node"),
-    ({}, {"array": 3}, "malformed tree node"),
-    ({}, ["not", "a", "node"], "malformed tree node"),
-])
+@pytest.mark.parametrize(
+    "members, tree, match",
+    [
+        (
+            {"a0.npy": _npy(np.ones(2)), "a1.npy": _npy(np.ones(3))},
+            ONE_ARRAY,
+            r"members \['a1'\] are not part of the saved object",
+        ),
+        (
+            {"a0.npy": _npy(np.ones(2)), "notes.txt": b"hello"},
+            ONE_ARRAY,
+            "unexpected member 'notes.txt'",
+        ),
+        (
+            {"a0.npy": _npy(np.ones(2))},
+            {"list": [{"array": "a0"}, {"array": "a0"}]},
+            "refers to member 'a0' twice",
+        ),
+        ({}, ONE_ARRAY, "refers to a missing member 'a0'"),
+        ({"a0.npy": _npy(np.ones(2))}, {"scalar": "a0"}, r"scalar member 'a0' has shape \(2,\)"),
+        ({}, {"dict": [[True, {"value": 1}]]}, "malformed dict item"),
+        ({}, {"dict": [["k"]]}, "malformed dict item"),
+        ({}, {"value": {"nested": "object"}}, "malformed tree node"),
+        ({}, {"list": [], "tuple": []}, "malformed tree node"),
+        ({}, {"array": 3}, "malformed tree node"),
+        ({}, ["not", "a", "node"], "malformed tree node"),
+    ],
+)
 def test_members_are_read_only_when_the_tree_names_them_once(tmp_path, members, tree, match):
     path = write_zip(tmp_path / "odd.npz", {"__minidl__.npy": header_bytes(tree), **members})
     with pytest.raises(minidl.CheckpointError, match=match):

@@ -1,4 +1,5 @@
 """Tensor construction, dtypes, conversions, repr and the creation functions."""
+
 import numpy as np
 import pytest
 
@@ -7,12 +8,22 @@ from minidl import Tensor
 
 
 # ---- dtypes ---------------------------------------------------------------------------
-@pytest.mark.parametrize("data, dtype", [
-    (1.5, np.float32), ([1.0, 2.0], np.float32), ([[1, 2.5]], np.float32),
-    (3, np.int64), ([1, 2], np.int64), (True, np.bool_), ([True, False], np.bool_),
-    (np.array([1.0, 2.0]), np.float64), (np.float64(2.0), np.float64),
-    (np.array([1, 2], dtype=np.int32), np.int32), (np.ones(2, np.float32), np.float32),
-])
+@pytest.mark.parametrize(
+    "data, dtype",
+    [
+        (1.5, np.float32),
+        ([1.0, 2.0], np.float32),
+        ([[1, 2.5]], np.float32),
+        (3, np.int64),
+        ([1, 2], np.int64),
+        (True, np.bool_),
+        ([True, False], np.bool_),
+        (np.array([1.0, 2.0]), np.float64),
+        (np.float64(2.0), np.float64),
+        (np.array([1, 2], dtype=np.int32), np.int32),
+        (np.ones(2, np.float32), np.float32),
+    ],
+)
 def test_default_dtypes(data, dtype):
     t = minidl.tensor(data)
     assert t.dtype == dtype
@@ -31,7 +42,7 @@ def test_explicit_dtype(dtype):
 
 def test_float64_is_kept_through_ops():
     x = minidl.tensor(np.array([1.0, 2.0]), requires_grad=True)
-    y = ((x * 2.5 + 1) / 3 - x ** 2).exp().sum()
+    y = ((x * 2.5 + 1) / 3 - x**2).exp().sum()
     assert y.dtype == np.float64
     y.backward()
     assert x.grad.dtype == np.float64
@@ -39,8 +50,17 @@ def test_float64_is_kept_through_ops():
 
 def test_python_and_numpy_scalars_keep_float32():
     x = minidl.tensor([1.0, 2.0])
-    for y in (x + 1, 2 * x, x / 3.0, 1 - x, x ** 2, x * np.float64(2.0), np.float64(2.0) * x,
-              x + np.int64(1), np.float32(2) * x):
+    for y in (
+        x + 1,
+        2 * x,
+        x / 3.0,
+        1 - x,
+        x**2,
+        x * np.float64(2.0),
+        np.float64(2.0) * x,
+        x + np.int64(1),
+        np.float32(2) * x,
+    ):
         assert y.dtype == np.float32
 
 
@@ -166,11 +186,15 @@ def test_zeros_ones_full_like():
     assert minidl.ones(2, requires_grad=True).requires_grad
 
 
-@pytest.mark.parametrize("args, expected", [
-    ((5,), np.arange(5)), ((2, 7, 2), np.arange(2, 7, 2)),
-    ((0.0, 1.0, 0.25), np.arange(0, 1, 0.25)),
-    ((3.0,), np.arange(3.0)),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ((5,), np.arange(5)),
+        ((2, 7, 2), np.arange(2, 7, 2)),
+        ((0.0, 1.0, 0.25), np.arange(0, 1, 0.25)),
+        ((3.0,), np.arange(3.0)),
+    ],
+)
 def test_arange(args, expected):
     t = minidl.arange(*args)
     assert t.dtype == (np.int64 if expected.dtype.kind == "i" else np.float32)
@@ -196,6 +220,7 @@ def test_rand_randn_manual_seed():
 def test_every_forwarding_method_is_its_op():
     from minidl import ops
     from minidl.tensor import _OP_METHODS
+
     assert len(set(_OP_METHODS)) == len(_OP_METHODS), "a name is listed twice"
     x = minidl.tensor([[1.0, -2.0], [3.0, 4.0]])
     for name in _OP_METHODS:
@@ -218,10 +243,18 @@ def test_tensor_from_a_list_of_zero_d_tensors_is_numeric():
         minidl.tensor([minidl.tensor([1.0, 2.0])])
 
 
-@pytest.mark.parametrize("data, named", [
-    (None, "NoneType"), (["a"], "str"), ([1, None], "NoneType"), ("abc", "str"),
-    ({"a": 1}, "dict"), ([[1.0, object()]], "object"), (b"ab", "bytes"),
-])
+@pytest.mark.parametrize(
+    "data, named",
+    [
+        (None, "NoneType"),
+        (["a"], "str"),
+        ([1, None], "NoneType"),
+        ("abc", "str"),
+        ({"a": 1}, "dict"),
+        ([[1.0, object()]], "object"),
+        (b"ab", "bytes"),
+    ],
+)
 def test_non_numeric_data_is_refused(data, named):
     with pytest.raises(TypeError, match=f"numeric dtype from data of type {named}"):
         minidl.tensor(data)
@@ -272,7 +305,7 @@ def test_uniform_and_normal_fill_in_place():
     memory = x.data
     x.uniform_(2.0, 3.0)
     assert x.data is memory and x._version == 1
-    assert 2.0 <= x.numpy().min() and x.numpy().max() < 3.0 and abs(x.numpy().mean() - 2.5) < 0.05
+    assert x.numpy().min() >= 2.0 and x.numpy().max() < 3.0 and abs(x.numpy().mean() - 2.5) < 0.05
     x.normal_(1.0, 2.0)
     assert abs(x.numpy().mean() - 1.0) < 0.15 and abs(x.numpy().std() - 2.0) < 0.15
     with pytest.raises(TypeError, match="floating point"):
@@ -288,4 +321,4 @@ def test_contains_looks_at_every_element():
     t = minidl.tensor([[1, 2], [3, 4]])
     assert 3 in t and 5 not in t and 2.0 in t and minidl.tensor(4) in t
     with pytest.raises(RuntimeError, match="only supports Tensor or scalar"):
-        "a" in t
+        "a" in t  # noqa: B015

@@ -1,4 +1,5 @@
 """minidl.nn.utils: gradient clipping against NumPy."""
+
 import math
 
 import numpy as np
@@ -38,13 +39,13 @@ def test_clip_grad_norm_matches_numpy(norm_type):
 def test_clip_grad_norm_leaves_small_gradients_alone():
     params = params_with_grads(*GRADS)
     total = clip_grad_norm_(params, max_norm=100.0)
-    assert total == pytest.approx(math.sqrt(sum((g ** 2).sum() for g in GRADS)))
+    assert total == pytest.approx(math.sqrt(sum((g**2).sum() for g in GRADS)))
     for p, g in zip(params, GRADS):
         np.testing.assert_array_equal(p.grad.numpy(), g)
 
 
 def test_clip_grad_norm_skips_missing_grads_and_takes_one_tensor():
-    p, = params_with_grads([6.0, 8.0])
+    (p,) = params_with_grads([6.0, 8.0])
     empty = nn.Parameter(minidl.zeros(3))
     assert clip_grad_norm_([p, empty], 5.0) == pytest.approx(10.0)
     assert empty.grad is None
@@ -54,7 +55,7 @@ def test_clip_grad_norm_skips_missing_grads_and_takes_one_tensor():
 
 
 def test_clip_grad_norm_nonfinite():
-    p, = params_with_grads([1.0, np.inf])
+    (p,) = params_with_grads([1.0, np.inf])
     assert clip_grad_norm_([p], 1.0) == math.inf
     np.testing.assert_array_equal(p.grad.numpy(), [1.0, np.inf])  # left alone, no nan
     with pytest.raises(RuntimeError, match="inf"):

@@ -1,4 +1,5 @@
 """minidl.viz: the DOT text of the autograd graph, and drawing it with Graphviz."""
+
 import re
 import shutil
 
@@ -27,18 +28,23 @@ def ops(nodes):
 
 def test_one_node_per_op_shared_results_once_edges_follow_the_data():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
-    y = x.exp()               # used three times below: still one node
-    z = (y * y + y).sum()     # Mul, Add, Sum
+    y = x.exp()  # used three times below: still one node
+    z = (y * y + y).sum()  # Mul, Add, Sum
     nodes, edges = parse(viz.to_dot(z))
     labels = {k: v[0] for k, v in nodes.items()}
-    assert sorted(label[0] for k, label in labels.items() if k.startswith("op")) == \
-        ["Add", "Exp", "Mul", "Sum"]
+    assert sorted(label[0] for k, label in labels.items() if k.startswith("op")) == [
+        "Add",
+        "Exp",
+        "Mul",
+        "Sum",
+    ]
     by_name = {label[0]: k for k, label in labels.items()}
     leaf = [k for k in nodes if not k.startswith("op")]
     assert len(leaf) == 1 and labels[leaf[0]] == ["(2,) float32"]
     exp, mul, add, total = (by_name[n] for n in ("Exp", "Mul", "Add", "Sum"))
-    assert sorted(edges) == sorted([(leaf[0], exp), (exp, mul), (exp, mul), (mul, add),
-                                    (exp, add), (add, total)])
+    assert sorted(edges) == sorted(
+        [(leaf[0], exp), (exp, mul), (exp, mul), (mul, add), (exp, add), (add, total)]
+    )
     assert "peripheries=2" in nodes[total][1]  # the tensor we asked about is marked
     assert labels[total] == ["Sum", "() float32"]
 
@@ -46,8 +52,8 @@ def test_one_node_per_op_shared_results_once_edges_follow_the_data():
 def test_an_in_place_write_after_use_keeps_the_edges_the_ops_saw():
     x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * 2
-    z = y + 1          # uses y's value before the write below
-    y[0] = 5.0         # y now has a new node; z's input is still the Mul
+    z = y + 1  # uses y's value before the write below
+    y[0] = 5.0  # y now has a new node; z's input is still the Mul
     nodes, edges = parse(viz.to_dot(z))
     labels = {k: v[0][0] for k, v in nodes.items()}
     assert sorted(labels[k] for k in ops(nodes)) == ["Add", "Mul"]
@@ -64,14 +70,15 @@ def test_mlp_graph_names_parameters_and_shows_shapes():
     params = dict(model.named_parameters())
     nodes, edges = parse(viz.to_dot(loss, params=params))
     labels = {k: v[0] for k, v in nodes.items()}
-    assert sorted(labels[k][0] for k in ops(nodes)) == ["CrossEntropy", "Linear", "Linear",
-                                                        "ReLU"]
+    assert sorted(labels[k][0] for k in ops(nodes)) == ["CrossEntropy", "Linear", "Linear", "ReLU"]
     for name, p in params.items():
         (key,) = [k for k, label in labels.items() if label[0] == name]
         assert labels[key][1] == f"{p.shape} float64"
         (target,) = [t for s, t in edges if s == key]  # each parameter feeds one Linear
-        assert labels[target] == ["Linear", "(4, 5) float64" if name[0] == "0"
-                                  else "(4, 3) float64"]
+        assert labels[target] == [
+            "Linear",
+            "(4, 5) float64" if name[0] == "0" else "(4, 3) float64",
+        ]
     # without names the same leaves are labelled by shape alone
     unnamed, _ = parse(viz.to_dot(loss))
     assert ["(5, 6) float64"] in [v[0] for v in unnamed.values()]
@@ -80,7 +87,7 @@ def test_mlp_graph_names_parameters_and_shows_shapes():
 def test_a_leaf_alone_and_bad_arguments():
     x = minidl.tensor([[1.0]], requires_grad=True)
     nodes, edges = parse(viz.to_dot(x, params={"x": x}))
-    assert list(nodes.values())[0][0] == ["x", "(1, 1) float32"] and edges == []
+    assert next(iter(nodes.values()))[0] == ["x", "(1, 1) float32"] and edges == []
     with pytest.raises(TypeError, match="expects a Tensor"):
         viz.to_dot([1.0])
 

@@ -6,6 +6,7 @@ Indices are permuted on the host with the loader's own NumPy Generator, so a giv
 MNIST, Subset) hands over a whole batch by fancy indexing; any other dataset is read
 sample by sample and stacked by ``collate_fn``. Each batch is moved to the device once.
 """
+
 import numbers
 
 import numpy as np
@@ -43,23 +44,39 @@ class DataLoader:
     ``len(loader)`` is the number of batches per epoch.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 collate_fn=None, device=None, sampler=None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-                or batch_size <= 0:
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        shuffle=False,
+        drop_last=False,
+        seed=None,
+        collate_fn=None,
+        device=None,
+        sampler=None,
+    ):
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, numbers.Integral)
+            or batch_size <= 0
+        ):
             raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         try:
             n = len(dataset) if sampler is None else len(sampler)
         except TypeError:
-            raise TypeError(f"DataLoader needs a dataset (or sampler) with __len__, got "
-                            f"{type(dataset if sampler is None else sampler).__name__}") from None
+            raise TypeError(
+                f"DataLoader needs a dataset (or sampler) with __len__, got "
+                f"{type(dataset if sampler is None else sampler).__name__}"
+            ) from None
         if n == 0:
             raise ValueError("DataLoader: the dataset is empty")
         if drop_last and n < batch_size:
-            raise ValueError(f"DataLoader: drop_last=True with {n} samples and batch_size "
-                             f"{batch_size} would yield no batches")
+            raise ValueError(
+                f"DataLoader: drop_last=True with {n} samples and batch_size "
+                f"{batch_size} would yield no batches"
+            )
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"collate_fn should be callable, got {collate_fn!r}")
         if device is not None:
@@ -98,12 +115,12 @@ class DataLoader:
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         n = len(order)
         if self.drop_last:
-            order = order[:n - n % self.batch_size]
+            order = order[: n - n % self.batch_size]
         return self._batches(order)
 
     def _batches(self, order):
         for start in range(0, len(order), self.batch_size):
-            yield self._place(self._fetch(order[start:start + self.batch_size]))
+            yield self._place(self._fetch(order[start : start + self.batch_size]))
 
     def _fetch(self, indices):
         if self._batched:
@@ -118,6 +135,7 @@ class DataLoader:
         if isinstance(batch, dict):
             return {key: self._place(x) for key, x in batch.items()}
         from ..tensor import Tensor  # late: minidl/__init__ may import this package
+
         if isinstance(batch, Tensor) or (hasattr(batch, "shape") and hasattr(batch, "dtype")):
             return Tensor(backend.to_device(_as_array(batch), self.device))
         return batch

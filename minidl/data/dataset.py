@@ -5,6 +5,7 @@ as in PyTorch. Array-backed datasets also implement ``__getitems__(indices)``, w
 returns a whole batch as a tuple of arrays by fancy indexing; the DataLoader uses it
 instead of fetching and stacking samples one by one.
 """
+
 import math
 import numbers
 
@@ -33,6 +34,7 @@ class Dataset:
 def _as_array(x):
     """The backend array behind a Tensor, or ``x`` itself when it already is an array."""
     from ..tensor import Tensor  # late: minidl/__init__ may import this package
+
     if isinstance(x, Tensor):
         return x.data
     return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
@@ -50,8 +52,9 @@ class TensorDataset(Dataset):
         self.tensors = tuple(_as_array(t) for t in tensors)
         for i, t in enumerate(self.tensors):
             if t.ndim == 0:
-                raise ValueError(f"TensorDataset: array {i} is a scalar; every array needs a "
-                                 "first (sample) axis")
+                raise ValueError(
+                    f"TensorDataset: array {i} is a scalar; every array needs a first (sample) axis"
+                )
         lengths = [t.shape[0] for t in self.tensors]
         if len(set(lengths)) != 1:
             shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)
@@ -61,9 +64,12 @@ class TensorDataset(Dataset):
         return tuple(t[index] for t in self.tensors)
 
     def __getitems__(self, indices):
-        return tuple(t[indices] if isinstance(t, np.ndarray)
-                     else t[backend.array_module(t).asarray(indices)]  # GPU arrays: GPU indices
-                     for t in self.tensors)
+        return tuple(
+            t[indices]
+            if isinstance(t, np.ndarray)
+            else t[backend.array_module(t).asarray(indices)]  # GPU arrays: GPU indices
+            for t in self.tensors
+        )
 
     def __len__(self):
         return self.tensors[0].shape[0]
@@ -72,13 +78,17 @@ class TensorDataset(Dataset):
 def _check_indices(indices, n):
     """``indices`` as a 1-D int64 array, each in [-n, n) when the size n is known;
     anything else is refused (fractional or boolean indices would select other samples)."""
-    array = backend.to_device(_as_array(indices), "cpu") if hasattr(indices, "shape") \
+    array = (
+        backend.to_device(_as_array(indices), "cpu")
+        if hasattr(indices, "shape")
         else np.asarray(indices if isinstance(indices, (list, tuple)) else list(indices))
+    )
     if array.ndim != 1:
         raise ValueError(f"Subset: indices must be a 1-D sequence, got shape {array.shape}")
     if array.size and (array.dtype == bool or array.dtype.kind not in "iu"):
-        raise TypeError(f"Subset: indices must be integers, got dtype {array.dtype} "
-                        f"(e.g. {array[0]!r})")
+        raise TypeError(
+            f"Subset: indices must be integers, got dtype {array.dtype} (e.g. {array[0]!r})"
+        )
     array = np.asarray(array, dtype=np.int64)
     if n is not None and array.size and (array.min() < -n or array.max() >= n):
         bad = array[(array < -n) | (array >= n)][0]
@@ -92,7 +102,8 @@ class Subset(Dataset):
     def __init__(self, dataset, indices):
         self.dataset = dataset
         self.indices = _check_indices(
-            indices, len(dataset) if hasattr(dataset, "__len__") else None)
+            indices, len(dataset) if hasattr(dataset, "__len__") else None
+        )
 
     def __getitem__(self, index):
         return self.dataset[int(self.indices[index])]
@@ -126,13 +137,16 @@ def random_split(dataset, lengths, seed=None):
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
     else:
-        raise ValueError(f"random_split: lengths {lengths} must be integers summing to the "
-                         f"dataset size {n}, or fractions in [0, 1] summing to 1")
+        raise ValueError(
+            f"random_split: lengths {lengths} must be integers summing to the "
+            f"dataset size {n}, or fractions in [0, 1] summing to 1"
+        )
     if any(c < 0 for c in counts):
         raise ValueError(f"random_split: negative length in {counts}")
     if sum(counts) != n:
-        raise ValueError(f"random_split: lengths {counts} sum to {sum(counts)}, but the dataset "
-                         f"has {n} samples")
+        raise ValueError(
+            f"random_split: lengths {counts} sum to {sum(counts)}, but the dataset has {n} samples"
+        )
     rng = minidl_random.generator() if seed is None else np.random.default_rng(seed)
     order = rng.permutation(n)
     bounds = np.cumsum([0] + counts)
@@ -156,8 +170,7 @@ def _collate(samples, where):
     first = samples[0]
     if isinstance(first, (tuple, list)):
         _same_structure(samples, where, tuple, lambda s: len(s), "fields")
-        return tuple(_collate([s[i] for s in samples], f"{where}[{i}]")
-                     for i in range(len(first)))
+        return tuple(_collate([s[i] for s in samples], f"{where}[{i}]") for i in range(len(first)))
     if isinstance(first, dict):
         _same_structure(samples, where, dict, lambda s: sorted(map(str, s)), "keys")
         return {key: _collate([s[key] for s in samples], f"{where}[{key!r}]") for key in first}
@@ -166,11 +179,15 @@ def _collate(samples, where):
     arrays = [_as_array(s) for s in samples]
     for i, a in enumerate(arrays):
         if a.dtype.hasobject:
-            raise TypeError(f"default_collate: cannot batch {where} of sample {i}: "
-                            f"{type(samples[i]).__name__} is not a number or array")
+            raise TypeError(
+                f"default_collate: cannot batch {where} of sample {i}: "
+                f"{type(samples[i]).__name__} is not a number or array"
+            )
         if a.shape != arrays[0].shape:
-            raise ValueError(f"default_collate: {where} has shape {arrays[0].shape} in "
-                             f"sample 0 but {a.shape} in sample {i}")
+            raise ValueError(
+                f"default_collate: {where} has shape {arrays[0].shape} in "
+                f"sample 0 but {a.shape} in sample {i}"
+            )
     return backend.array_module(arrays[0]).stack(arrays)
 
 
@@ -179,9 +196,13 @@ def _same_structure(samples, where, kind, layout, what):
     expected = layout(samples[0])
     for i, sample in enumerate(samples[1:], 1):
         if not isinstance(sample, (tuple, list) if kind is tuple else kind):
-            raise TypeError(f"default_collate: {where} is a {type(samples[0]).__name__} in "
-                            f"sample 0 but a {type(sample).__name__} in sample {i}")
+            raise TypeError(
+                f"default_collate: {where} is a {type(samples[0]).__name__} in "
+                f"sample 0 but a {type(sample).__name__} in sample {i}"
+            )
         if layout(sample) != expected:
-            raise ValueError(f"default_collate: {where} has {what} {expected} in sample 0 "
-                             f"but {layout(sample)} in sample {i}; every sample must have "
-                             f"the same {what}")
+            raise ValueError(
+                f"default_collate: {where} has {what} {expected} in sample 0 "
+                f"but {layout(sample)} in sample {i}; every sample must have "
+                f"the same {what}"
+            )

@@ -16,6 +16,7 @@ the header declares: a small file that inflates to gigabytes costs only what its
 header admits, and a header that declares more than the file holds costs only what
 the file holds.
 """
+
 import gzip
 import io
 import math
@@ -85,17 +86,24 @@ def _parse(stream, source):
     header_size = 4 + 4 * ndim
     dims = _read_up_to(stream, 4 * ndim)
     if len(dims) < 4 * ndim:
-        raise IDXError(f"{source}: truncated header: {ndim} dimensions need {header_size} bytes, "
-                       f"file has {4 + len(dims)}")
+        raise IDXError(
+            f"{source}: truncated header: {ndim} dimensions need {header_size} bytes, "
+            f"file has {4 + len(dims)}"
+        )
     shape = struct.unpack(f">{ndim}I", dims)
     dtype = IDX_DTYPES[code]
     expected = math.prod(shape) * dtype.itemsize
     data = _read_up_to(stream, expected + 1)  # one byte more tells a file that is too long
     if len(data) != expected:
-        problem, actual = (("truncated", str(len(data))) if len(data) < expected
-                           else ("has trailing bytes", "more"))
-        raise IDXError(f"{source}: {problem}: header says shape {shape} of {dtype.name} = "
-                       f"{expected} data bytes, file has {actual}")
+        problem, actual = (
+            ("truncated", str(len(data)))
+            if len(data) < expected
+            else ("has trailing bytes", "more")
+        )
+        raise IDXError(
+            f"{source}: {problem}: header says shape {shape} of {dtype.name} = "
+            f"{expected} data bytes, file has {actual}"
+        )
     array = np.frombuffer(data, dtype=dtype).reshape(shape)  # writable: data is a bytearray
     return array.astype(dtype.newbyteorder("="), copy=False)  # native byte order
 

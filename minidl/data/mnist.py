@@ -9,6 +9,7 @@ Where the files are looked for (first hit wins, per file):
 Missing files are downloaded into 1 when ``download=True``. Files in use are checked
 against pinned SHA-256 sums (``verify=True``) before they are parsed; downloads always are.
 """
+
 import hashlib
 import http.client
 import os
@@ -65,9 +66,19 @@ def _fetch(url, target, pinned):
 
     def download(part):
         sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-        with open(part, "wb") as out, urlopen(url) as response, \
-                tqdm(total=pinned.size, unit="B", unit_scale=True, unit_divisor=1024,
-                     desc=target.name, disable=None, leave=False) as bar:
+        with (
+            open(part, "wb") as out,
+            urlopen(url) as response,
+            tqdm(
+                total=pinned.size,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=target.name,
+                disable=None,
+                leave=False,
+            ) as bar,
+        ):
             size = 0
             while chunk := response.read(1 << 20):
                 size += len(chunk)
@@ -79,9 +90,11 @@ def _fetch(url, target, pinned):
                 bar.update(len(chunk))
         got = PinnedFile(size, md5.hexdigest(), sha256.hexdigest())
         if got != pinned:
-            raise ChecksumError(f"got {size} bytes with SHA-256 {got.sha256} (MD5 {got.md5}), "
-                                f"expected {pinned.size} bytes with SHA-256 {pinned.sha256} "
-                                f"(MD5 {pinned.md5})")
+            raise ChecksumError(
+                f"got {size} bytes with SHA-256 {got.sha256} (MD5 {got.md5}), "
+                f"expected {pinned.size} bytes with SHA-256 {pinned.sha256} "
+                f"(MD5 {pinned.md5})"
+            )
 
     atomic_write(target, download)
 
@@ -105,30 +118,51 @@ class MNIST(Dataset):
     """
 
     folder = "mnist"
-    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-               "http://yann.lecun.com/exdb/mnist/")
+    mirrors = (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    )
     resources = {
         "train-images-idx3-ubyte.gz": PinnedFile(
-            9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+            9912422,
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        ),
         "train-labels-idx1-ubyte.gz": PinnedFile(
-            28881, "d53e105ee54ea40749a09fcbcd1e9432",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+            28881,
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        ),
         "t10k-images-idx3-ubyte.gz": PinnedFile(
-            1648877, "9fb629c4189551a2d022fa330f9573f3",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+            1648877,
+            "9fb629c4189551a2d022fa330f9573f3",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        ),
         "t10k-labels-idx1-ubyte.gz": PinnedFile(
-            4542, "ec29112dd5afa0611ce80d1b7f02629c",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+            4542,
+            "ec29112dd5afa0611ce80d1b7f02629c",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ),
     }
     repackaged_sha256 = {}  # file name -> SHA-256 of a known repackaging of the same data
-    system_dirs = ()        # read-only folders searched after <root>/<folder>
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-               "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+    system_dirs = ()  # read-only folders searched after <root>/<folder>
+    classes = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
     mean, std = 0.1307, 0.3081  # of the training images on the [0, 1] scale
 
-    def __init__(self, root=None, train=True, download=True, transform=None, *,
-                 normalize=False, verify=True):
+    def __init__(
+        self, root=None, train=True, download=True, transform=None, *, normalize=False, verify=True
+    ):
         self.root = data_root(root)
         self.train = bool(train)
         self.transform = transform
@@ -174,17 +208,24 @@ class MNIST(Dataset):
     def _check(self, images_path, images, labels_path, labels):
         """The arrays must have MNIST's layout: uint8 (N, 28, 28) images, N labels in range."""
         if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
-            raise IDXError(f"{images_path}: expected uint8 images of shape (N, 28, 28), got "
-                           f"{images.dtype} {images.shape}")
+            raise IDXError(
+                f"{images_path}: expected uint8 images of shape (N, 28, 28), got "
+                f"{images.dtype} {images.shape}"
+            )
         if labels.dtype != np.uint8 or labels.ndim != 1:
-            raise IDXError(f"{labels_path}: expected uint8 labels of shape (N,), got "
-                           f"{labels.dtype} {labels.shape}")
+            raise IDXError(
+                f"{labels_path}: expected uint8 labels of shape (N,), got "
+                f"{labels.dtype} {labels.shape}"
+            )
         if len(labels) != len(images):
-            raise IDXError(f"{labels_path} holds {len(labels)} labels but {images_path} holds "
-                           f"{len(images)} images")
+            raise IDXError(
+                f"{labels_path} holds {len(labels)} labels but {images_path} holds "
+                f"{len(images)} images"
+            )
         if labels.size and labels.max() >= len(self.classes):
-            raise IDXError(f"{labels_path}: label {labels.max()} is out of range "
-                           f"0..{len(self.classes) - 1}")
+            raise IDXError(
+                f"{labels_path}: label {labels.max()} is out of range 0..{len(self.classes) - 1}"
+            )
 
     def _find(self, name, download):
         folders = [self.root / self.folder, *map(Path, self.system_dirs)]
@@ -192,9 +233,10 @@ class MNIST(Dataset):
             if (folder / name).is_file():
                 return folder / name
         if not download:
-            raise FileNotFoundError(f"{type(self).__name__}: {name} not found in "
-                                    f"{', '.join(map(str, folders))}. Pass download=True, or "
-                                    + self._by_hand())
+            raise FileNotFoundError(
+                f"{type(self).__name__}: {name} not found in "
+                f"{', '.join(map(str, folders))}. Pass download=True, or " + self._by_hand()
+            )
         return self._download(name)
 
     def _verify(self, path, content):
@@ -205,7 +247,8 @@ class MNIST(Dataset):
                 f"{path}: SHA-256 {digest} ({len(content)} bytes) is not the expected "
                 f"{pinned.sha256} ({pinned.size} bytes): the file is corrupt, truncated or a "
                 f"different file. Delete it to download it again, or pass verify=False to "
-                f"use it anyway.")
+                f"use it anyway."
+            )
 
     def _download(self, name):
         folder = self.root / self.folder
@@ -218,15 +261,23 @@ class MNIST(Dataset):
                 return folder / name
             except (OSError, ValueError, ChecksumError, http.client.HTTPException) as exc:
                 failures.append((url, str(exc)))
-        raise DownloadError(f"Could not download {name} for {type(self).__name__}. Mirrors "
-                            "tried:\n" + "\n".join(f"  {url}: {why}" for url, why in failures)
-                            + "\nTo install by hand, " + self._by_hand(),
-                            name=name, folder=folder, failures=failures)
+        raise DownloadError(
+            f"Could not download {name} for {type(self).__name__}. Mirrors "
+            "tried:\n"
+            + "\n".join(f"  {url}: {why}" for url, why in failures)
+            + "\nTo install by hand, "
+            + self._by_hand(),
+            name=name,
+            folder=folder,
+            failures=failures,
+        )
 
     def _by_hand(self):
         files = ", ".join(f"{name} (SHA-256 {p.sha256})" for name, p in self.resources.items())
-        return (f"place the files {files} in {self.root / self.folder} (or in a "
-                f"'{self.folder}' folder under $MINIDL_DATA, or pass root=).")
+        return (
+            f"place the files {files} in {self.root / self.folder} (or in a "
+            f"'{self.folder}' folder under $MINIDL_DATA, or pass root=)."
+        )
 
 
 class FashionMNIST(MNIST):
@@ -238,34 +289,49 @@ class FashionMNIST(MNIST):
     """
 
     folder = "fashion-mnist"
-    mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-               "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/"
-               "data/fashion/")
+    mirrors = (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    )
     resources = {
         "train-images-idx3-ubyte.gz": PinnedFile(
-            26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+            26421880,
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        ),
         "train-labels-idx1-ubyte.gz": PinnedFile(
-            29515, "25c81989df183df01b3e8a0aad5dffbe",
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+            29515,
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        ),
         "t10k-images-idx3-ubyte.gz": PinnedFile(
-            4422102, "bef4ecab320f06d8554ea6380940ec79",
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+            4422102,
+            "bef4ecab320f06d8554ea6380940ec79",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        ),
         "t10k-labels-idx1-ubyte.gz": PinnedFile(
-            5148, "bb300cfdad3c16e7a12a480ee83cd310",
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+            5148,
+            "bb300cfdad3c16e7a12a480ee83cd310",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        ),
     }
     repackaged_sha256 = {  # Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1
-        "train-images-idx3-ubyte.gz":
-            "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-        "train-labels-idx1-ubyte.gz":
-            "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-        "t10k-images-idx3-ubyte.gz":
-            "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-        "t10k-labels-idx1-ubyte.gz":
-            "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+        "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",  # noqa: E501
+        "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",  # noqa: E501
+        "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",  # noqa: E501
+        "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",  # noqa: E501
     }
     system_dirs = ("/usr/share/datasets/fashion-mnist",)
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
     mean, std = 0.2860, 0.3530

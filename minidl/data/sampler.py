@@ -4,6 +4,7 @@
 order; ``len(s)`` is how many there are. ``DistributedSampler`` gives each rank of a
 data-parallel job its own equal share of the dataset.
 """
+
 import math
 import numbers
 
@@ -36,24 +37,30 @@ class DistributedSampler(Sampler):
     num_replicas, rank: default to ``minidl.distributed.get_world_size()`` and ``get_rank()``.
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
-                 drop_last=False):
+    def __init__(
+        self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False
+    ):
         if num_replicas is None or rank is None:
             from .. import distributed  # late: only a job started under MPI needs it
+
             if not distributed.is_initialized():
-                raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call "
-                                   "minidl.distributed.init() first")
+                raise RuntimeError(
+                    "DistributedSampler: pass num_replicas and rank, or call "
+                    "minidl.distributed.init() first"
+                )
             num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
             rank = distributed.get_rank() if rank is None else rank
         for name, value in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"DistributedSampler: {name} should be an integer, got {value!r}")
         if num_replicas < 1:
-            raise ValueError(f"DistributedSampler: num_replicas should be at least 1, "
-                             f"got {num_replicas}")
+            raise ValueError(
+                f"DistributedSampler: num_replicas should be at least 1, got {num_replicas}"
+            )
         if not 0 <= rank < num_replicas:
-            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
-                             f"[0, {num_replicas - 1}]")
+            raise ValueError(
+                f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]"
+            )
         self.dataset = dataset
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)
@@ -81,8 +88,8 @@ class DistributedSampler(Sampler):
         if self.total_size > n:  # pad by repeating the order from its start
             order = np.resize(order, self.total_size)
         else:
-            order = order[:self.total_size]
-        return iter(order[self.rank:self.total_size:self.num_replicas].tolist())
+            order = order[: self.total_size]
+        return iter(order[self.rank : self.total_size : self.num_replicas].tolist())
 
     def __len__(self):
         return self.num_samples

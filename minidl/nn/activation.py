@@ -7,25 +7,64 @@ so gradients of any order follow. The ones with parameters (PReLU's learnable we
 GLU's halves, threshold's value) are made of differentiable ops. ``inplace=True`` writes
 into the input with PyTorch's in-place rules (a leaf that requires grad refuses).
 """
+
 import functools
 import math
 
 from .. import ops
 from ..autograd import Function
-from ..creation import full
 from ..backend import array_module
+from ..creation import full
 from ..ops.base import check_dim, floating
 from ..ops.math import Unary, erf_of
 from ..tensor import Tensor, _in_place
 from .module import Module, Parameter
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
-    "softplus", "softsign", "sigmoid", "tanh", "hardtanh", "hardsigmoid", "hardswish",
-    "logsigmoid", "glu", "prelu", "threshold", "softmax", "log_softmax",
-    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus",
-    "Softsign", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid",
-    "GLU", "PReLU", "Threshold", "Softmax", "LogSoftmax",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "softsign",
+    "sigmoid",
+    "tanh",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "glu",
+    "prelu",
+    "threshold",
+    "softmax",
+    "log_softmax",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "SELU",
+    "CELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Softplus",
+    "Softsign",
+    "Sigmoid",
+    "Tanh",
+    "Hardtanh",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "GLU",
+    "PReLU",
+    "Threshold",
+    "Softmax",
+    "LogSoftmax",
 ]
 
 sigmoid, tanh = ops.sigmoid, ops.tanh
@@ -35,11 +74,13 @@ softmax, log_softmax = ops.softmax, ops.log_softmax
 def _with_inplace(function):
     """PyTorch's ``inplace=`` keyword for ``function``: True writes the result into the
     input, with PyTorch's in-place rules (see ``minidl.tensor._in_place``)."""
+
     @functools.wraps(function)
     def wrapper(input, *args, inplace=False, **kwargs):
         if inplace:
             return _in_place(input, function, *args, **kwargs)
         return function(input, *args, **kwargs)
+
     return wrapper
 
 
@@ -80,6 +121,7 @@ class _Pointwise(Unary):
 # ---- pointwise: f and f' --------------------------------------------------------------
 class SiLUFn(_Pointwise):
     """out = a sigmoid(a) ;  da = g s (1 + a (1 - s)), s = sigmoid(a)"""
+
     @staticmethod
     def f(xp, a):
         return a * _sigmoid(xp, a)
@@ -98,6 +140,7 @@ def silu(input):
 class ELUFn(_Pointwise):
     """out = a if a > 0 else alpha (exp(a) - 1), times scale (SELU) ;
     da = g scale where a > 0, else g (out + scale alpha)"""
+
     @staticmethod
     def f(xp, a, alpha, scale):
         return scale * xp.where(a > 0, a, alpha * xp.expm1(xp.minimum(a, 0)))
@@ -125,6 +168,7 @@ def selu(input):
 class CELUFn(_Pointwise):
     """out = max(0, a) + min(0, alpha (exp(a / alpha) - 1)) ;
     da = g where a > 0, else g exp(a / alpha) = g (out / alpha + 1)"""
+
     @staticmethod
     def f(xp, a, alpha):
         return xp.where(a > 0, a, alpha * xp.expm1(xp.minimum(a, 0) / alpha))
@@ -144,6 +188,7 @@ def celu(input, alpha=1.0):
 class SoftplusFn(_Pointwise):
     """out = log(1 + exp(beta a)) / beta, or a where beta a > threshold (as PyTorch) ;
     da = g sigmoid(beta a), or g beyond the threshold"""
+
     @staticmethod
     def f(xp, a, beta, threshold):
         return xp.where(a * beta > threshold, a, _softplus(xp, a * beta) / beta)
@@ -161,6 +206,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 class SoftsignFn(_Pointwise):
     """out = a / (1 + |a|) ;  da = g / (1 + |a|)^2"""
+
     @staticmethod
     def f(xp, a):
         return a / (1 + xp.abs(a))
@@ -177,6 +223,7 @@ def softsign(input):
 
 class MishFn(_Pointwise):
     """out = a tanh(softplus(a)) ;  da = g (t + a sigmoid(a) (1 - t^2)), t = tanh(softplus(a))"""
+
     @staticmethod
     def f(xp, a):
         return a * xp.tanh(_softplus(xp, a))
@@ -194,6 +241,7 @@ def mish(input):
 
 class LogSigmoidFn(_Pointwise):
     """out = log sigmoid(a) = min(a, 0) - log(1 + exp(-|a|)) ;  da = g sigmoid(-a)"""
+
     @staticmethod
     def f(xp, a):
         return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
@@ -209,6 +257,7 @@ def logsigmoid(input):
 
 class HardtanhFn(_Pointwise):
     """out = clamp(a, low, high) ;  da = g where low < a < high (strictly, as PyTorch)"""
+
     @staticmethod
     def f(xp, a, low, high):
         return xp.clip(a, low, high)
@@ -221,8 +270,7 @@ class HardtanhFn(_Pointwise):
 @_with_inplace
 def hardtanh(input, min_val=-1.0, max_val=1.0):
     if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val "
-                         f"{max_val}")
+        raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
     return HardtanhFn.apply(input, min_val, max_val)
 
 
@@ -234,6 +282,7 @@ def relu6(input):
 
 class HardsigmoidFn(_Pointwise):
     """out = relu6(a + 3) / 6 ;  da = g / 6 where -3 < a < 3"""
+
     @staticmethod
     def f(xp, a):
         return xp.clip(a / 6 + 0.5, 0, 1)
@@ -251,6 +300,7 @@ def hardsigmoid(input):
 class HardswishFn(_Pointwise):
     """out = a relu6(a + 3) / 6 ;  da = 0 for a <= -3, g (2a + 3) / 6 for -3 < a < 3,
     g for a >= 3 (PyTorch 2's choice at the kinks)"""
+
     @staticmethod
     def f(xp, a):
         return a * xp.clip(a / 6 + 0.5, 0, 1)
@@ -268,6 +318,7 @@ def hardswish(input):
 # ---- leaky ReLU and GELU (fused: they run in training loops) -----------------------------
 class LeakyReLUFn(Function):
     """y = x if x > 0 else slope * x ;  dx = g if x > 0 else slope * g"""
+
     @staticmethod
     def forward(ctx, x, slope):
         positive = x > 0
@@ -299,13 +350,14 @@ def _erf(x):
 class GELUFn(Function):
     """y = x Phi(x), Phi the standard normal CDF ;  dy/dx = Phi(x) + x phi(x)
     With approximate="tanh": Phi(x) ~ (1 + tanh(u)) / 2, u = sqrt(2/pi) (x + 0.044715 x^3)."""
+
     @staticmethod
     def forward(ctx, x, approximate):
         xp = array_module(x)
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
-            cdf = 0.5 * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+            cdf = 0.5 * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
         else:
             cdf = 0.5 * (1 + erf_of(x * _SQRT_HALF))
         return x * cdf
@@ -315,7 +367,7 @@ class GELUFn(Function):
         (x,) = ctx.saved_tensors
         xp = array_module(x)
         if ctx.approximate == "tanh":
-            th = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+            th = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             slope = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du
         else:
@@ -336,8 +388,7 @@ def glu(input, dim=-1):
     axis = check_dim(dim, input.ndim)
     n = input.shape[axis] if input.ndim else 0
     if n % 2:
-        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {axis} is "
-                           f"size {n}")
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {axis} is size {n}")
     lead = (slice(None),) * axis
     return input[lead + (slice(0, n // 2),)] * ops.sigmoid(input[lead + (slice(n // 2, n),)])
 
@@ -351,9 +402,11 @@ def prelu(input, weight):
     if count != 1:
         channels = input.shape[1] if input.ndim >= 2 else None
         if channels != count:
-            raise RuntimeError(f"prelu: Mismatch of parameter numbers and input channel size. "
-                               f"Found parameter numbers = {count} and channel size = "
-                               f"{channels} (input shape {tuple(input.shape)})")
+            raise RuntimeError(
+                f"prelu: Mismatch of parameter numbers and input channel size. "
+                f"Found parameter numbers = {count} and channel size = "
+                f"{channels} (input shape {tuple(input.shape)})"
+            )
         weight = weight.reshape((count,) + (1,) * (input.ndim - 2))
     return ops.where(input > 0, input, weight * input)
 
@@ -367,6 +420,7 @@ def threshold(input, threshold, value):
 # ---- Modules --------------------------------------------------------------------------------
 class _Activation(Module):
     """A Module applying ``function`` with the keyword arguments given at construction."""
+
     function = None
     defaults = {}
 
@@ -374,8 +428,10 @@ class _Activation(Module):
         super().__init__()
         names = list(self.defaults)
         if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional "
-                            f"arguments ({', '.join(names)}), got {len(args)}")
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(names)} positional "
+                f"arguments ({', '.join(names)}), got {len(args)}"
+            )
         unknown = set(kwargs) - set(names)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected arguments {sorted(unknown)}")
@@ -384,22 +440,32 @@ class _Activation(Module):
             setattr(self, name, value)
 
     def forward(self, input):
-        return type(self).function(input, **{name: getattr(self, name)
-                                             for name in self.defaults})
+        return type(self).function(input, **{name: getattr(self, name) for name in self.defaults})
 
     def extra_repr(self):
-        return ", ".join(f"{name}={getattr(self, name)!r}" for name in self.defaults
-                         if name != "inplace" or self.inplace)
+        return ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.defaults
+            if name != "inplace" or self.inplace
+        )
 
 
 def _module(name, function, doc, **defaults):
-    return type(name, (_Activation,), {"function": staticmethod(function),
-                                       "defaults": defaults, "__doc__": doc,
-                                       "__module__": __name__})
+    return type(
+        name,
+        (_Activation,),
+        {
+            "function": staticmethod(function),
+            "defaults": defaults,
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
 
 
 class ReLU(_Activation):
     """max(x, 0)"""
+
     function = staticmethod(relu)
     defaults = {"inplace": False}
 
@@ -408,29 +474,31 @@ class ReLU(_Activation):
 
 
 ReLU6 = _module("ReLU6", relu6, "min(max(x, 0), 6)", inplace=False)
-LeakyReLU = _module("LeakyReLU", leaky_relu, "x if x > 0 else negative_slope x",
-                    negative_slope=0.01, inplace=False)
+LeakyReLU = _module(
+    "LeakyReLU", leaky_relu, "x if x > 0 else negative_slope x", negative_slope=0.01, inplace=False
+)
 ELU = _module("ELU", elu, "x if x > 0 else alpha (exp(x) - 1)", alpha=1.0, inplace=False)
 SELU = _module("SELU", selu, "scale elu(x, alpha), self-normalising constants", inplace=False)
-CELU = _module("CELU", celu, "max(0, x) + min(0, alpha (exp(x / alpha) - 1))", alpha=1.0,
-               inplace=False)
-GELU = _module("GELU", gelu, "x Phi(x) (approximate='tanh': the tanh form)",
-               approximate="none")
+CELU = _module(
+    "CELU", celu, "max(0, x) + min(0, alpha (exp(x / alpha) - 1))", alpha=1.0, inplace=False
+)
+GELU = _module("GELU", gelu, "x Phi(x) (approximate='tanh': the tanh form)", approximate="none")
 SiLU = _module("SiLU", silu, "x sigmoid(x)", inplace=False)
 Mish = _module("Mish", mish, "x tanh(softplus(x))", inplace=False)
-Softplus = _module("Softplus", softplus, "log(1 + exp(beta x)) / beta", beta=1.0,
-                   threshold=20.0)
+Softplus = _module("Softplus", softplus, "log(1 + exp(beta x)) / beta", beta=1.0, threshold=20.0)
 Softsign = _module("Softsign", softsign, "x / (1 + |x|)")
 Sigmoid = _module("Sigmoid", sigmoid, "1 / (1 + exp(-x))")
 Tanh = _module("Tanh", tanh, "tanh(x)")
-Hardtanh = _module("Hardtanh", hardtanh, "clamp(x, min_val, max_val)", min_val=-1.0,
-                   max_val=1.0, inplace=False)
+Hardtanh = _module(
+    "Hardtanh", hardtanh, "clamp(x, min_val, max_val)", min_val=-1.0, max_val=1.0, inplace=False
+)
 Hardsigmoid = _module("Hardsigmoid", hardsigmoid, "relu6(x + 3) / 6", inplace=False)
 Hardswish = _module("Hardswish", hardswish, "x relu6(x + 3) / 6", inplace=False)
 LogSigmoid = _module("LogSigmoid", logsigmoid, "log sigmoid(x)")
 GLU = _module("GLU", glu, "a sigmoid(b), the halves along dim", dim=-1)
-Threshold = _module("Threshold", threshold, "x if x > threshold else value",
-                    threshold=0.0, value=0.0, inplace=False)
+Threshold = _module(
+    "Threshold", threshold, "x if x > threshold else value", threshold=0.0, value=0.0, inplace=False
+)
 Softmax = _module("Softmax", softmax, "exp(x) / sum exp(x) along dim", dim=-1)
 LogSoftmax = _module("LogSoftmax", log_softmax, "x - logsumexp(x) along dim", dim=-1)
 
@@ -442,15 +510,14 @@ class PReLU(Module):
     def __init__(self, num_parameters=1, init=0.25, dtype=None, device=None):
         super().__init__()
         if not isinstance(num_parameters, int) or num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be a positive int, got "
-                             f"{num_parameters!r}")
+            raise ValueError(
+                f"PReLU: num_parameters must be a positive int, got {num_parameters!r}"
+            )
         self.num_parameters = num_parameters
-        self.weight = Parameter(full((num_parameters,), float(init), dtype=dtype,
-                                     device=device))
+        self.weight = Parameter(full((num_parameters,), float(init), dtype=dtype, device=device))
 
     def forward(self, input):
         return prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
-

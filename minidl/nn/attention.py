@@ -1,5 +1,6 @@
 """``F.scaled_dot_product_attention``: softmax(q k^T * scale + mask) v, PyTorch's
 reference ("math") semantics, built from differentiable ops."""
+
 import math
 
 import numpy
@@ -11,8 +12,9 @@ from ..tensor import Tensor
 __all__ = ["scaled_dot_product_attention"]
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, enable_gqa=False):
+def scaled_dot_product_attention(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
     """Attention of ``query`` (..., L, E) over ``key`` (..., S, E) and ``value`` (..., S, Ev):
 
         softmax(query @ key^T * scale + bias, dim=-1) @ value
@@ -23,14 +25,19 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     PyTorch: pass 0.0 in evaluation). ``enable_gqa``: keys and values with fewer heads
     (dim -3) are repeated to match the query's."""
     if is_causal and attn_mask is not None:
-        raise RuntimeError("scaled_dot_product_attention: Explicit attn_mask should not be set "
-                           "when is_causal=True")
+        raise RuntimeError(
+            "scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+        )
     if query.shape[-1] != key.shape[-1]:
-        raise RuntimeError(f"scaled_dot_product_attention: query and key must have the same "
-                           f"embedding size, got {tuple(query.shape)} and {tuple(key.shape)}")
+        raise RuntimeError(
+            f"scaled_dot_product_attention: query and key must have the same "
+            f"embedding size, got {tuple(query.shape)} and {tuple(key.shape)}"
+        )
     if key.shape[-2] != value.shape[-2]:
-        raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same "
-                           f"sequence length, got {tuple(key.shape)} and {tuple(value.shape)}")
+        raise RuntimeError(
+            f"scaled_dot_product_attention: key and value must have the same "
+            f"sequence length, got {tuple(key.shape)} and {tuple(value.shape)}"
+        )
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         repeats = query.shape[-3] // key.shape[-3]
         key = _repeat_heads(key, repeats)
@@ -51,6 +58,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     weights = ops.softmax(scores, dim=-1)
     if dropout_p > 0:
         from .functional import dropout
+
         weights = dropout(weights, dropout_p)
     return weights @ value
 
@@ -62,5 +70,7 @@ def _repeat_heads(x, repeats):
     expanded = ops.unsqueeze(x, -3)
     shape = list(expanded.shape)
     shape[-3] = repeats
-    return ops.reshape(ops.broadcast_to(expanded, shape),
-                       list(x.shape[:-3]) + [x.shape[-3] * repeats] + list(x.shape[-2:]))
+    return ops.reshape(
+        ops.broadcast_to(expanded, shape),
+        list(x.shape[:-3]) + [x.shape[-3] * repeats] + list(x.shape[-2:]),
+    )

@@ -39,6 +39,7 @@ with ``Unfold``, so ``create_graph`` differentiates them too.
 A transposed convolution (weight (C, O/G, kh, kw)) is the adjoint of a convolution
 with respect to its input: ``cols[g] = w[g]^T @ x[g]``, ``y = fold(cols)``.
 """
+
 import math
 
 from ..autograd import Function
@@ -47,17 +48,27 @@ from ..creation import zeros
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Unfold", "Fold", "unfold_windows", "fold_windows", "Conv2dFunction",
-           "ConvTranspose2dFunction", "conv1d", "conv2d", "conv_transpose2d",
-           "Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = [
+    "Unfold",
+    "Fold",
+    "unfold_windows",
+    "fold_windows",
+    "Conv2dFunction",
+    "ConvTranspose2dFunction",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
+]
 
 
 # ---- geometry -------------------------------------------------------------------------
 def ntuple(value, n, name):
     """``value`` (an int or a sequence of n ints) as a tuple of n ints."""
     values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool)
-                                   for v in values):
+    if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
     return values
 
@@ -77,25 +88,30 @@ def channels_last(x, padding, value=0):
         return xp.ascontiguousarray(x)
     c, h, w, n = x.shape
     out = xp.full((c, h + top + bottom, w + left + right, n), value, dtype=x.dtype)
-    out[:, top:top + h, left:left + w] = x
+    out[:, top : top + h, left : left + w] = x
     return out
 
 
 def windows(xc, kernel, stride, dilation):
     """The (C, kh, kw, Ho, Wo, N) view of a (C, H, W, N) array whose [c, i, j, a, b, n]
     element is xc[c, a sh + i dh, b sw + j dw, n]; no copy."""
-    out_hw = [output_size(size, k, s, 0, 0, d) for size, k, s, d in
-              zip(xc.shape[1:3], kernel, stride, dilation)]
+    out_hw = [
+        output_size(size, k, s, 0, 0, d)
+        for size, k, s, d in zip(xc.shape[1:3], kernel, stride, dilation)
+    ]
     c_, h_, w_, n_ = xc.strides
     return array_module(xc).lib.stride_tricks.as_strided(
-        xc, shape=(xc.shape[0], *kernel, *out_hw, xc.shape[3]),
-        strides=(c_, h_ * dilation[0], w_ * dilation[1], h_ * stride[0], w_ * stride[1], n_))
+        xc,
+        shape=(xc.shape[0], *kernel, *out_hw, xc.shape[3]),
+        strides=(c_, h_ * dilation[0], w_ * dilation[1], h_ * stride[0], w_ * stride[1], n_),
+    )
 
 
 class Unfold(Function):
     """im2col: x (N, C, H, W) -> cols (C, kh, kw, Ho, Wo, N),
     cols[c, i, j, a, b, n] = xpad[n, c, a sh + i dh, b sw + j dw], xpad zero-padded by
     ``padding`` = ((top, bottom), (left, right)).  dx = fold(g)."""
+
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation):
         ctx.geometry = kernel, stride, padding, dilation
@@ -118,6 +134,7 @@ class Fold(Function):
     H, W), xpad[n, c, a sh + i dh, b sw + j dw] += cols[c, i, j, a, b, n] summed over
     every (i, j, a, b), then the padding cropped. The result is a view of a (C, H, W, N)
     array, the order ``cols`` is in.  dcols = unfold(g)."""
+
     @staticmethod
     def forward(ctx, cols, size, kernel, stride, padding, dilation):
         xp = array_module(cols)
@@ -126,17 +143,24 @@ class Fold(Function):
         c, kh, kw, ho, wo, n = cols.shape
         hp, wp = size[0] + top + bottom, size[1] + left + right
         (sh, sw), (dh, dw) = stride, dilation
-        if (sh, sw) == (kh, kw) and (kh == 1 or dh == 1) and (kw == 1 or dw == 1) and (
-                ho * sh, wo * sw) == (hp, wp):
+        if (
+            (sh, sw) == (kh, kw)
+            and (kh == 1 or dh == 1)
+            and (kw == 1 or dw == 1)
+            and (ho * sh, wo * sw) == (hp, wp)
+        ):
             # the windows tile the plane (2x2 pooling, say): col2im is one reordering copy
             out = cols.transpose(0, 3, 1, 4, 2, 5).reshape(c, hp, wp, n)
         else:
             out = xp.zeros((c, hp, wp, n), cols.dtype)
-            for i in range(kh):          # kh * kw strided adds, each over the whole batch
+            for i in range(kh):  # kh * kw strided adds, each over the whole batch
                 for j in range(kw):
-                    out[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                        j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
-        return out[:, top:top + size[0], left:left + size[1]].transpose(3, 0, 1, 2)
+                    out[
+                        :,
+                        i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                        j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                    ] += cols[:, i, j]
+        return out[:, top : top + size[0], left : left + size[1]].transpose(3, 0, 1, 2)
 
     @staticmethod
     def backward(ctx, g):
@@ -164,6 +188,7 @@ def _conv(x, weight, bias, stride, padding, dilation, groups):
 class Conv2dFunction(Function):
     """y = conv2d(x, w) + b (see the module docstring for the shapes and the math).
     Keeps ``cols`` for backward; ``composite`` is the same product of differentiable ops."""
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
         y, cols = _conv(x, weight, bias, stride, padding, dilation, groups)
@@ -204,8 +229,9 @@ def _conv_transpose(x, weight, bias, stride, padding, dilation, groups, size):
     kernel = weight.shape[2:]
     w_g = array_module(weight).swapaxes(weight.reshape(groups, c // groups, -1), -1, -2)
     x_g = array_module(x).transpose(x, (1, 2, 3, 0)).reshape(groups, c // groups, h * w * n)
-    y = fold_windows((w_g @ x_g).reshape(o, *kernel, h, w, n), size, kernel, stride,
-                     padding, dilation)
+    y = fold_windows(
+        (w_g @ x_g).reshape(o, *kernel, h, w, n), size, kernel, stride, padding, dilation
+    )
     if bias is not None:
         y = y + bias.reshape(o, 1, 1)
     return y
@@ -214,6 +240,7 @@ def _conv_transpose(x, weight, bias, stride, padding, dilation, groups, size):
 class ConvTranspose2dFunction(Function):
     """y = conv_transpose2d(x, w) + b: the adjoint of conv2d in its input.
     dx = w @ unfold(g) ;  dw = sum over n of x @ unfold(g)^T ;  db = sum of g."""
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups, size):
         ctx.save_for_backward(x, weight)
@@ -249,13 +276,16 @@ def _padding_pairs(padding, kernel, stride, dilation, n, name):
         return ((0, 0),) * n
     if padding == "same":
         if any(s != 1 for s in stride):
-            raise ValueError(f"{name}: padding='same' is not supported for strided "
-                             f"convolutions (stride {stride})")
+            raise ValueError(
+                f"{name}: padding='same' is not supported for strided "
+                f"convolutions (stride {stride})"
+            )
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)  # the odd one goes after, as torch
     if isinstance(padding, str):
-        raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same', got "
-                         f"{padding!r}")
+        raise ValueError(
+            f"{name}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}"
+        )
     pads = ntuple(padding, n, "padding")
     if any(p < 0 for p in pads):
         raise ValueError(f"{name}: negative padding {padding} is not supported")
@@ -264,12 +294,15 @@ def _padding_pairs(padding, kernel, stride, dilation, n, name):
 
 def _check_conv(name, x, weight, bias, groups, in_channels_axis, spatial):
     if x.ndim != spatial + 2:
-        raise ValueError(f"{name}: expected a {spatial + 2}-D input (batch, channels, "
-                         f"{'length' if spatial == 1 else 'height, width'}), got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected a {spatial + 2}-D input (batch, channels, "
+            f"{'length' if spatial == 1 else 'height, width'}), got shape "
+            f"{tuple(x.shape)}"
+        )
     if weight.ndim != spatial + 2:
-        raise ValueError(f"{name}: expected a {spatial + 2}-D weight, got shape "
-                         f"{tuple(weight.shape)}")
+        raise ValueError(
+            f"{name}: expected a {spatial + 2}-D weight, got shape {tuple(weight.shape)}"
+        )
     if not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     c = x.shape[1]
@@ -278,11 +311,11 @@ def _check_conv(name, x, weight, bias, groups, in_channels_axis, spatial):
         raise ValueError(
             f"{name}: input of shape {tuple(x.shape)} has {c} channels, but the weight of "
             f"shape {tuple(weight.shape)} with groups={groups} expects {expected} (and both "
-            "channel counts must divide by groups)")
+            "channel counts must divide by groups)"
+        )
     out_channels = weight.shape[0] if in_channels_axis == 1 else weight.shape[1] * groups
     if bias is not None and tuple(bias.shape) != (out_channels,):
-        raise ValueError(f"{name}: bias must have shape ({out_channels},), got "
-                         f"{tuple(bias.shape)}")
+        raise ValueError(f"{name}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -292,15 +325,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _check_conv("conv2d", input, weight, bias, groups, 1, 2)
     stride, dilation = ntuple(stride, 2, "stride"), ntuple(dilation, 2, "dilation")
     if min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"conv2d: stride and dilation must be positive, got {stride} and "
-                         f"{dilation}")
+        raise ValueError(
+            f"conv2d: stride and dilation must be positive, got {stride} and {dilation}"
+        )
     kernel = tuple(weight.shape[2:])
     pads = _padding_pairs(padding, kernel, stride, dilation, 2, "conv2d")
     for size, k, s, (p, q), d in zip(input.shape[2:], kernel, stride, pads, dilation):
         if output_size(size, k, s, p, q, d) < 1:
-            raise ValueError(f"conv2d: the kernel {kernel} (dilation {dilation}) is larger "
-                             f"than the padded input {tuple(input.shape[2:])} with padding "
-                             f"{padding}")
+            raise ValueError(
+                f"conv2d: the kernel {kernel} (dilation {dilation}) is larger "
+                f"than the padded input {tuple(input.shape[2:])} with padding "
+                f"{padding}"
+            )
     return Conv2dFunction.apply(input, weight, bias, stride, pads, dilation, groups)
 
 
@@ -310,14 +346,21 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _check_conv("conv1d", input, weight, bias, groups, 1, 1)
     if not isinstance(padding, str):
         padding = (0, ntuple(padding, 1, "padding")[0])
-    y = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias,
-               (1, ntuple(stride, 1, "stride")[0]), padding,
-               (1, ntuple(dilation, 1, "dilation")[0]), groups)
+    y = conv2d(
+        input.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        (1, ntuple(stride, 1, "stride")[0]),
+        padding,
+        (1, ntuple(dilation, 1, "dilation")[0]),
+        groups,
+    )
     return y.squeeze(2)
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """Transposed convolution (the gradient of conv2d with respect to its input): input
     (N, C, H, W), weight (C, O/groups, kh, kw) -> (N, O, Ho, Wo) with
     Ho = (H - 1) sh - 2 ph + dh (kh - 1) + output_padding + 1."""
@@ -326,18 +369,27 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     pads = ntuple(padding, 2, "padding")
     extra = ntuple(output_padding, 2, "output_padding")
     if min(stride) < 1 or min(dilation) < 1 or min(pads) < 0:
-        raise ValueError(f"conv_transpose2d: stride and dilation must be positive and "
-                         f"padding non-negative, got {stride}, {dilation}, {pads}")
+        raise ValueError(
+            f"conv_transpose2d: stride and dilation must be positive and "
+            f"padding non-negative, got {stride}, {dilation}, {pads}"
+        )
     if any(e < 0 or (e >= s and e >= d) for e, s, d in zip(extra, stride, dilation)):
-        raise ValueError(f"conv_transpose2d: output padding must be smaller than either "
-                         f"stride or dilation, got output_padding={extra}, stride={stride}, "
-                         f"dilation={dilation}")
-    size = tuple((n - 1) * s - 2 * p + d * (k - 1) + e + 1 for n, s, p, d, k, e in zip(
-        input.shape[2:], stride, pads, dilation, weight.shape[2:], extra))
+        raise ValueError(
+            f"conv_transpose2d: output padding must be smaller than either "
+            f"stride or dilation, got output_padding={extra}, stride={stride}, "
+            f"dilation={dilation}"
+        )
+    size = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + e + 1
+        for n, s, p, d, k, e in zip(
+            input.shape[2:], stride, pads, dilation, weight.shape[2:], extra
+        )
+    )
     if min(size) < 1:
         raise ValueError(f"conv_transpose2d: the output size {size} is not positive")
-    return ConvTranspose2dFunction.apply(input, weight, bias, stride,
-                                         tuple((p, p) for p in pads), dilation, groups, size)
+    return ConvTranspose2dFunction.apply(
+        input, weight, bias, stride, tuple((p, p) for p in pads), dilation, groups, size
+    )
 
 
 # ---- modules ------------------------------------------------------------------------------
@@ -350,31 +402,49 @@ class _ConvNd(Module):
     spatial = 2
     transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None,
-                 device=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        dtype=None,
+        device=None,
+    ):
         super().__init__()
         name, n = type(self).__name__, self.spatial
         if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"{name}: in_channels and out_channels must be positive, got "
-                             f"{in_channels} and {out_channels}")
+            raise ValueError(
+                f"{name}: in_channels and out_channels must be positive, got "
+                f"{in_channels} and {out_channels}"
+            )
         if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
+            raise ValueError(
+                f"{name}: in_channels ({in_channels}) and out_channels "
+                f"({out_channels}) must both be divisible by groups ({groups})"
+            )
         if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: only padding_mode='zeros' is supported, got "
-                                      f"{padding_mode!r}")
+            raise NotImplementedError(
+                f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
+            )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = ntuple(kernel_size, n, "kernel_size")
         self.stride = ntuple(stride, n, "stride")
         self.padding = padding if isinstance(padding, str) else ntuple(padding, n, "padding")
         self.dilation = ntuple(dilation, n, "dilation")
         self.padding_mode = padding_mode
-        shape = ((in_channels, out_channels // groups) if self.transposed
-                 else (out_channels, in_channels // groups)) + self.kernel_size
+        shape = (
+            (in_channels, out_channels // groups)
+            if self.transposed
+            else (out_channels, in_channels // groups)
+        ) + self.kernel_size
         self.weight = Parameter(zeros(*shape, dtype=dtype, device=device))
-        self.bias = (Parameter(zeros(out_channels, dtype=dtype, device=device)) if bias
-                     else None)
+        self.bias = Parameter(zeros(out_channels, dtype=dtype, device=device)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -385,12 +455,17 @@ class _ConvNd(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self):
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         default_padding = (0,) * self.spatial
         if self.padding != default_padding:
-            text += f", padding={self.padding!r}" if isinstance(self.padding, str) else (
-                f", padding={self.padding}")
+            text += (
+                f", padding={self.padding!r}"
+                if isinstance(self.padding, str)
+                else (f", padding={self.padding}")
+            )
         if self.dilation != (1,) * self.spatial:
             text += f", dilation={self.dilation}"
         if getattr(self, "output_padding", default_padding) != default_padding:
@@ -406,8 +481,9 @@ class Conv2d(_ConvNd):
     """torch.nn.Conv2d: (N, C_in, H, W) -> (N, C_out, Ho, Wo); see :func:`conv2d`."""
 
     def forward(self, x):
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+        return conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class Conv1d(_ConvNd):
@@ -416,8 +492,9 @@ class Conv1d(_ConvNd):
     spatial = 1
 
     def forward(self, x):
-        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+        return conv1d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class ConvTranspose2d(_ConvNd):
@@ -426,16 +503,46 @@ class ConvTranspose2d(_ConvNd):
 
     transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 dtype=None, device=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        dtype=None,
+        device=None,
+    ):
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a tuple, got "
-                             f"{padding!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, device)
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a tuple, got {padding!r}")
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            device,
+        )
         self.output_padding = ntuple(output_padding, 2, "output_padding")
 
     def forward(self, x):
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                self.output_padding, self.groups, self.dilation)
+        return conv_transpose2d(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )

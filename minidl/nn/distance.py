@@ -1,5 +1,6 @@
 """Normalising vectors and comparing them: ``F.normalize``, ``F.cosine_similarity`` and
 ``nn.CosineSimilarity``."""
+
 import numpy
 
 from .. import ops

@@ -4,6 +4,7 @@ Layers that run once per step on big arrays (linear, cross-entropy, dropout) are
 Functions: one forward and one backward each, a few array calls apiece, so that the
 Python overhead per training step stays small next to the matrix products.
 """
+
 import numpy
 
 from ..autograd import Function
@@ -12,22 +13,67 @@ from ..random import generator
 from ..tensor import Tensor
 
 __all__ = [
-    "linear", "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax",
-    "relu6", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh",
-    "hardsigmoid", "hardswish", "logsigmoid", "glu", "prelu", "threshold", "dropout",
-    "dropout2d", "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+    "linear",
+    "relu",
+    "leaky_relu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "relu6",
+    "elu",
+    "selu",
+    "celu",
+    "silu",
+    "mish",
+    "softplus",
+    "softsign",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "glu",
+    "prelu",
+    "threshold",
+    "dropout",
+    "dropout2d",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "binary_cross_entropy_with_logits",
 ]
 
-from .activation import (  # noqa: F401  (the activations: one file, re-exported)
-    celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
-    logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign,
-    tanh, threshold,
+from .activation import (
+    celu,
+    elu,
+    gelu,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    softsign,
+    tanh,
+    threshold,
 )
 
 
 class Linear(Function):
     """y = x W^T + b, x of shape (..., in), W (out, in), b (out,)
     dx = g W ;  dW = g^T x ;  db = sum of g over the batch"""
+
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
@@ -49,13 +95,16 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     if input.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input has {input.shape[-1]} features (shape {input.shape})"
-                         f" but the weight expects {weight.shape[-1]} (shape {weight.shape})")
+        raise ValueError(
+            f"linear: input has {input.shape[-1]} features (shape {input.shape})"
+            f" but the weight expects {weight.shape[-1]} (shape {weight.shape})"
+        )
     return Linear.apply(input, weight, bias)
 
 
 class Dropout(Function):
     """Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p) ;  dx = g * m / (1 - p)"""
+
     @staticmethod
     def forward(ctx, x, p):
         mask = _keep_mask(x.shape, p, x)
@@ -98,8 +147,10 @@ def dropout2d(input, p=0.5, training=True):
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, "
-                         f"got shape {tuple(input.shape)}")
+        raise ValueError(
+            f"dropout2d: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, "
+            f"got shape {tuple(input.shape)}"
+        )
     if not training or p == 0:
         return input
     if p == 1:
@@ -110,24 +161,57 @@ def dropout2d(input, p=0.5, training=True):
 
 # ---- layers with a file of their own: re-exported here, torch's F namespace ----------
 from .conv import conv1d, conv2d, conv_transpose2d  # noqa: E402
-from .pooling import (  # noqa: E402
-    adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
-)
-from .normalization import batch_norm, layer_norm  # noqa: E402
 from .embedding import embedding  # noqa: E402
-
-__all__ += ["conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
-            "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "layer_norm", "embedding"]
-from .losses import (  # noqa: E402
-    binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss,
-    cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
+from .normalization import batch_norm, layer_norm  # noqa: E402
+from .pooling import (  # noqa: E402
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
 )
 
-from .sampling import interpolate, pad  # noqa: E402
-from .distance import cosine_similarity, normalize  # noqa: E402
-from .attention import scaled_dot_product_attention  # noqa: E402
+__all__ += [
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "batch_norm",
+    "layer_norm",
+    "embedding",
+]
 from ..ops import one_hot  # noqa: E402
+from .attention import scaled_dot_product_attention  # noqa: E402
+from .distance import cosine_similarity, normalize  # noqa: E402
+from .losses import (  # noqa: E402
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from .sampling import interpolate, pad  # noqa: E402
 
-__all__ += ["binary_cross_entropy", "cosine_embedding_loss", "huber_loss", "kl_div",
-            "l1_loss", "smooth_l1_loss", "pad", "interpolate", "normalize",
-            "cosine_similarity", "scaled_dot_product_attention", "one_hot"]
+__all__ += [
+    "binary_cross_entropy",
+    "cosine_embedding_loss",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "smooth_l1_loss",
+    "pad",
+    "interpolate",
+    "normalize",
+    "cosine_similarity",
+    "scaled_dot_product_attention",
+    "one_hot",
+]

@@ -6,6 +6,7 @@ device, so a seed gives the same model on the CPU and on the GPU.
 fan_in / fan_out of a weight of shape (out, in, *kernel) are in * k and out * k,
 k the product of the kernel sizes.
 """
+
 import math
 
 import numpy
@@ -13,20 +14,30 @@ import numpy
 from .. import backend
 from ..random import generator
 
-__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+__all__ = [
+    "calculate_gain",
+    "uniform_",
+    "normal_",
+    "constant_",
+    "zeros_",
+    "ones_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+]
 
 
 def _fill(tensor, values):
-    tensor.data[...] = backend.to_device(numpy.asarray(values, dtype=tensor.dtype),
-                                         tensor.device)
+    tensor.data[...] = backend.to_device(numpy.asarray(values, dtype=tensor.dtype), tensor.device)
     return tensor
 
 
 def _fans(tensor):
     if tensor.ndim < 2:
-        raise ValueError(f"fan in and fan out need a tensor of at least 2 dimensions, got "
-                         f"shape {tensor.shape}")
+        raise ValueError(
+            f"fan in and fan out need a tensor of at least 2 dimensions, got shape {tensor.shape}"
+        )
     receptive = int(numpy.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
@@ -41,7 +52,7 @@ def calculate_gain(nonlinearity, param=None):
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}")

@@ -1,4 +1,5 @@
 """Layers: Linear, Dropout, Dropout2d, Flatten, Identity (activations: activation.py)."""
+
 import math
 
 from ..creation import zeros
@@ -19,8 +20,10 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=None, device=None):
         super().__init__()
         if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, got "
-                             f"{in_features} and {out_features}")
+            raise ValueError(
+                f"Linear: in_features and out_features must be positive, got "
+                f"{in_features} and {out_features}"
+            )
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(zeros(out_features, in_features, dtype=dtype, device=device))
         self.bias = Parameter(zeros(out_features, dtype=dtype, device=device)) if bias else None
@@ -36,8 +39,10 @@ class Linear(Module):
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Dropout(Module):

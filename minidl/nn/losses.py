@@ -6,6 +6,7 @@ class dim second, (N, C) or (N, C, d1, d2, ...), PyTorch's layout. The common ca
 cross-entropy, (N, C) logits and class indices without weights, is one fused Function
 (a few array calls each way); every other case is built from differentiable ops.
 """
+
 import math
 
 import numpy
@@ -17,10 +18,25 @@ from ..tensor import Tensor
 from .module import Module
 
 __all__ = [
-    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
-    "cosine_embedding_loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
-    "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "cosine_embedding_loss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "MSELoss",
+    "L1Loss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "KLDivLoss",
     "CosineEmbeddingLoss",
 ]
 
@@ -42,8 +58,10 @@ def _reduce(losses, reduction):
 
 def _refuse_string(weight, name):
     if isinstance(weight, str):  # PyTorch's third positional argument is the weight
-        raise TypeError(f"{name}: weight must be a Tensor, got the string {weight!r}; pass "
-                        f"reduction= by keyword")
+        raise TypeError(
+            f"{name}: weight must be a Tensor, got the string {weight!r}; pass "
+            f"reduction= by keyword"
+        )
 
 
 def _check_weight(weight, classes, name):
@@ -53,9 +71,11 @@ def _check_weight(weight, classes, name):
         return None
     data = weight.data if isinstance(weight, Tensor) else numpy.asarray(weight)
     if data.shape != (classes,):
-        raise RuntimeError(f"{name}: weight tensor should be defined either for all {classes}"
-                           f" classes or no classes but got weight tensor of shape "
-                           f"{tuple(data.shape)}")
+        raise RuntimeError(
+            f"{name}: weight tensor should be defined either for all {classes}"
+            f" classes or no classes but got weight tensor of shape "
+            f"{tuple(data.shape)}"
+        )
     return data
 
 
@@ -83,12 +103,13 @@ def _check_class_targets(input, target, ignore_index, name):
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
     expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
     if tuple(target.shape) != tuple(expected):
-        raise ValueError(f"{name}: expected target of shape {tuple(expected)} for input of "
-                         f"shape {tuple(input.shape)} (classes in dim 1), got "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"{name}: expected target of shape {tuple(expected)} for input of "
+            f"shape {tuple(input.shape)} (classes in dim 1), got "
+            f"{tuple(target.shape)}"
+        )
     if target.dtype.kind not in "iu":
-        raise TypeError(f"{name}: target must hold integer class indices, got dtype "
-                        f"{target.dtype}")
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     if not target.size:
         return False
@@ -96,14 +117,16 @@ def _check_class_targets(input, target, ignore_index, name):
         low, high = int(target.min()), int(target.max())
     else:  # on a GPU: one transfer to the host, one wait for the device, not two
         low, high = array_module(target).stack((target.min(), target.max())).tolist()
-    if 0 <= low and high < classes:  # the common case: one min and one max, no mask
+    if low >= 0 and high < classes:  # the common case: one min and one max, no mask
         return low <= ignore_index <= high and bool((target == ignore_index).any())
     ignored = target == ignore_index
     valid = target[~ignored]
     if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= classes):
         bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
-        raise IndexError(f"{name}: Target {bad} is out of bounds: target values must be in "
-                         f"[0, {classes - 1}] (or ignore_index {ignore_index})")
+        raise IndexError(
+            f"{name}: Target {bad} is out of bounds: target values must be in "
+            f"[0, {classes - 1}] (or ignore_index {ignore_index})"
+        )
     return bool(ignored.any())
 
 
@@ -133,8 +156,9 @@ def _nll(log_probs, target, weight, ignore_index, reduction, smoothing=0.0):
     return losses.sum() / w.sum()  # 0 / 0 = nan when every target is ignored, as PyTorch
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean"):
+def nll_loss(
+    input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"
+):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at the class
     indices ``target`` (N, ...): loss_n = -weight[t_n] input[n, t_n]."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -156,10 +180,11 @@ class CrossEntropy(Function):
 
     s is the label smoothing, C the number of classes.
     """
+
     @staticmethod
     def forward(ctx, logits, target, reduction, smoothing):
         xp = array_module(logits)
-        n, classes = logits.shape
+        n = logits.shape[0]
         rows = xp.arange(n)
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp = xp.exp(shifted)
@@ -194,8 +219,16 @@ class CrossEntropy(Function):
         return _nll(ops.log_softmax(logits, dim=1), target, None, -100, reduction, smoothing)
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
-                  reduce=None, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+    label_smoothing=0.0,
+):
     """Cross-entropy of logits ``input`` (N, C, d1, ...) or (C,) against class indices
     ``target`` (N, d1, ...) or class probabilities of the input's shape, as PyTorch:
     ``weight`` per class, ``ignore_index`` (indices only), ``label_smoothing`` s mixing the
@@ -225,8 +258,10 @@ def _cross_entropy_with_probabilities(input, target, weight, reduction, smoothin
     if not isinstance(target, Tensor):
         target = Tensor(_array_on_device_of(target, input))
     if target.shape != input.shape:
-        raise ValueError(f"cross_entropy: class-probability targets must have the input's "
-                         f"shape {tuple(input.shape)}, got {tuple(target.shape)}")
+        raise ValueError(
+            f"cross_entropy: class-probability targets must have the input's "
+            f"shape {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
     class_dim = 1 if input.ndim > 1 else 0
     classes = input.shape[class_dim]
     weight = _check_weight(weight, classes, "cross_entropy")
@@ -256,8 +291,10 @@ def _check_same_shape(input, target, name):
     if not isinstance(target, Tensor):
         target = Tensor(_array_on_device_of(target, input))
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{name}: input shape {tuple(input.shape)} and target shape "
-                         f"{tuple(target.shape)} differ")
+        raise ValueError(
+            f"{name}: input shape {tuple(input.shape)} and target shape "
+            f"{tuple(target.shape)} differ"
+        )
     return target
 
 
@@ -271,6 +308,7 @@ class MSE(Function):
     difference is recomputed in backward (in the array vocabulary, so create_graph
     differentiates it) rather than saved.
     """
+
     @staticmethod
     def forward(ctx, a, t, reduction):
         ctx.save_for_backward(a, t)
@@ -317,8 +355,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     beta = 0 is the L1 loss."""
     _check_reduction(reduction)
     if beta < 0:
-        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got "
-                           f"{beta}")
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     target = _check_same_shape(input, target, "smooth_l1_loss")
     size = ops.abs(input - target)
     if beta == 0:
@@ -332,8 +369,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     smooth_l1_loss with beta = delta, times delta."""
     _check_reduction(reduction)
     if delta <= 0:
-        raise RuntimeError(f"huber_loss does not support non-positive values for delta, got "
-                           f"{delta}")
+        raise RuntimeError(
+            f"huber_loss does not support non-positive values for delta, got {delta}"
+        )
     target = _check_same_shape(input, target, "huber_loss")
     size = ops.abs(input - target)
     losses = ops.where(size < delta, size * size * 0.5, (size - 0.5 * delta) * delta)
@@ -341,8 +379,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 
 # ---- binary cross-entropy --------------------------------------------------------------
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
     """loss = -w (t log x + (1 - t) log(1 - x)) for probabilities x, each log clamped at
     -100 as in PyTorch (so x = 0 or 1 gives a finite loss; there the gradient is 0, where
     PyTorch's divides by a 1e-12 floor)."""
@@ -352,8 +391,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     target = _check_same_shape(input, target, "binary_cross_entropy")
     data = input.data
     if data.size and (float(data.min()) < 0 or float(data.max()) > 1):
-        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 "
-                           "and 1")
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
     losses = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     if weight is not None:
         losses = losses * weight
@@ -373,6 +411,7 @@ class BCEWithLogits(Function):
     computed as max(-z, 0) + log(1 + exp(-|z|)) for softplus(-z), stable for any z.
     dz = g ((1 - t) - l (1 - s(z))) ;  dt = g ((pos_weight - 1) softplus(-z) - z) ;
     dpos_weight = g t softplus(-z)"""
+
     @staticmethod
     def forward(ctx, z, t, pos_weight):
         xp = array_module(z)
@@ -400,12 +439,14 @@ class BCEWithLogits(Function):
             dt = g * ((pos_weight - 1) * softplus - z)
         if need_pw:
             from ..ops.base import unbroadcast
+
             dpw = unbroadcast(g * t * softplus, pos_weight.shape)
         return dz, dt, dpw
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
-                                     reduce=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
+):
     """Binary cross-entropy on logits, stable for any logit; ``weight`` scales each
     element, ``pos_weight`` (one per class, broadcast along the last dim) the positive
     term."""
@@ -422,8 +463,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 # ---- divergences and embeddings -------------------------------------------------------
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
-           log_target=False):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` the log-probabilities of the model:
     loss = t (log t - input) (0 where t = 0), or exp(t) (t - input) with ``log_target``;
     "batchmean" divides the sum by the batch size (the KL divergence proper). The
@@ -443,26 +483,32 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
     return _reduce(losses, reduction)
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
-                          reduce=None, reduction="mean"):
+def cosine_embedding_loss(
+    input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"
+):
     """loss = 1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1;
     cos over the last dim, with PyTorch's 1e-12 added to each squared norm."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if input1.shape != input2.shape or input1.ndim not in (1, 2):
-        raise RuntimeError(f"cosine_embedding_loss: expected two 1-D or 2-D inputs of the "
-                           f"same shape, got {tuple(input1.shape)} and {tuple(input2.shape)}")
+        raise RuntimeError(
+            f"cosine_embedding_loss: expected two 1-D or 2-D inputs of the "
+            f"same shape, got {tuple(input1.shape)} and {tuple(input2.shape)}"
+        )
     y = target if isinstance(target, Tensor) else Tensor(_array_on_device_of(target, input1))
     if tuple(y.shape) != tuple(input1.shape[:-1]):
-        raise RuntimeError(f"cosine_embedding_loss: target must have shape "
-                           f"{tuple(input1.shape[:-1])}, got {tuple(y.shape)}")
+        raise RuntimeError(
+            f"cosine_embedding_loss: target must have shape "
+            f"{tuple(input1.shape[:-1])}, got {tuple(y.shape)}"
+        )
     products = (input1 * input2).sum(dim=-1)
     squares1 = (input1 * input1).sum(dim=-1) + 1e-12
     squares2 = (input2 * input2).sum(dim=-1) + 1e-12
     cos = products / ops.sqrt(squares1 * squares2)
     zeros = cos * 0
     losses = ops.where(y == 1, 1 - cos, zeros) + ops.where(
-        y == -1, ops.maximum(cos - margin, zeros), zeros)
+        y == -1, ops.maximum(cos - margin, zeros), zeros
+    )
     return _reduce(losses, reduction)
 
 
@@ -489,26 +535,45 @@ class CrossEntropyLoss(_WeightedLoss):
     """:func:`cross_entropy` as a Module: logits (N, C, ...) against class indices or
     probabilities."""
 
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                 reduction="mean", label_smoothing=0.0):
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index=-100,
+        reduce=None,
+        reduction="mean",
+        label_smoothing=0.0,
+    ):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                             reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
 
 class NLLLoss(_WeightedLoss):
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                 reduction="mean"):
+    def __init__(
+        self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"
+    ):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                        reduction=self.reduction)
+        return nll_loss(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
 
 
 class MSELoss(_Loss):
@@ -541,20 +606,20 @@ class HuberLoss(_Loss):
 
 class BCELoss(_WeightedLoss):
     def forward(self, input, target):
-        return binary_cross_entropy(input, target, weight=self.weight,
-                                    reduction=self.reduction)
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
-                 pos_weight=None):
+    def __init__(
+        self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
+    ):
         super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return binary_cross_entropy_with_logits(input, target, weight=self.weight,
-                                                reduction=self.reduction,
-                                                pos_weight=self.pos_weight)
+        return binary_cross_entropy_with_logits(
+            input, target, weight=self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
 
 
 class KLDivLoss(_Loss):
@@ -572,5 +637,6 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return cosine_embedding_loss(input1, input2, target, margin=self.margin,
-                                     reduction=self.reduction)
+        return cosine_embedding_loss(
+            input1, input2, target, margin=self.margin, reduction=self.reduction
+        )

@@ -4,6 +4,7 @@ A Module registers every Parameter and sub-Module assigned to it as an attribute
 ``parameters()``, ``state_dict()``, ``to(device)`` and ``train()``/``eval()`` reach the
 whole tree without the user listing anything.
 """
+
 from collections import OrderedDict, namedtuple
 
 import numpy
@@ -58,8 +59,10 @@ class Module:
             registry = params if name in params else buffers
             if value is not None and (registry is params or not isinstance(value, Tensor)):
                 expected = "Parameter" if registry is params else "Tensor"
-                raise TypeError(f"cannot assign {type(value).__name__} to {name!r} "
-                                f"({expected} or None expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to {name!r} "
+                    f"({expected} or None expected)"
+                )
         else:
             registry = None
         for other in (params, buffers, self._modules):
@@ -121,8 +124,10 @@ class Module:
                 result = hook(self, args, kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError("forward pre-hook must return None or a tuple of "
-                                           f"(new_args, new_kwargs), but got {result!r}")
+                        raise RuntimeError(
+                            "forward pre-hook must return None or a tuple of "
+                            f"(new_args, new_kwargs), but got {result!r}"
+                        )
                     args, kwargs = result
             else:
                 result = hook(self, args)
@@ -148,8 +153,11 @@ class Module:
                 continue
             seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()
-                        if m is not None]
+            children = [
+                (f"{name}.{n}" if name else n, m)
+                for n, m in module._modules.items()
+                if m is not None
+            ]
             stack.extend(reversed(children))
 
     def modules(self):
@@ -261,14 +269,18 @@ class Module:
                 if not hasattr(value, "dtype"):
                     value = numpy.asarray(value)
                 if tuple(value.shape) != target.shape:
-                    problems.append(f"{key}: checkpoint has shape {tuple(value.shape)}, "
-                                    f"the model has shape {target.shape}")
+                    problems.append(
+                        f"{key}: checkpoint has shape {tuple(value.shape)}, "
+                        f"the model has shape {target.shape}"
+                    )
                 elif value.dtype.kind not in "biuf":
-                    problems.append(f"{key}: checkpoint has dtype {value.dtype}, "
-                                    "not a numeric array")
+                    problems.append(
+                        f"{key}: checkpoint has dtype {value.dtype}, not a numeric array"
+                    )
         if problems:
-            raise RuntimeError(f"Error loading state dict into {type(self).__name__}: "
-                               + "; ".join(problems))
+            raise RuntimeError(
+                f"Error loading state dict into {type(self).__name__}: " + "; ".join(problems)
+            )
         for key, target in own.items():
             if key in state_dict:
                 value = state_dict[key]
@@ -281,8 +293,10 @@ class Module:
         return ""
 
     def __repr__(self):
-        children = [f"({name}): " + repr(module).replace("\n", "\n  ")
-                    for name, module in self._modules.items()]
+        children = [
+            f"({name}): " + repr(module).replace("\n", "\n  ")
+            for name, module in self._modules.items()
+        ]
         extra = self.extra_repr()
         if not children:
             return f"{type(self).__name__}({extra})"
@@ -294,12 +308,18 @@ def _require_module(container, name, item):
     """A container holds Modules only: a plain function or a layer class given by mistake
     would otherwise be kept as an attribute and silently skipped."""
     if not isinstance(item, Module):
-        hint = (" (a class: instantiate it, e.g. nn.ReLU())" if isinstance(item, type)
-                else " (wrap a function in a Module, e.g. nn.ReLU() for F.relu)"
-                if callable(item) else "")
-        raise TypeError(f"{type(container).__name__}: item {name} is not a Module but "
-                        f"{type(item).__name__} {getattr(item, '__name__', '')!s}".rstrip()
-                        + hint)
+        hint = (
+            " (a class: instantiate it, e.g. nn.ReLU())"
+            if isinstance(item, type)
+            else " (wrap a function in a Module, e.g. nn.ReLU() for F.relu)"
+            if callable(item)
+            else ""
+        )
+        raise TypeError(
+            f"{type(container).__name__}: item {name} is not a Module but "
+            f"{type(item).__name__} {getattr(item, '__name__', '')!s}".rstrip()
+            + hint
+        )
     return item
 
 

@@ -31,6 +31,7 @@ gradient for it, so a parameter unused on every rank keeps ``grad = None`` and o
 on some ranks counts as zero there (torch's rule). The averages are copied back into the
 ``.grad`` Tensors in place.
 """
+
 import contextlib
 import math
 
@@ -52,9 +53,11 @@ class _FlatBuffer:
         for shape in self.shapes:
             self.offsets.append(self.offsets[-1] + math.prod(shape))
         self.flat = xp.empty(self.offsets[-1] + extra, dtype)
-        self.views = [self.flat[lo:hi].reshape(shape) for shape, lo, hi
-                      in zip(self.shapes, self.offsets, self.offsets[1:])]
-        self.extra = self.flat[self.offsets[-1]:]
+        self.views = [
+            self.flat[lo:hi].reshape(shape)
+            for shape, lo, hi in zip(self.shapes, self.offsets, self.offsets[1:])
+        ]
+        self.extra = self.flat[self.offsets[-1] :]
 
     @property
     def nbytes(self):
@@ -92,15 +95,19 @@ class _GradientBucket:
     def __init__(self, params):
         self.params = params
         first = params[0].data
-        self.buffer = _FlatBuffer([p.shape for p in params], backend.array_module(first),
-                                  first.dtype, extra=len(params))
+        self.buffer = _FlatBuffer(
+            [p.shape for p in params], backend.array_module(first), first.dtype, extra=len(params)
+        )
 
     def fits(self):
         """False once a parameter has changed dtype, device or shape (``model.to(...)``)."""
         flat = self.buffer.flat
-        return all(p.data.dtype == flat.dtype and p.data.shape == view.shape
-                   and backend.array_module(p.data) is backend.array_module(flat)
-                   for p, view in zip(self.params, self.buffer.views))
+        return all(
+            p.data.dtype == flat.dtype
+            and p.data.shape == view.shape
+            and backend.array_module(p.data) is backend.array_module(flat)
+            for p, view in zip(self.params, self.buffer.views)
+        )
 
     def average(self, world_size):
         buffer = self.buffer
@@ -166,8 +173,9 @@ class DistributedDataParallel(Module):
 
     def _make_buckets(self):
         params = [p for p in self.module.parameters() if p.requires_grad]
-        self._buckets = [_GradientBucket(group)
-                         for group in _group_by_kind(params, self.bucket_cap_mb * 2**20)]
+        self._buckets = [
+            _GradientBucket(group) for group in _group_by_kind(params, self.bucket_cap_mb * 2**20)
+        ]
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs, **kwargs):
@@ -178,8 +186,9 @@ class DistributedDataParallel(Module):
         out = self.module(*inputs, **kwargs)
         self._average_scheduled = False  # even if a failed backward left it set
         if self._require_sync and autograd.is_grad_enabled():
-            out = _map_tensors(out, lambda t: _AverageAfterBackward.apply(t, ddp=self)
-                               if t.requires_grad else t)
+            out = _map_tensors(
+                out, lambda t: _AverageAfterBackward.apply(t, ddp=self) if t.requires_grad else t
+            )
         return out
 
     @contextlib.contextmanager

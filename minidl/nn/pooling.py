@@ -20,6 +20,7 @@ on the right (with -inf for max, not counted by average pooling).
   (torch's rule, also when Ho does not divide H), so y = A_h @ x @ A_w^T with averaging
   matrices A.
 """
+
 import numpy
 
 from .. import backend
@@ -30,8 +31,17 @@ from .conv import channels_last, fold_windows, ntuple, unfold_windows
 from .conv import windows as conv_windows
 from .module import Module
 
-__all__ = ["MaxPool2dFunction", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
-           "adaptive_avg_pool2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ = [
+    "MaxPool2dFunction",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+]
 
 
 # ---- geometry -------------------------------------------------------------------------
@@ -39,17 +49,23 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
     """(kernel, stride, ((top, bottom), (left, right)), dilation, (Ho, Wo)) of a pooling,
     with torch's output size rule and its checks."""
     if x.ndim != 4:
-        raise ValueError(f"{name}: expected a 4-D input (batch, channels, height, width), "
-                         f"got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected a 4-D input (batch, channels, height, width), "
+            f"got shape {tuple(x.shape)}"
+        )
     kernel = ntuple(kernel_size, 2, "kernel_size")
     stride = kernel if stride is None or stride == () else ntuple(stride, 2, "stride")
     pads, dilation = ntuple(padding, 2, "padding"), ntuple(dilation, 2, "dilation")
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(pads) < 0:
-        raise ValueError(f"{name}: kernel_size, stride and dilation must be positive and "
-                         f"padding non-negative, got {kernel}, {stride}, {dilation}, {pads}")
+        raise ValueError(
+            f"{name}: kernel_size, stride and dilation must be positive and "
+            f"padding non-negative, got {kernel}, {stride}, {dilation}, {pads}"
+        )
     if any(p > k // 2 for p, k in zip(pads, kernel)):
-        raise ValueError(f"{name}: pad should be at most half of kernel size, but got "
-                         f"pad={pads} and kernel_size={kernel}")
+        raise ValueError(
+            f"{name}: pad should be at most half of kernel size, but got "
+            f"pad={pads} and kernel_size={kernel}"
+        )
     pairs, out = [], []
     for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation):
         span = size + 2 * p - d * (k - 1) - 1
@@ -57,9 +73,11 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
         if ceil_mode and (n - 1) * s >= size + p:
             n -= 1  # the last window would start in the right padding
         if n < 1:
-            raise ValueError(f"{name}: output size is too small: input {tuple(x.shape)}, "
-                             f"kernel {kernel}, stride {stride}, padding {pads}, "
-                             f"dilation {dilation}")
+            raise ValueError(
+                f"{name}: output size is too small: input {tuple(x.shape)}, "
+                f"kernel {kernel}, stride {stride}, padding {pads}, "
+                f"dilation {dilation}"
+            )
         overhang = max(0, (n - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
         pairs.append((p, p + overhang))
         out.append(n)
@@ -69,11 +87,14 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
 def _as_2d(name, input, kernel_size, stride, padding, dilation):
     """A 1-D pooling's (N, C, L) input and arguments as a 2-D pooling's, height 1."""
     if input.ndim != 3:
-        raise ValueError(f"{name}: expected a 3-D input (batch, channels, length), got "
-                         f"shape {tuple(input.shape)}")
-    (k,), (p,), (d,) = (ntuple(v, 1, what) for v, what in
-                        ((kernel_size, "kernel_size"), (padding, "padding"),
-                         (dilation, "dilation")))
+        raise ValueError(
+            f"{name}: expected a 3-D input (batch, channels, length), got "
+            f"shape {tuple(input.shape)}"
+        )
+    (k,), (p,), (d,) = (
+        ntuple(v, 1, what)
+        for v, what in ((kernel_size, "kernel_size"), (padding, "padding"), (dilation, "dilation"))
+    )
     stride = None if stride is None else (1, ntuple(stride, 1, "stride")[0])
     return input.unsqueeze(2), (1, k), stride, (0, p), (1, d)
 
@@ -106,6 +127,7 @@ def _max_windows(x, kernel, stride, padding, dilation):
 class MaxPool2dFunction(Function):
     """y = max over each window ;  dx = fold(first * g), ``first`` the one-hot mask of
     each window's first maximum (a constant, so the backward is linear in g)."""
+
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation):
         y, first = _max_windows(x, kernel, stride, padding, dilation)
@@ -132,12 +154,14 @@ def _flat_indices(first, size, kernel, stride, padding, dilation):
     return (rows * size[1] + cols).astype(numpy.int64)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """2-D max pooling of (N, C, H, W); padding counts as -inf. With ``return_indices``
     also the flat index h * W + w of each maximum in its (H, W) plane (int64)."""
     kernel, stride, pads, dilation, _ = _pool_geometry(
-        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
+    )
     y = MaxPool2dFunction.apply(input, kernel, stride, pads, dilation)
     if not return_indices:
         return y
@@ -146,11 +170,13 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return y, Tensor._make(indices, None)
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """1-D max pooling of (N, C, L): a max_pool2d over a height of 1."""
-    x, kernel, stride, padding, dilation = _as_2d("max_pool1d", input, kernel_size, stride,
-                                                  padding, dilation)
+    x, kernel, stride, padding, dilation = _as_2d(
+        "max_pool1d", input, kernel_size, stride, padding, dilation
+    )
     out = max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices)
     if return_indices:
         return out[0].squeeze(2), Tensor._make(out[1].data[:, :, 0], None)
@@ -167,12 +193,20 @@ def _window_sizes(size, kernel, stride, pad, n, count_include_pad):
     return end - start
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     """2-D average pooling of (N, C, H, W): the sum over each window divided by the
     window's size (see the module docstring), or by ``divisor_override``."""
     kernel, stride, pads, dilation, (ho, wo) = _pool_geometry(
-        "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+        "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode
+    )
     sums = unfold_windows(input, kernel, stride, pads, dilation).sum(axis=(1, 2))
     sums = array_module(sums).transpose(sums, (3, 0, 1, 2))  # (C, Ho, Wo, N) -> (N, C, ..)
     if divisor_override is not None:
@@ -180,19 +214,19 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
             raise ValueError("avg_pool2d: divisor_override must be non-zero")
         return sums * (1 / divisor_override)
     (h, w), (ph, pw) = input.shape[2:], (pads[0][0], pads[1][0])
-    divisor = numpy.outer(_window_sizes(h, kernel[0], stride[0], ph, ho, count_include_pad),
-                          _window_sizes(w, kernel[1], stride[1], pw, wo, count_include_pad))
+    divisor = numpy.outer(
+        _window_sizes(h, kernel[0], stride[0], ph, ho, count_include_pad),
+        _window_sizes(w, kernel[1], stride[1], pw, wo, count_include_pad),
+    )
     if (divisor == divisor.flat[0]).all():
         return sums * (1 / float(divisor.flat[0]))
     scale = backend.to_device((1 / divisor).astype(input.dtype), input.device)
     return sums * Tensor._make(scale, None)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-D average pooling of (N, C, L): an avg_pool2d over a height of 1."""
-    x, kernel, stride, padding, _ = _as_2d("avg_pool1d", input, kernel_size, stride,
-                                           padding, 1)
+    x, kernel, stride, padding, _ = _as_2d("avg_pool1d", input, kernel_size, stride, padding, 1)
     return avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad).squeeze(2)
 
 
@@ -209,16 +243,20 @@ def adaptive_avg_pool2d(input, output_size):
     """Average pooling of (N, C, H, W) to (N, C, Ho, Wo) whatever H and W (an entry of
     ``output_size`` that is None keeps that size): y = A_h @ x @ A_w^T."""
     if input.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: expected a 4-D input (batch, channels, "
-                         f"height, width), got shape {tuple(input.shape)}")
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected a 4-D input (batch, channels, "
+            f"height, width), got shape {tuple(input.shape)}"
+        )
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
     if len(sizes) != 2:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got "
-                         f"{output_size!r}")
+        raise ValueError(
+            f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}"
+        )
     ho, wo = (n if s is None else s for s, n in zip(sizes, input.shape[2:]))
     if not all(isinstance(s, int) and s >= 1 for s in (ho, wo)):
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive ints, got "
-                         f"{output_size!r}")
+        raise ValueError(
+            f"adaptive_avg_pool2d: output_size must be positive ints, got {output_size!r}"
+        )
     h, w = input.shape[2:]
     rows = _averaging_matrix(h, ho, input.dtype, input.device)
     cols = _averaging_matrix(w, wo, input.dtype, input.device)
@@ -229,36 +267,60 @@ def adaptive_avg_pool2d(input, output_size):
 class MaxPool2d(Module):
     """torch.nn.MaxPool2d; see :func:`max_pool2d`."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
+    ):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, x):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode, self.return_indices)
+        return max_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
 
     def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}, "
-                f"ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
 class AvgPool2d(Module):
     """torch.nn.AvgPool2d; see :func:`avg_pool2d`."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x):
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad, self.divisor_override)
+        return avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -4,6 +4,7 @@ Both are gathers: each output entry reads one input entry (padding, nearest) or 
 two neighbours per resampled dim (linear modes), so they are built from indexing, whose
 backward adds the gradient back where each entry was read (and differentiates again).
 """
+
 import math
 
 import numpy
@@ -13,9 +14,19 @@ from ..ops.index import GetItem, Index, IndexAddZeros
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["pad", "interpolate", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
-           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
-           "CircularPad2d", "Upsample"]
+__all__ = [
+    "pad",
+    "interpolate",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "CircularPad2d",
+    "Upsample",
+]
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -34,8 +45,10 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"pad: mode {mode!r} is not one of {_PAD_MODES}")
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: padding length must be even and at most twice the number of "
-                         f"dimensions ({input.ndim}), got {len(pad)}")
+        raise ValueError(
+            f"pad: padding length must be even and at most twice the number of "
+            f"dimensions ({input.ndim}), got {len(pad)}"
+        )
     if mode != "constant" and value not in (None, 0):
         raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
     amounts = {input.ndim - 1 - i: (pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)}
@@ -45,18 +58,23 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(
             f"pad: padding size {len(pad)} is not supported for {input.ndim}-D input with "
             f"mode {mode!r}: as in PyTorch, 2 pads a 2-D or 3-D input, 4 a 3-D or 4-D one, "
-            f"6 a 4-D or 5-D one")
+            f"6 a 4-D or 5-D one"
+        )
     xp = array_module(input.data)
     out = input
     for dim, (before, after) in amounts.items():
         n = input.shape[dim]
         if mode == "reflect" and (before >= n or after >= n):
-            raise RuntimeError(f"pad: padding size should be less than the corresponding input "
-                               f"dimension, but got: padding ({before}, {after}) at dimension "
-                               f"{dim} of input {tuple(input.shape)}")
+            raise RuntimeError(
+                f"pad: padding size should be less than the corresponding input "
+                f"dimension, but got: padding ({before}, {after}) at dimension "
+                f"{dim} of input {tuple(input.shape)}"
+            )
         if mode == "circular" and (before > n or after > n):
-            raise RuntimeError(f"pad: padding value causes wrapping around more than once "
-                               f"(padding ({before}, {after}) at dimension {dim} of size {n})")
+            raise RuntimeError(
+                f"pad: padding value causes wrapping around more than once "
+                f"(padding ({before}, {after}) at dimension {dim} of size {n})"
+            )
         positions = xp.arange(-before, n + after)
         if mode == "reflect":
             index = (n - 1) - xp.abs((n - 1) - xp.abs(positions))
@@ -77,11 +95,14 @@ def _pad_constant(input, amounts, value):
         crop[dim] = slice(max(-before, 0), n - max(-after, 0))
         size = n + before + after
         if size < 0:
-            raise RuntimeError(f"pad: the input size {n} at dimension {dim} plus the padding "
-                               f"({before}, {after}) is negative")
+            raise RuntimeError(
+                f"pad: the input size {n} at dimension {dim} plus the padding "
+                f"({before}, {after}) is negative"
+            )
         shape[dim] = size
-        place[dim] = slice(max(before, 0), max(before, 0) + max(n - max(-before, 0)
-                                                                - max(-after, 0), 0))
+        place[dim] = slice(
+            max(before, 0), max(before, 0) + max(n - max(-before, 0) - max(-after, 0), 0)
+        )
     inner = GetItem.apply(input, Index(tuple(crop), None))
     out = IndexAddZeros.apply(inner, tuple(shape), Index(tuple(place), None))
     if value:
@@ -98,26 +119,44 @@ _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 def _output_sizes(input, size, scale_factor, spatial):
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: either size or scale_factor should be defined (and "
-                         "not both)")
+        raise ValueError(
+            "interpolate: either size or scale_factor should be defined (and not both)"
+        )
     if size is not None:
-        sizes = [int(size)] * spatial if isinstance(size, (int, numpy.integer)) else \
-            [int(s) for s in size]
+        sizes = (
+            [int(size)] * spatial
+            if isinstance(size, (int, numpy.integer))
+            else [int(s) for s in size]
+        )
         if len(sizes) != spatial:
-            raise ValueError(f"interpolate: size {size} does not match the {spatial} spatial "
-                             f"dims of input {tuple(input.shape)}")
+            raise ValueError(
+                f"interpolate: size {size} does not match the {spatial} spatial "
+                f"dims of input {tuple(input.shape)}"
+            )
         return sizes, [None] * spatial
-    factors = [float(scale_factor)] * spatial if not isinstance(scale_factor, (tuple, list)) \
+    factors = (
+        [float(scale_factor)] * spatial
+        if not isinstance(scale_factor, (tuple, list))
         else [float(f) for f in scale_factor]
+    )
     if len(factors) != spatial:
-        raise ValueError(f"interpolate: scale_factor {scale_factor} does not match the "
-                         f"{spatial} spatial dims of input {tuple(input.shape)}")
-    sizes = [int(math.floor(n * f)) for n, f in zip(input.shape[2:], factors)]
+        raise ValueError(
+            f"interpolate: scale_factor {scale_factor} does not match the "
+            f"{spatial} spatial dims of input {tuple(input.shape)}"
+        )
+    sizes = [math.floor(n * f) for n, f in zip(input.shape[2:], factors)]
     return sizes, factors
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
     """Resample the spatial dims of ``input`` (N, C, d1, ...) to ``size`` (or by
     ``scale_factor``) as PyTorch does. "nearest": out[i] = in[floor(i * scale)];
     "linear"/"bilinear"/"trilinear": out[i] mixes in[floor(x)] and the next entry with
@@ -127,19 +166,25 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError("interpolate: antialias=True is not supported")
     spatial = input.ndim - 2
     if spatial < 1:
-        raise ValueError(f"interpolate: expected an input (N, C, d1, ...), got shape "
-                         f"{tuple(input.shape)}")
+        raise ValueError(
+            f"interpolate: expected an input (N, C, d1, ...), got shape {tuple(input.shape)}"
+        )
     if mode == "nearest":
         if align_corners is not None:
-            raise ValueError("align_corners option can only be set with the interpolating "
-                             "modes: linear | bilinear | bicubic | trilinear")
+            raise ValueError(
+                "align_corners option can only be set with the interpolating "
+                "modes: linear | bilinear | bicubic | trilinear"
+            )
     elif mode in _LINEAR:
         if _LINEAR[mode] != spatial:
-            raise NotImplementedError(f"interpolate: mode {mode!r} expects {_LINEAR[mode] + 2}"
-                                      f"-D input, got {input.ndim}-D")
+            raise NotImplementedError(
+                f"interpolate: mode {mode!r} expects {_LINEAR[mode] + 2}"
+                f"-D input, got {input.ndim}-D"
+            )
     else:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (nearest, "
-                                  f"linear, bilinear, trilinear)")
+        raise NotImplementedError(
+            f"interpolate: mode {mode!r} is not supported (nearest, linear, bilinear, trilinear)"
+        )
     sizes, factors = _output_sizes(input, size, scale_factor, spatial)
     if recompute_scale_factor:
         factors = [None] * spatial
@@ -176,8 +221,9 @@ class _Pad(Module):
         count = 2 * self.dims
         self.padding = (padding,) * count if isinstance(padding, int) else tuple(padding)
         if len(self.padding) != count:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or {count} ints, "
-                             f"got {padding}")
+            raise ValueError(
+                f"{type(self).__name__}: padding must be an int or {count} ints, got {padding}"
+            )
         self.value = value
 
     def forward(self, input):
@@ -225,19 +271,29 @@ class CircularPad2d(_Pad):
 class Upsample(Module):
     """:func:`interpolate` as a Module."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                 recompute_scale_factor=None):
+    def __init__(
+        self,
+        size=None,
+        scale_factor=None,
+        mode="nearest",
+        align_corners=None,
+        recompute_scale_factor=None,
+    ):
         super().__init__()
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input):
-        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
-                           self.recompute_scale_factor)
+        return interpolate(
+            input,
+            self.size,
+            self.scale_factor,
+            self.mode,
+            self.align_corners,
+            self.recompute_scale_factor,
+        )
 
     def extra_repr(self):
-        what = f"size={self.size}" if self.size is not None else \
-            f"scale_factor={self.scale_factor}"
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
-

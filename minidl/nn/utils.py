@@ -1,4 +1,5 @@
 """Gradient clipping (``minidl.nn.utils``), in place on ``param.grad``."""
+
 import math
 
 from ..backend import array_module
@@ -27,8 +28,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     else:
         total = sum(float((abs(g) ** norm_type).sum()) for g in grads) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"The total norm of order {norm_type} of the gradients is "
-                           f"{total}, so they cannot be clipped")
+        raise RuntimeError(
+            f"The total norm of order {norm_type} of the gradients is "
+            f"{total}, so they cannot be clipped"
+        )
     coef = max_norm / (total + 1e-6)
     if coef < 1 and math.isfinite(total):  # inf or nan: no meaningful scale, leave them
         for g in grads:

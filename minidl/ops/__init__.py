@@ -19,47 +19,47 @@ Adding a built-in op: write its Function and wrapper in the family's file, expor
 wrapper here (and from ``minidl/__init__.py``), give Tensor a method if torch has one,
 and add its gradcheck and gradgradcheck (see docs/extending.md).
 """
-from . import xp  # noqa: F401
-from .base import unbroadcast  # noqa: F401
-from .conversion import Cast, ToDevice, cast, to_device  # noqa: F401
-from .elementwise import (  # noqa: F401
+from . import xp
+from .base import unbroadcast
+from .conversion import Cast, ToDevice, cast, to_device
+from .elementwise import (
     Add, Clamp, Clone, Div, Maximum, Minimum, Mul, NanToNum, Neg, Pow, Sub, add, addcdiv,
     addcmul, clamp, clamp_max, clamp_min, clip, clone, div, divide, lerp, maximum, minimum,
     mul, multiply, nan_to_num, neg, negative, pow, sub, subtract, true_divide,
 )
-from .math import (  # noqa: F401
+from .math import (
     Abs, Exp, Log, ReLU, Sigmoid, Sqrt, Tanh, Unary, abs, acos, acosh, arctan2, asin, asinh,
     atan, atan2, atanh, ceil, copysign, cos, cosh, erf, erfc, exp, exp2, expm1, fix, floor,
     floor_divide, fmod, frac, hypot, log, log1p, log2, log10, logaddexp, reciprocal,
     relu, remainder, round, rsqrt, sigmoid, sign, sin, sinh, sqrt, square, tan, tanh, trunc,
 )
-from .logical import (  # noqa: F401
+from .logical import (
     allclose, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
     bitwise_xor, equal, isclose, isfinite, isinf, isnan, isneginf, isposinf, logical_and,
     logical_not, logical_or, logical_xor,
 )
-from .index import (  # noqa: F401
+from .index import (
     GetItem, IndexAddZeros, SetItem, Where, compare, getitem, masked_fill, masked_select,
     nonzero, one_hot, setitem, where,
 )
-from .gather import (  # noqa: F401
+from .gather import (
     Gather, Scatter, ScatterAdd, gather, index_select, scatter, scatter_add, take_along_dim,
 )
-from .linalg import (  # noqa: F401
+from .linalg import (
     Einsum, MatMul, bmm, dot, einsum, matmul, mm, mv, outer, trace,
 )
-from .reduce import (  # noqa: F401
+from .reduce import (
     Amax, Amin, LogSoftmax, Mean, MaxResult, PNorm, Prod, Softmax, Sum, all, amax, amin,
     any, argmax, argmin, count_nonzero, log_softmax, logsumexp, max, mean, min, norm, prod,
     softmax, std, std_mean, sum, var, var_mean,
 )
-from .scan import (  # noqa: F401
+from .scan import (
     CumProd, CumSum, LogCumSumExp, cummax, cummin, cumprod, cumsum, logcumsumexp,
 )
-from .shape import (  # noqa: F401
+from .shape import (
     BroadcastTo, Concatenate, Permute, Reshape, Stack, broadcast_to, cat, chunk, concat,
     concatenate, diag, diagonal, expand, expand_as, flatten, flip, moveaxis, movedim,
     narrow, permute, repeat, reshape, reshape_as, roll, split, squeeze, stack, swapaxes,
     swapdims, tile, transpose, tril, triu, unbind, unfold, unsqueeze, view_as,
 )
-from .sort import argsort, sort, topk  # noqa: F401
+from .sort import argsort, sort, topk

@@ -4,6 +4,7 @@ and turning the operands of binary ops into Tensors or Python numbers.
 Every helper here works on arrays and on Tensors alike (see :mod:`minidl.autograd`),
 so a backward formula that uses them supports ``create_graph`` too.
 """
+
 import numpy
 
 from ..backend import array_module
@@ -21,7 +22,8 @@ def unbroadcast(grad, shape):
         return grad
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
@@ -47,8 +49,9 @@ def check_dim(dim, ndim):
     if not isinstance(dim, (int, numpy.integer)) or isinstance(dim, bool):
         raise TypeError(f"dim must be an int, got {type(dim).__name__}")
     if not low <= dim <= high:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{low}, "
-                         f"{high}], but got {dim})")
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{low}, {high}], but got {dim})"
+        )
     return int(dim) % max(ndim, 1)
 
 
@@ -89,7 +92,7 @@ _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 def is_bool(x):
     """A Python bool or a boolean tensor."""
-    return isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.kind == "b"
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype.kind == "b")
 
 
 def category(dtype):
@@ -126,8 +129,9 @@ def result_type(*operands):
 def promote(operands, dtype):
     """``operands`` with every Tensor cast to ``dtype`` (differentiably where it needs
     a gradient); Python numbers pass (NumPy keeps the array's dtype with them)."""
-    return [x.to(dtype=dtype) if isinstance(x, Tensor) and x.dtype != dtype else x
-            for x in operands]
+    return [
+        x.to(dtype=dtype) if isinstance(x, Tensor) and x.dtype != dtype else x for x in operands
+    ]
 
 
 def needs_promotion(a, b):
@@ -152,7 +156,7 @@ def binary(fn, a, b, floating=False):
     else:
         a = operand(a, b)
         first, second = b, a
-    if needs_promotion(first, second) or floating and first.dtype.kind not in "fc":
+    if needs_promotion(first, second) or (floating and first.dtype.kind not in "fc"):
         dtype = result_type(a, b)
         if floating and dtype.kind not in "fc":
             dtype = DEFAULT_FLOAT
@@ -164,8 +168,9 @@ def floating(a):
     """``a`` as the default float dtype when it holds integers or booleans: the input of
     exp, log, sin, sigmoid, ... (PyTorch computes those in floating point)."""
     if not isinstance(a, Tensor):
-        raise TypeError(f"expected a Tensor as input, got {type(a).__name__}; wrap it with "
-                        "minidl.tensor()")
+        raise TypeError(
+            f"expected a Tensor as input, got {type(a).__name__}; wrap it with minidl.tensor()"
+        )
     if a.dtype.kind in "fc":
         return a
     return Tensor._make(a.data.astype(DEFAULT_FLOAT), None)

@@ -1,4 +1,5 @@
 """Moving a tensor to another device or dtype, differentiably."""
+
 import numpy
 
 from .. import backend
@@ -8,6 +9,7 @@ from ..tensor import Tensor
 
 class ToDevice(Function):
     """out = a copied to another device ;  da = g copied back"""
+
     @staticmethod
     def forward(ctx, a, device):
         ctx.device = backend.device_of(a)
@@ -24,6 +26,7 @@ def to_device(a, device):
 
 class Cast(Function):
     """out = a as another dtype ;  da = g cast back"""
+
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype

@@ -5,19 +5,29 @@ Notation: ``g`` is the gradient of the loss with respect to the op's output; eac
 backward returns the gradient with respect to each input. Binary ops broadcast like
 NumPy; their backward sums ``g`` over the broadcast axes (:func:`unbroadcast`).
 """
+
 import math as _math
 
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import (binary, is_bool, needs_promotion, operand, promote, result_type, shape_of,
-                   unbroadcast)
+from .base import (
+    binary,
+    is_bool,
+    needs_promotion,
+    operand,
+    promote,
+    result_type,
+    shape_of,
+    unbroadcast,
+)
 from .math import floor_divide, sign, trunc
 
 
 # ---- arithmetic -----------------------------------------------------------------------
 class Add(Function):
     """out = a + b ;  da = g, db = g"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
@@ -26,8 +36,10 @@ class Add(Function):
     @staticmethod
     def backward(ctx, g):
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(g, ctx.shapes[0]) if need_a else None,
-                unbroadcast(g, ctx.shapes[1]) if need_b else None)
+        return (
+            unbroadcast(g, ctx.shapes[0]) if need_a else None,
+            unbroadcast(g, ctx.shapes[1]) if need_b else None,
+        )
 
 
 def add(input, other, alpha=1):
@@ -40,15 +52,19 @@ def add(input, other, alpha=1):
 def _scaled(input, other, alpha):
     """alpha * other for add/sub; a float alpha with integer operands raises, as PyTorch."""
     if isinstance(alpha, float) and all(
-            isinstance(x, (int, bool)) or isinstance(x, Tensor) and x.dtype.kind in "biu"
-            for x in (input, other)):
-        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
-                           f"point number (got alpha={alpha})")
+        isinstance(x, (int, bool)) or (isinstance(x, Tensor) and x.dtype.kind in "biu")
+        for x in (input, other)
+    ):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating "
+            f"point number (got alpha={alpha})"
+        )
     return other * alpha
 
 
 class Sub(Function):
     """out = a - b ;  da = g, db = -g"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = shape_of(a), shape_of(b)
@@ -57,8 +73,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(g, ctx.shapes[0]) if need_a else None,
-                unbroadcast(-g, ctx.shapes[1]) if need_b else None)
+        return (
+            unbroadcast(g, ctx.shapes[0]) if need_a else None,
+            unbroadcast(-g, ctx.shapes[1]) if need_b else None,
+        )
 
 
 def sub(input, other, alpha=1):
@@ -66,12 +84,16 @@ def sub(input, other, alpha=1):
     if alpha != 1:
         other = _scaled(input, other, alpha)
     if is_bool(input) and is_bool(other):
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported. Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not "
+            "supported. Use the `^` or `logical_xor()` operator instead."
+        )
     if is_bool(input) or is_bool(other):
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
-                           "supported. If you are trying to invert a mask, use the `~` or "
-                           "`logical_not()` operator instead.")
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not "
+            "supported. If you are trying to invert a mask, use the `~` or "
+            "`logical_not()` operator instead."
+        )
     return binary(Sub, input, other)
 
 
@@ -80,6 +102,7 @@ subtract = sub
 
 class Mul(Function):
     """out = a * b ;  da = g * b, db = g * a"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -89,8 +112,10 @@ class Mul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(g * b, shape_of(a)) if need_a else None,
-                unbroadcast(g * a, shape_of(b)) if need_b else None)
+        return (
+            unbroadcast(g * b, shape_of(a)) if need_a else None,
+            unbroadcast(g * a, shape_of(b)) if need_b else None,
+        )
 
 
 def mul(input, other):
@@ -102,6 +127,7 @@ multiply = mul
 
 class Div(Function):
     """out = a / b ;  da = g / b, db = -g * a / b^2"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -111,8 +137,10 @@ class Div(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(g / b, shape_of(a)) if need_a else None,
-                unbroadcast(-g * a / (b * b), shape_of(b)) if need_b else None)
+        return (
+            unbroadcast(g / b, shape_of(a)) if need_a else None,
+            unbroadcast(-g * a / (b * b), shape_of(b)) if need_b else None,
+        )
 
 
 def div(input, other, rounding_mode=None):
@@ -127,8 +155,10 @@ def div(input, other, rounding_mode=None):
         if result_type(*(operand(x, like) for x in (input, other))).kind in "fc":
             return trunc(binary(Div, input, other))
         return _trunc_int(input, other)
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
-                     f"found {rounding_mode!r}")
+    raise ValueError(
+        f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+        f"found {rounding_mode!r}"
+    )
 
 
 true_divide = divide = div
@@ -136,13 +166,16 @@ true_divide = divide = div
 
 def _trunc_int(a, b):
     """Integer quotient rounded towards zero: |a| // |b| with the sign of a b."""
+
     def sign_of(x):
         return sign(x) if isinstance(x, Tensor) else (x > 0) - (x < 0)
+
     return floor_divide(abs(a), abs(b)) * sign_of(a) * sign_of(b)
 
 
 class Neg(Function):
     """out = -a ;  da = -g"""
+
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -154,9 +187,11 @@ class Neg(Function):
 
 def neg(input):
     if input.dtype.kind == "b":
-        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
-                           "you are trying to invert a mask, use the `~` or `logical_not()` "
-                           "operator instead.")
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If "
+            "you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
     return Neg.apply(input)
 
 
@@ -166,9 +201,10 @@ negative = neg
 class Pow(Function):
     """out = a ** b, either a tensor or a number
     da = g b a^(b-1) ;  db = g out log(a), taken as 0 where a = 0 (as PyTorch)"""
+
     @staticmethod
     def forward(ctx, a, b):
-        out = a ** b
+        out = a**b
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -183,8 +219,9 @@ class Pow(Function):
                 da = xp.zeros_like(a) if b == 0 else g * (b * a ** (b - 1))
             else:  # 0 where b = 0 (b a^(b-1) would be 0 * inf at a = 0)
                 zero = b == 0
-                da = unbroadcast(g * xp.where(zero, 0, b * a ** xp.where(zero, 1, b - 1)),
-                                 shape_of(a))
+                da = unbroadcast(
+                    g * xp.where(zero, 0, b * a ** xp.where(zero, 1, b - 1)), shape_of(a)
+                )
         if need_b:
             if hasattr(a, "shape"):
                 log_a = xp.log(xp.where(a == 0, 1, a))
@@ -207,6 +244,7 @@ class Clamp(Function):
     """out = min(max(a, low), high), the bounds numbers, tensors or None
     da = g where low <= a <= high ;  dlow = g where a < low (and low < high) ;
     dhigh = g where a > high (or high < low): where the bound is the output, as PyTorch"""
+
     @staticmethod
     def forward(ctx, a, low, high):
         ctx.save_for_backward(a, low, high)
@@ -225,15 +263,20 @@ class Clamp(Function):
         below_high = None if high is None else a <= high
         da = dlow = dhigh = None
         if need_a:
-            inside = below_high if low is None else (
-                above_low if high is None else above_low & below_high)
+            inside = (
+                below_high
+                if low is None
+                else (above_low if high is None else above_low & below_high)
+            )
             da = unbroadcast(g * inside, shape_of(a))
         if need_low:
-            dlow = unbroadcast(g * (~above_low if high is None else ~above_low & (low < high)),
-                               shape_of(low))
+            dlow = unbroadcast(
+                g * (~above_low if high is None else ~above_low & (low < high)), shape_of(low)
+            )
         if need_high:
-            dhigh = unbroadcast(g * (~below_high if low is None else ~below_high | (high < low)),
-                                shape_of(high))
+            dhigh = unbroadcast(
+                g * (~below_high if low is None else ~below_high | (high < low)), shape_of(high)
+            )
         return da, dlow, dhigh
 
 
@@ -244,8 +287,11 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp: at least one of min and max must be given")
     bounds = [None if b is None else operand(b, input) for b in (min, max)]
     given = [b for b in bounds if b is not None]
-    if any(isinstance(b, Tensor) for b in given) or needs_promotion(input, given[0]) or (
-            len(given) == 2 and needs_promotion(input, given[1])):
+    if (
+        any(isinstance(b, Tensor) for b in given)
+        or needs_promotion(input, given[0])
+        or (len(given) == 2 and needs_promotion(input, given[1]))
+    ):
         dtype = result_type(input, *given)
         input, *given = promote([input, *given], dtype)
         bounds = [None if b is None else given.pop(0) for b in bounds]
@@ -264,6 +310,7 @@ def lerp(input, end, weight):
 class Maximum(Function):
     """out = max(a, b) elementwise ;  g goes to the larger input, split equally on ties
     (as PyTorch): da = g [a > b] + g/2 [a = b], db = g - da"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -281,6 +328,7 @@ def maximum(input, other):
 
 class Minimum(Function):
     """out = min(a, b) elementwise ;  as :class:`Maximum` with the smaller input winning"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -299,8 +347,10 @@ def minimum(input, other):
 def _split_by_winner(ctx, g, a_wins, a, b):
     ga = array_module(g).where(a == b, g * 0.5, g * a_wins)
     need_a, need_b = ctx.needs_input_grad
-    return (unbroadcast(ga, shape_of(a)) if need_a else None,
-            unbroadcast(g - ga, shape_of(b)) if need_b else None)
+    return (
+        unbroadcast(ga, shape_of(a)) if need_a else None,
+        unbroadcast(g - ga, shape_of(b)) if need_b else None,
+    )
 
 
 def clamp_min(input, min):
@@ -320,14 +370,17 @@ def addcdiv(input, tensor1, tensor2, value=1):
     """input + value * tensor1 / tensor2; integer tensor1 and tensor2 are refused, as in
     PyTorch (its historic integer division is gone)."""
     if all(isinstance(t, Tensor) and t.dtype.kind in "biu" for t in (tensor1, tensor2)):
-        raise RuntimeError("Integer division with addcdiv is no longer supported; use "
-                           "input + value * tensor1 / tensor2 for a true division")
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported; use "
+            "input + value * tensor1 / tensor2 for a true division"
+        )
     return input + value * tensor1 / tensor2
 
 
 # ---- copies -----------------------------------------------------------------------------
 class Clone(Function):
     """out = a copy of a (new memory) ;  da = g"""
+
     @staticmethod
     def forward(ctx, a):
         return a.copy()
@@ -343,6 +396,7 @@ def clone(input):
 
 class NanToNum(Function):
     """out = a with NaN, +inf, -inf replaced by numbers ;  da = g where a is finite, else 0"""
+
     @staticmethod
     def forward(ctx, a, nan, posinf, neginf):
         ctx.save_for_backward(array_module(a).isfinite(a))

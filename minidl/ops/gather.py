@@ -2,6 +2,7 @@
 ``take_along_dim``, ``index_select``. Gather's backward is a scatter-add of the gradient
 and scatter-add's is a gather, so each differentiates the other, to any order.
 """
+
 import numpy
 
 from .. import backend
@@ -30,6 +31,7 @@ def _along(index, dim):
 
 class Gather(Function):
     """out[i..] = a[i.. with index[i..] at dim] ;  da = zeros with g added there"""
+
     @staticmethod
     def forward(ctx, a, dim, index):
         ctx.shape, ctx.dim, ctx.index = a.shape, dim, index
@@ -44,6 +46,7 @@ class Gather(Function):
 class ScatterAdd(Function):
     """out = a with src[i..] added at (i.. with index[i..] at dim), repeats accumulating
     da = g ;  dsrc = g gathered at the same places"""
+
     @staticmethod
     def forward(ctx, a, src, dim, index):
         ctx.dim, ctx.index = dim, index
@@ -54,13 +57,18 @@ class ScatterAdd(Function):
     @staticmethod
     def backward(ctx, g):
         need_a, need_src = ctx.needs_input_grad[:2]
-        return (g if need_a else None,
-                Gather.apply(g, ctx.dim, ctx.index) if need_src else None, None, None)
+        return (
+            g if need_a else None,
+            Gather.apply(g, ctx.dim, ctx.index) if need_src else None,
+            None,
+            None,
+        )
 
 
 class Scatter(Function):
     """out = a with src[i..] written at (i.. with index[i..] at dim)
     da = g with zeros where written ;  dsrc = g gathered at those places"""
+
     @staticmethod
     def forward(ctx, a, src, dim, index):
         xp = array_module(a)
@@ -75,8 +83,12 @@ class Scatter(Function):
     @staticmethod
     def backward(ctx, g):
         need_a, need_src = ctx.needs_input_grad[:2]
-        return (array_module(g).where(ctx.written, 0, g) if need_a else None,
-                Gather.apply(g, ctx.dim, ctx.index) if need_src else None, None, None)
+        return (
+            array_module(g).where(ctx.written, 0, g) if need_a else None,
+            Gather.apply(g, ctx.dim, ctx.index) if need_src else None,
+            None,
+            None,
+        )
 
 
 def _index_array(index, like, name):
@@ -93,19 +105,27 @@ def _check_along(a, dim, index, name, src=None):
     (and than ``src``) in every dim but ``dim``; values in range."""
     dim = check_dim(dim, a.ndim)
     if index.ndim != max(a.ndim, 1) and not (a.ndim == 0 and index.ndim == 0):
-        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions "
-                           f"as input tensor ({index.ndim} vs {a.ndim})")
+        raise RuntimeError(
+            f"{name}(): Index tensor must have the same number of dimensions "
+            f"as input tensor ({index.ndim} vs {a.ndim})"
+        )
     for d, n in enumerate(index.shape):
         if d != dim and n > a.shape[d]:
-            raise RuntimeError(f"{name}(): Size does not match at dimension {d}: index "
-                               f"{tuple(index.shape)} is larger than input "
-                               f"{tuple(a.shape)} apart from dimension {dim}")
+            raise RuntimeError(
+                f"{name}(): Size does not match at dimension {d}: index "
+                f"{tuple(index.shape)} is larger than input "
+                f"{tuple(a.shape)} apart from dimension {dim}"
+            )
         if src is not None and n > src.shape[d]:
-            raise RuntimeError(f"{name}(): index {tuple(index.shape)} is larger than src "
-                               f"{tuple(src.shape)} at dimension {d}")
+            raise RuntimeError(
+                f"{name}(): index {tuple(index.shape)} is larger than src "
+                f"{tuple(src.shape)} at dimension {d}"
+            )
     if index.size and (int(index.min()) < -a.shape[dim] or int(index.max()) >= a.shape[dim]):
-        raise RuntimeError(f"{name}(): index {int(index.max())} is out of bounds for "
-                           f"dimension {dim} with size {a.shape[dim]}")
+        raise RuntimeError(
+            f"{name}(): index {int(index.max())} is out of bounds for "
+            f"dimension {dim} with size {a.shape[dim]}"
+        )
     return dim
 
 
@@ -151,14 +171,14 @@ def take_along_dim(input, indices, dim=None):
         return gather(reshape(input, -1), 0, index.reshape(-1))
     dim = check_dim(dim, input.ndim)
     if index.ndim != input.ndim:
-        raise RuntimeError(f"take_along_dim(): input and indices should have the same number "
-                           f"of dimensions, but got {input.ndim} and {index.ndim}")
+        raise RuntimeError(
+            f"take_along_dim(): input and indices should have the same number "
+            f"of dimensions, but got {input.ndim} and {index.ndim}"
+        )
     shape = [max(n, m) for n, m in zip(input.shape, index.shape)]
-    input = broadcast_to(input, [n if d != dim else input.shape[d]
-                                 for d, n in enumerate(shape)])
+    input = broadcast_to(input, [n if d != dim else input.shape[d] for d, n in enumerate(shape)])
     xp = array_module(index)
-    index = xp.broadcast_to(index, [n if d != dim else index.shape[d]
-                                    for d, n in enumerate(shape)])
+    index = xp.broadcast_to(index, [n if d != dim else index.shape[d] for d, n in enumerate(shape)])
     return gather(input, dim, index)
 
 
@@ -166,8 +186,9 @@ def index_select(input, dim, index):
     """The entries of ``input`` along ``dim`` at the (1-D) ``index``."""
     index = _index_array(index, input, "index_select")
     if index.ndim > 1:
-        raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
-                         f"{tuple(index.shape)}")
+        raise IndexError(
+            f"index_select(): Index is supposed to be a vector, got shape {tuple(index.shape)}"
+        )
     dim = check_dim(dim, input.ndim)
     if input.ndim == 0:
         return getitem(input.reshape(1), index.reshape(-1)).reshape(())

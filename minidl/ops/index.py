@@ -10,6 +10,7 @@ it goes first. NumPy instead counts integers as advanced indices too, so for ``y
 shape (2, 3, 4) ``y[0, :, [0, 1]]`` is (3, 2) in PyTorch and (2, 3) in NumPy.
 :class:`Index` splits an index into those two steps, so minidl follows PyTorch.
 """
+
 import numpy
 
 from .. import backend
@@ -64,7 +65,8 @@ class Index:
 
 def _is_bool_scalar(item):
     return isinstance(item, (bool, numpy.bool_)) or (
-        hasattr(item, "dtype") and item.ndim == 0 and item.dtype == bool)
+        hasattr(item, "dtype") and item.ndim == 0 and item.dtype == bool
+    )
 
 
 def _as_index_item(item, device):
@@ -72,17 +74,23 @@ def _as_index_item(item, device):
     if isinstance(item, Tensor):
         item = item.data
     elif isinstance(item, (list, tuple)):
-        item = numpy.asarray([i.item() if isinstance(i, Tensor) else i for i in item]
-                             if any(isinstance(i, Tensor) for i in item) else item)
+        item = numpy.asarray(
+            [i.item() if isinstance(i, Tensor) else i for i in item]
+            if any(isinstance(i, Tensor) for i in item)
+            else item
+        )
         if item.dtype.kind not in "biu" and item.size:
-            raise IndexError("tensors used as indices must be long, int, byte or bool "
-                             f"tensors, got a list of {item.dtype}")
+            raise IndexError(
+                "tensors used as indices must be long, int, byte or bool "
+                f"tensors, got a list of {item.dtype}"
+            )
         if not item.size:
             item = item.astype(numpy.int64)
     if hasattr(item, "dtype"):
         if item.dtype.kind not in "biu":
-            raise IndexError("tensors used as indices must be long, int, byte or bool "
-                             f"tensors, got {item.dtype}")
+            raise IndexError(
+                f"tensors used as indices must be long, int, byte or bool tensors, got {item.dtype}"
+            )
         if item.ndim == 0 and item.dtype != bool:
             return int(item)  # a 0-d integer tensor selects, like an int
         if device == "gpu" and isinstance(item, numpy.ndarray):
@@ -106,10 +114,9 @@ def torch_index(index, shape, device="cpu"):
     for item in items:
         if item is None or item is Ellipsis or _is_bool_scalar(item):
             continue
-        consumed += item.ndim if getattr(item, "dtype", None) == bool else 1
+        consumed += item.ndim if getattr(item, "dtype", None) is numpy.dtype(bool) else 1
     if consumed > len(shape):
-        raise IndexError(f"too many indices for tensor of dimension {len(shape)} "
-                         f"(got {consumed})")
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)} (got {consumed})")
     if sum(item is Ellipsis for item in items) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     basic, advanced = [], []
@@ -133,9 +140,11 @@ def torch_index(index, shape, device="cpu"):
             advanced.append(item)
             has_array = True
         else:
-            raise IndexError(f"only integers, slices, None, Ellipsis, lists and integer or "
-                             f"boolean tensors are valid indices, got "
-                             f"{type(item).__name__}")
+            raise IndexError(
+                f"only integers, slices, None, Ellipsis, lists and integer or "
+                f"boolean tensors are valid indices, got "
+                f"{type(item).__name__}"
+            )
     if not has_array:
         return Index(tuple(basic), None)
     if not needs_basic:  # only slices and arrays: NumPy's rule is PyTorch's
@@ -145,6 +154,7 @@ def torch_index(index, shape, device="cpu"):
 
 class GetItem(Function):
     """out = a[index] ;  da = zeros with g added at index (repeated indices accumulate)"""
+
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.index = a.shape, index
@@ -158,6 +168,7 @@ class GetItem(Function):
 class IndexAddZeros(Function):
     """out = zeros(shape) with g added at index: GetItem's backward, as an op of its own
     so that it too can be differentiated ;  dg = out_grad[index]"""
+
     @staticmethod
     def forward(ctx, g, shape, index):
         ctx.index = index
@@ -178,6 +189,7 @@ def getitem(a, index):
 class SetItem(Function):
     """out = a with value written at index (value broadcast to a[index]'s shape)
     da = g with zeros at index ;  dvalue = g[index] summed back to value's shape"""
+
     @staticmethod
     def forward(ctx, a, value, index, inplace):
         xp = array_module(a)
@@ -206,15 +218,18 @@ def setitem(a, index, value):
     index = torch_index(index, a.shape, a.device)
     if isinstance(value, Tensor):
         if value.device != a.device:
-            raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on "
-                               f"{a.device}")
+            raise RuntimeError(
+                f"setitem: value is on {value.device} but the tensor is on {a.device}"
+            )
         if value.dtype != a.dtype:
             value = value.to(dtype=a.dtype)
     recorded = is_grad_enabled() and (
-        a.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+        a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+    )
     if recorded and a.requires_grad and a._ctx is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
     note_in_place_write(a)
     if not recorded:
         index.put(a.data, value.data if isinstance(value, Tensor) else value)
@@ -239,13 +254,13 @@ def _refuse_write_into_a_view(a):
         return
     may_share = getattr(array_module(a.data), "may_share_memory", numpy.may_share_memory)
     # the very same array is an in-place op's output (a second write), not a view
-    if any(t is not None and t.data is not a.data and may_share(t.data, a.data)
-           for t in inputs):
+    if any(t is not None and t.data is not a.data and may_share(t.data, a.data) for t in inputs):
         raise RuntimeError(
             "setitem: this tensor is a view of another one (e.g. y[0] or y.reshape(...)), and "
             "writing into it while recording gradients would change that tensor without its "
             "gradient knowing; write into the base tensor (y[0, 1] = v), or make a copy first "
-            "(r = y[0] * 1)")
+            "(r = y[0] * 1)"
+        )
 
 
 # ---- masks and conditions --------------------------------------------------------------
@@ -258,6 +273,7 @@ def compare(a, b, name):
 
 class Where(Function):
     """out = x where cond else y ;  dx = g where cond (else 0), dy = g where not cond"""
+
     @staticmethod
     def forward(ctx, cond, x, y):
         xp = array_module(cond if hasattr(cond, "shape") else x)
@@ -270,9 +286,11 @@ class Where(Function):
         (cond,) = ctx.saved_tensors
         xp = array_module(g)
         _, need_x, need_y = ctx.needs_input_grad
-        return (None,
-                unbroadcast(xp.where(cond, g, 0), ctx.shapes[0]) if need_x else None,
-                unbroadcast(xp.where(cond, 0, g), ctx.shapes[1]) if need_y else None)
+        return (
+            None,
+            unbroadcast(xp.where(cond, g, 0), ctx.shapes[0]) if need_x else None,
+            unbroadcast(xp.where(cond, 0, g), ctx.shapes[1]) if need_y else None,
+        )
 
 
 def where(condition, input=None, other=None):
@@ -286,8 +304,10 @@ def where(condition, input=None, other=None):
     if not isinstance(condition, Tensor):
         condition = Tensor(condition, device=device)
     if condition.dtype != bool:
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
-                           f"tensor with dtype {condition.dtype}")
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a "
+            f"tensor with dtype {condition.dtype}"
+        )
     input, other = operand(input, condition), operand(other, condition)  # arrays: tensors
     dtype = result_type(input, other)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
@@ -300,25 +320,31 @@ def masked_fill(input, mask, value):
     """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True."""
     mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=input.device)
     if mask.dtype != bool:
-        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype "
-                           f"{mask.dtype}")
+        raise RuntimeError(
+            f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype}"
+        )
     if isinstance(value, Tensor):
         if value.ndim != 0:
-            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but "
-                               f"got tensor with {value.ndim} dimension(s)")
+            raise RuntimeError(
+                f"masked_fill only supports a 0-dimensional value tensor, but "
+                f"got tensor with {value.ndim} dimension(s)"
+            )
         value = value if value.dtype == input.dtype else value.to(dtype=input.dtype)
     else:
         value = numpy.asarray(value).astype(input.dtype).item()
     out = Where.apply(mask, value, input)
     if out.shape != input.shape:
-        raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} does not "
-                           f"broadcast to the input's shape {tuple(input.shape)}")
+        raise RuntimeError(
+            f"masked_fill: mask of shape {tuple(mask.shape)} does not "
+            f"broadcast to the input's shape {tuple(input.shape)}"
+        )
     return out
 
 
 def masked_select(input, mask):
     """The entries of ``input`` where ``mask`` is True, as a 1-D tensor (both broadcast)."""
     from .shape import broadcast_to
+
     mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=input.device)
     if mask.dtype != bool:
         raise RuntimeError(f"masked_select: expected a boolean mask, got {mask.dtype}")
@@ -343,15 +369,18 @@ def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape ``tensor.shape + (num_classes,)`` with a 1 at each class."""
     data = tensor.data if isinstance(tensor, Tensor) else numpy.asarray(tensor)
     if data.dtype.kind not in "iu":
-        raise RuntimeError(f"one_hot is only applicable to index tensor of integer dtype, "
-                           f"got {data.dtype}")
+        raise RuntimeError(
+            f"one_hot is only applicable to index tensor of integer dtype, got {data.dtype}"
+        )
     xp = array_module(data)
     if data.size and int(data.min()) < 0:
         raise RuntimeError("one_hot: Class values must be non-negative.")
     if num_classes == -1:
         num_classes = int(data.max()) + 1 if data.size else 0
     elif data.size and int(data.max()) >= num_classes:
-        raise RuntimeError(f"one_hot: Class values must be smaller than num_classes "
-                           f"({num_classes}), got {int(data.max())}")
+        raise RuntimeError(
+            f"one_hot: Class values must be smaller than num_classes "
+            f"({num_classes}), got {int(data.max())}"
+        )
     out = (data[..., None] == xp.arange(num_classes)).astype(numpy.int64)
     return Tensor._make(out, None)

@@ -1,4 +1,5 @@
 """Matrix products and einsum."""
+
 import numpy
 
 from ..autograd import Function
@@ -11,14 +12,17 @@ from .shape import broadcast_to
 class MatMul(Function):
     """out = a @ b (1-D, 2-D and batched, like numpy.matmul)
     da = g @ b^T, db = a^T @ g, summed over broadcast batch axes."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         try:
             return a @ b
         except ValueError as exc:
-            raise ValueError(f"matmul: shapes {tuple(shape_of(a))} and {tuple(shape_of(b))} "
-                             f"cannot be multiplied ({exc})") from None
+            raise ValueError(
+                f"matmul: shapes {tuple(shape_of(a))} and {tuple(shape_of(b))} "
+                f"cannot be multiplied ({exc})"
+            ) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -52,6 +56,7 @@ class Einsum(Function):
     """out = einsum(equation, *operands), the equation in plain letters (no ``...``)
     d operand_i = einsum of g with the other operands, giving operand_i's letters; letters
     only operand i has are broadcast back, repeated ones put on the diagonal."""
+
     @staticmethod
     def forward(ctx, *operands, equation):
         ctx.save_for_backward(*operands)
@@ -65,7 +70,7 @@ class Einsum(Function):
         specs = inputs.split(",")
         sizes = {c: n for spec, x in zip(specs, operands) for c, n in zip(spec, x.shape)}
         grads = []
-        for i, (spec, x) in enumerate(zip(specs, operands)):
+        for i, spec in enumerate(specs):
             if not ctx.needs_input_grad[i]:
                 grads.append(None)
                 continue
@@ -74,8 +79,9 @@ class Einsum(Function):
             letters = "".join(dict.fromkeys(spec))
             kept = "".join(c for c in letters if c in known)
             equation = ",".join([output] + others) + "->" + kept
-            grad = Einsum.apply(g, *[o for j, o in enumerate(operands) if j != i],
-                                equation=equation)
+            grad = Einsum.apply(
+                g, *[o for j, o in enumerate(operands) if j != i], equation=equation
+            )
             grads.append(_place(grad, kept, letters, spec, sizes))
         return tuple(grads)
 
@@ -112,11 +118,12 @@ def _einsum_equation(equation, operands):
     inputs, arrow, output = equation.partition("->")
     specs = inputs.split(",")
     if len(specs) != len(operands):
-        raise ValueError(f"einsum(): the equation has {len(specs)} operands but "
-                         f"{len(operands)} tensors were given")
+        raise ValueError(
+            f"einsum(): the equation has {len(specs)} operands but "
+            f"{len(operands)} tensors were given"
+        )
     used = set(equation) - set(".,->")
-    fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                 if c not in used)
+    fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used)
     ellipsis_dims = 0
     for spec, x in zip(specs, operands):
         letters = spec.replace("...", "")
@@ -125,17 +132,21 @@ def _einsum_equation(equation, operands):
         if "..." in spec:
             ellipsis_dims = max(ellipsis_dims, x.ndim - len(letters))
         elif len(letters) != x.ndim:
-            raise ValueError(f"einsum(): the number of subscripts in {spec!r} does not match "
-                             f"the number of dimensions ({x.ndim}) of its operand")
+            raise ValueError(
+                f"einsum(): the number of subscripts in {spec!r} does not match "
+                f"the number of dimensions ({x.ndim}) of its operand"
+            )
     ell = "".join(next(fresh) for _ in range(ellipsis_dims))
     new_specs, new_operands = [], []
     for spec, x in zip(specs, operands):
         if "..." in spec:
             n = x.ndim - len(spec.replace("...", ""))
             if n < 0:
-                raise ValueError(f"einsum(): {spec!r} has more subscripts than its operand "
-                                 f"has dimensions ({x.ndim})")
-            spec = spec.replace("...", ell[ellipsis_dims - n:])
+                raise ValueError(
+                    f"einsum(): {spec!r} has more subscripts than its operand "
+                    f"has dimensions ({x.ndim})"
+                )
+            spec = spec.replace("...", ell[ellipsis_dims - n :])
         new_specs.append(spec)
         new_operands.append(x)
     if ellipsis_dims:  # broadcast the ellipsis dims of all operands to one size each
@@ -144,9 +155,12 @@ def _einsum_equation(equation, operands):
             for c, n in zip(spec, x.shape):
                 if c in ell and n != 1:
                     sizes[c] = n
-        new_operands = [x if x.shape == tuple(sizes.get(c, n) for c, n in zip(s, x.shape))
-                        else broadcast_to(x, [sizes.get(c, n) for c, n in zip(s, x.shape)])
-                        for s, x in zip(new_specs, new_operands)]
+        new_operands = [
+            x
+            if x.shape == tuple(sizes.get(c, n) for c, n in zip(s, x.shape))
+            else broadcast_to(x, [sizes.get(c, n) for c, n in zip(s, x.shape)])
+            for s, x in zip(new_specs, new_operands)
+        ]
     if arrow:
         output = output.replace("...", ell)
     else:
@@ -176,8 +190,10 @@ def mm(input, mat2):
     """(n, m) @ (m, p)."""
     _check_ranks("mm", (input, mat2), (2, 2), "2D matrices")
     if input.shape[1] != mat2.shape[0]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
-                           f"{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
+            f"{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})"
+        )
     return matmul(input, mat2)
 
 
@@ -185,8 +201,9 @@ def bmm(input, mat2):
     """(b, n, m) @ (b, m, p), no broadcasting."""
     _check_ranks("bmm", (input, mat2), (3, 3), "3D batches of matrices")
     if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
-        raise RuntimeError(f"bmm: batches {tuple(input.shape)} and {tuple(mat2.shape)} "
-                           f"cannot be multiplied")
+        raise RuntimeError(
+            f"bmm: batches {tuple(input.shape)} and {tuple(mat2.shape)} cannot be multiplied"
+        )
     return matmul(input, mat2)
 
 
@@ -200,11 +217,12 @@ def dot(input, other):
     """sum(input * other) of two 1-D tensors of the same length."""
     _check_ranks("dot", (input, other), (1, 1), "1D tensors")
     if input.shape != other.shape:
-        raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the same "
-                           f"number of elements, but got {input.shape[0]} and "
-                           f"{other.shape[0]}")
+        raise RuntimeError(
+            f"dot: inconsistent tensor size, expected tensors of the same "
+            f"number of elements, but got {input.shape[0]} and "
+            f"{other.shape[0]}"
+        )
     return matmul(input, other)
-
 
 
 def outer(input, vec2):

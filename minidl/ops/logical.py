@@ -4,6 +4,7 @@ integer tensors outside the graph), so none of them has a backward.
 Operands promote as in PyTorch (:func:`~minidl.ops.base.result_type`); the bitwise ops
 accept only integer and boolean tensors, as PyTorch does.
 """
+
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import operand, promote, result_type
@@ -46,8 +47,7 @@ def isneginf(input):
 
 def _check_tensor(x, name, position):
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): argument {position} must be Tensor, not "
-                        f"{type(x).__name__}")
+        raise TypeError(f"{name}(): argument {position} must be Tensor, not {type(x).__name__}")
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -58,11 +58,15 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if input.dtype != other.dtype:
         raise RuntimeError(f"isclose(): {input.dtype} did not match {other.dtype}")
     if rtol < 0 or atol < 0:
-        raise RuntimeError(f"isclose(): rtol and atol must be greater than or equal to zero, "
-                           f"but got rtol={rtol}, atol={atol}")
+        raise RuntimeError(
+            f"isclose(): rtol and atol must be greater than or equal to zero, "
+            f"but got rtol={rtol}, atol={atol}"
+        )
     xp = array_module(input.data)
-    return Tensor._make(xp.asarray(xp.isclose(input.data, other.data, rtol=rtol, atol=atol,
-                                              equal_nan=equal_nan)), None)
+    return Tensor._make(
+        xp.asarray(xp.isclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)),
+        None,
+    )
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -99,11 +103,14 @@ def _bitwise(name, numpy_name, *operands):
     like = next(x for x in operands if isinstance(x, Tensor))
     operands = [operand(x, like) for x in operands]
     dtype = result_type(*operands)
-    if dtype.kind not in "biu" or dtype.kind == "b" and "shift" in name:
-        kinds = ", ".join(str(x.dtype) if isinstance(x, Tensor) else type(x).__name__
-                          for x in operands)
-        raise TypeError(f"{name}: only integer and bool tensors are supported (integers for "
-                        f"shifts), got {kinds}")
+    if dtype.kind not in "biu" or (dtype.kind == "b" and "shift" in name):
+        kinds = ", ".join(
+            str(x.dtype) if isinstance(x, Tensor) else type(x).__name__ for x in operands
+        )
+        raise TypeError(
+            f"{name}: only integer and bool tensors are supported (integers for "
+            f"shifts), got {kinds}"
+        )
     return _constant(numpy_name, *operands, dtype=dtype)
 
 

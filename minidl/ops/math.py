@@ -6,6 +6,7 @@ Most are a :class:`Unary`: the function ``f`` and its derivative ``f'`` (from th
 Integer and boolean inputs are computed in the default float dtype, as PyTorch does;
 the rounding functions and ``sign`` keep integer dtypes and have zero gradient.
 """
+
 import math
 
 from ..autograd import Function, is_grad_enabled
@@ -17,6 +18,7 @@ from .base import binary, floating, is_bool, shape_of, unbroadcast
 # ---- the common ones, tuned by hand (they run in every training step) ----------------
 class Exp(Function):
     """out = exp(a) ;  da = g * out"""
+
     @staticmethod
     def forward(ctx, a):
         out = array_module(a).exp(a)
@@ -34,6 +36,7 @@ def exp(input):
 
 class Log(Function):
     """out = log(a) ;  da = g / a"""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -50,6 +53,7 @@ def log(input):
 
 class Sqrt(Function):
     """out = sqrt(a) ;  da = g / (2 out)"""
+
     @staticmethod
     def forward(ctx, a):
         out = array_module(a).sqrt(a)
@@ -67,6 +71,7 @@ def sqrt(input):
 
 class Abs(Function):
     """out = |a| ;  da = g * sign(a)"""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -83,6 +88,7 @@ def abs(input):
 
 class Tanh(Function):
     """out = tanh(a) ;  da = g * (1 - out^2)"""
+
     @staticmethod
     def forward(ctx, a):
         out = array_module(a).tanh(a)
@@ -103,6 +109,7 @@ class Sigmoid(Function):
     """out = 1 / (1 + exp(-a)) ;  da = g * out * (1 - out)
     With e = exp(-|a|), which never overflows: out = 1 / (1 + e) for a >= 0 and
     e / (1 + e) for a < 0, so tiny outputs (a << 0) keep their relative precision."""
+
     @staticmethod
     def forward(ctx, a):
         xp = array_module(a)
@@ -124,6 +131,7 @@ def sigmoid(input):
 
 class ReLU(Function):
     """out = max(a, 0) ;  da = g where a > 0, else 0"""
+
     @staticmethod
     def forward(ctx, a):
         out = array_module(a).maximum(a, 0)
@@ -162,15 +170,26 @@ def _unary(name, f, derivative, doc, integers=None):
     """A :class:`Unary` subclass and its wrapper function. Integer and boolean inputs are
     computed in float32, unless ``integers`` says how PyTorch keeps them: "keep" (bool
     too), "keep-int" (bool refused), "int64" (bool as int64)."""
-    op = type(name, (Unary,), {"f": staticmethod(f), "derivative": staticmethod(derivative),
-                               "__doc__": doc, "__module__": __name__})
+    op = type(
+        name,
+        (Unary,),
+        {
+            "f": staticmethod(f),
+            "derivative": staticmethod(derivative),
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
     apply, wrapper_name = op.apply, name.lower()
     if integers is None:
+
         def wrapper(input):
             return apply(floating(input))
     else:
+
         def wrapper(input):
             return apply(integral(input, wrapper_name, integers))
+
     wrapper.__name__ = wrapper.__qualname__ = wrapper_name
     wrapper.__doc__ = doc
     return op, wrapper
@@ -196,65 +215,143 @@ _LN2, _LN10 = math.log(2), math.log(10)
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 # name, f, f' (from a and/or out), formula
-Sin, sin = _unary("Sin", lambda xp, a: xp.sin(a), lambda xp, a, out: xp.cos(a),
-                  "out = sin(a) ;  da = g cos(a)")
-Cos, cos = _unary("Cos", lambda xp, a: xp.cos(a), lambda xp, a, out: -xp.sin(a),
-                  "out = cos(a) ;  da = -g sin(a)")
-Tan, tan = _unary("Tan", lambda xp, a: xp.tan(a), lambda xp, a, out: 1 + out * out,
-                  "out = tan(a) ;  da = g (1 + out^2)")
-Asin, asin = _unary("Asin", lambda xp, a: xp.arcsin(a),
-                    lambda xp, a, out: 1 / xp.sqrt(1 - a * a),
-                    "out = asin(a) ;  da = g / sqrt(1 - a^2)")
-Acos, acos = _unary("Acos", lambda xp, a: xp.arccos(a),
-                    lambda xp, a, out: -1 / xp.sqrt(1 - a * a),
-                    "out = acos(a) ;  da = -g / sqrt(1 - a^2)")
-Atan, atan = _unary("Atan", lambda xp, a: xp.arctan(a), lambda xp, a, out: 1 / (1 + a * a),
-                    "out = atan(a) ;  da = g / (1 + a^2)")
-Sinh, sinh = _unary("Sinh", lambda xp, a: xp.sinh(a), lambda xp, a, out: xp.cosh(a),
-                    "out = sinh(a) ;  da = g cosh(a)")
-Cosh, cosh = _unary("Cosh", lambda xp, a: xp.cosh(a), lambda xp, a, out: xp.sinh(a),
-                    "out = cosh(a) ;  da = g sinh(a)")
-Asinh, asinh = _unary("Asinh", lambda xp, a: xp.arcsinh(a),
-                      lambda xp, a, out: 1 / xp.sqrt(a * a + 1),
-                      "out = asinh(a) ;  da = g / sqrt(a^2 + 1)")
-Acosh, acosh = _unary("Acosh", lambda xp, a: xp.arccosh(a),
-                      lambda xp, a, out: 1 / xp.sqrt(a * a - 1),
-                      "out = acosh(a) ;  da = g / sqrt(a^2 - 1)")
-Atanh, atanh = _unary("Atanh", lambda xp, a: xp.arctanh(a),
-                      lambda xp, a, out: 1 / (1 - a * a),
-                      "out = atanh(a) ;  da = g / (1 - a^2)")
-Exp2, exp2 = _unary("Exp2", lambda xp, a: xp.exp2(a), lambda xp, a, out: out * _LN2,
-                    "out = 2^a ;  da = g out ln 2")
-Expm1, expm1 = _unary("Expm1", lambda xp, a: xp.expm1(a), lambda xp, a, out: out + 1,
-                      "out = exp(a) - 1 (exact for small a) ;  da = g (out + 1)")
-Log2, log2 = _unary("Log2", lambda xp, a: xp.log2(a), lambda xp, a, out: 1 / (a * _LN2),
-                    "out = log2(a) ;  da = g / (a ln 2)")
-Log10, log10 = _unary("Log10", lambda xp, a: xp.log10(a),
-                      lambda xp, a, out: 1 / (a * _LN10),
-                      "out = log10(a) ;  da = g / (a ln 10)")
-Log1p, log1p = _unary("Log1p", lambda xp, a: xp.log1p(a), lambda xp, a, out: 1 / (1 + a),
-                      "out = log(1 + a) (exact for small a) ;  da = g / (1 + a)")
-Rsqrt, rsqrt = _unary("Rsqrt", lambda xp, a: 1 / xp.sqrt(a),
-                      lambda xp, a, out: -0.5 * out * out * out,
-                      "out = 1 / sqrt(a) ;  da = -g out^3 / 2")
-Reciprocal, reciprocal = _unary("Reciprocal", lambda xp, a: 1 / a,
-                                lambda xp, a, out: -out * out,
-                                "out = 1 / a ;  da = -g out^2")
-Square, square = _unary("Square", lambda xp, a: a * a, lambda xp, a, out: 2 * a,
-                        "out = a^2 ;  da = 2 g a", integers="int64")
-Sign, sign = _unary("Sign", lambda xp, a: a.copy() if a.dtype.kind == "b" else xp.sign(a),
-                    _zero, "out = sign(a) (-1, 0 or 1) ;  da = 0", integers="keep")
-Floor, floor = _unary("Floor", lambda xp, a: xp.floor(a) if a.dtype.kind in "fc" else a.copy(),
-                      _zero, "out = floor(a) ;  da = 0", integers="keep-int")
-Ceil, ceil = _unary("Ceil", lambda xp, a: xp.ceil(a) if a.dtype.kind in "fc" else a.copy(),
-                    _zero, "out = ceil(a) ;  da = 0", integers="keep-int")
-Trunc, trunc = _unary("Trunc", lambda xp, a: xp.trunc(a) if a.dtype.kind in "fc" else a.copy(),
-                      _zero, "out = a rounded towards zero ;  da = 0", integers="keep-int")
+Sin, sin = _unary(
+    "Sin", lambda xp, a: xp.sin(a), lambda xp, a, out: xp.cos(a), "out = sin(a) ;  da = g cos(a)"
+)
+Cos, cos = _unary(
+    "Cos", lambda xp, a: xp.cos(a), lambda xp, a, out: -xp.sin(a), "out = cos(a) ;  da = -g sin(a)"
+)
+Tan, tan = _unary(
+    "Tan",
+    lambda xp, a: xp.tan(a),
+    lambda xp, a, out: 1 + out * out,
+    "out = tan(a) ;  da = g (1 + out^2)",
+)
+Asin, asin = _unary(
+    "Asin",
+    lambda xp, a: xp.arcsin(a),
+    lambda xp, a, out: 1 / xp.sqrt(1 - a * a),
+    "out = asin(a) ;  da = g / sqrt(1 - a^2)",
+)
+Acos, acos = _unary(
+    "Acos",
+    lambda xp, a: xp.arccos(a),
+    lambda xp, a, out: -1 / xp.sqrt(1 - a * a),
+    "out = acos(a) ;  da = -g / sqrt(1 - a^2)",
+)
+Atan, atan = _unary(
+    "Atan",
+    lambda xp, a: xp.arctan(a),
+    lambda xp, a, out: 1 / (1 + a * a),
+    "out = atan(a) ;  da = g / (1 + a^2)",
+)
+Sinh, sinh = _unary(
+    "Sinh",
+    lambda xp, a: xp.sinh(a),
+    lambda xp, a, out: xp.cosh(a),
+    "out = sinh(a) ;  da = g cosh(a)",
+)
+Cosh, cosh = _unary(
+    "Cosh",
+    lambda xp, a: xp.cosh(a),
+    lambda xp, a, out: xp.sinh(a),
+    "out = cosh(a) ;  da = g sinh(a)",
+)
+Asinh, asinh = _unary(
+    "Asinh",
+    lambda xp, a: xp.arcsinh(a),
+    lambda xp, a, out: 1 / xp.sqrt(a * a + 1),
+    "out = asinh(a) ;  da = g / sqrt(a^2 + 1)",
+)
+Acosh, acosh = _unary(
+    "Acosh",
+    lambda xp, a: xp.arccosh(a),
+    lambda xp, a, out: 1 / xp.sqrt(a * a - 1),
+    "out = acosh(a) ;  da = g / sqrt(a^2 - 1)",
+)
+Atanh, atanh = _unary(
+    "Atanh",
+    lambda xp, a: xp.arctanh(a),
+    lambda xp, a, out: 1 / (1 - a * a),
+    "out = atanh(a) ;  da = g / (1 - a^2)",
+)
+Exp2, exp2 = _unary(
+    "Exp2", lambda xp, a: xp.exp2(a), lambda xp, a, out: out * _LN2, "out = 2^a ;  da = g out ln 2"
+)
+Expm1, expm1 = _unary(
+    "Expm1",
+    lambda xp, a: xp.expm1(a),
+    lambda xp, a, out: out + 1,
+    "out = exp(a) - 1 (exact for small a) ;  da = g (out + 1)",
+)
+Log2, log2 = _unary(
+    "Log2",
+    lambda xp, a: xp.log2(a),
+    lambda xp, a, out: 1 / (a * _LN2),
+    "out = log2(a) ;  da = g / (a ln 2)",
+)
+Log10, log10 = _unary(
+    "Log10",
+    lambda xp, a: xp.log10(a),
+    lambda xp, a, out: 1 / (a * _LN10),
+    "out = log10(a) ;  da = g / (a ln 10)",
+)
+Log1p, log1p = _unary(
+    "Log1p",
+    lambda xp, a: xp.log1p(a),
+    lambda xp, a, out: 1 / (1 + a),
+    "out = log(1 + a) (exact for small a) ;  da = g / (1 + a)",
+)
+Rsqrt, rsqrt = _unary(
+    "Rsqrt",
+    lambda xp, a: 1 / xp.sqrt(a),
+    lambda xp, a, out: -0.5 * out * out * out,
+    "out = 1 / sqrt(a) ;  da = -g out^3 / 2",
+)
+Reciprocal, reciprocal = _unary(
+    "Reciprocal", lambda xp, a: 1 / a, lambda xp, a, out: -out * out, "out = 1 / a ;  da = -g out^2"
+)
+Square, square = _unary(
+    "Square",
+    lambda xp, a: a * a,
+    lambda xp, a, out: 2 * a,
+    "out = a^2 ;  da = 2 g a",
+    integers="int64",
+)
+Sign, sign = _unary(
+    "Sign",
+    lambda xp, a: a.copy() if a.dtype.kind == "b" else xp.sign(a),
+    _zero,
+    "out = sign(a) (-1, 0 or 1) ;  da = 0",
+    integers="keep",
+)
+Floor, floor = _unary(
+    "Floor",
+    lambda xp, a: xp.floor(a) if a.dtype.kind in "fc" else a.copy(),
+    _zero,
+    "out = floor(a) ;  da = 0",
+    integers="keep-int",
+)
+Ceil, ceil = _unary(
+    "Ceil",
+    lambda xp, a: xp.ceil(a) if a.dtype.kind in "fc" else a.copy(),
+    _zero,
+    "out = ceil(a) ;  da = 0",
+    integers="keep-int",
+)
+Trunc, trunc = _unary(
+    "Trunc",
+    lambda xp, a: xp.trunc(a) if a.dtype.kind in "fc" else a.copy(),
+    _zero,
+    "out = a rounded towards zero ;  da = 0",
+    integers="keep-int",
+)
 fix = trunc
 
 
 class Round(Function):
     """out = a rounded to ``decimals`` places, halves to even (as PyTorch) ;  da = 0"""
+
     @staticmethod
     def forward(ctx, a, decimals):
         return array_module(a).round(a, decimals)
@@ -270,6 +367,7 @@ def round(input, decimals=0):
 
 class Frac(Function):
     """out = a - trunc(a) (the sign of a) ;  da = g"""
+
     @staticmethod
     def forward(ctx, a):
         return a - array_module(a).trunc(a)
@@ -336,15 +434,24 @@ def erf_of(x):
     xp = array_module(x)
     x64 = x.astype(xp.float64)  # (float32 arithmetic would add 2e-7 of rounding)
     t = 1 / (1 + 0.3275911 * xp.abs(x64))
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
-                + t * (-1.453152027 + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     return (xp.sign(x64) * (1 - poly * xp.exp(-x64 * x64))).astype(x.dtype)
 
 
-Erf, erf = _unary("Erf", lambda xp, a: erf_of(a), lambda xp, a, out: _gauss(xp, a),
-                  "out = erf(a) ;  da = g 2/sqrt(pi) exp(-a^2)")
-Erfc, erfc = _unary("Erfc", lambda xp, a: erf_erfc(a)[1], lambda xp, a, out: -_gauss(xp, a),
-                    "out = erfc(a) = 1 - erf(a) ;  da = -g 2/sqrt(pi) exp(-a^2)")
+Erf, erf = _unary(
+    "Erf",
+    lambda xp, a: erf_of(a),
+    lambda xp, a, out: _gauss(xp, a),
+    "out = erf(a) ;  da = g 2/sqrt(pi) exp(-a^2)",
+)
+Erfc, erfc = _unary(
+    "Erfc",
+    lambda xp, a: erf_erfc(a)[1],
+    lambda xp, a, out: -_gauss(xp, a),
+    "out = erfc(a) = 1 - erf(a) ;  da = -g 2/sqrt(pi) exp(-a^2)",
+)
 
 
 # ---- two arguments --------------------------------------------------------------------
@@ -364,13 +471,16 @@ class _Binary(Function):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         da, db = cls.partials(array_module(g), a, b, out)
-        return (unbroadcast(g * da, shape_of(a)) if need_a else None,
-                unbroadcast(g * db, shape_of(b)) if need_b else None)
+        return (
+            unbroadcast(g * da, shape_of(a)) if need_a else None,
+            unbroadcast(g * db, shape_of(b)) if need_b else None,
+        )
 
 
 class Atan2(_Binary):
     """out = atan2(a, b), the angle of the point (b, a) ;
     da = g b / (a^2 + b^2), db = -g a / (a^2 + b^2)"""
+
     @staticmethod
     def f(xp, a, b):
         return xp.arctan2(a, b)
@@ -390,6 +500,7 @@ arctan2 = atan2
 
 class Hypot(_Binary):
     """out = sqrt(a^2 + b^2) (without overflow) ;  da = g a / out, db = g b / out"""
+
     @staticmethod
     def f(xp, a, b):
         return xp.hypot(a, b)
@@ -405,6 +516,7 @@ def hypot(input, other):
 
 class Copysign(_Binary):
     """out = |a| with the sign of b ;  da = g out / a (0 where a = 0, as PyTorch), db = 0"""
+
     @staticmethod
     def f(xp, a, b):
         return xp.copysign(a, b)
@@ -422,6 +534,7 @@ def copysign(input, other):
 class Logaddexp(_Binary):
     """out = log(exp(a) + exp(b)), computed from the larger one (never overflows) ;
     da = g exp(a - out), db = g exp(b - out)"""
+
     @staticmethod
     def f(xp, a, b):
         return xp.logaddexp(a, b)
@@ -446,13 +559,17 @@ def _refuse_bools(input, other, name):
 
 def _check_integer_divisor(a, b, name):
     """Integer division by zero raises, as in PyTorch (NumPy would silently give 0)."""
-    if _is_integral(a) and _is_integral(b) and bool((b == 0).any() if hasattr(b, "shape")
-                                                    else b == 0):
+    if (
+        _is_integral(a)
+        and _is_integral(b)
+        and bool((b == 0).any() if hasattr(b, "shape") else b == 0)
+    ):
         raise ZeroDivisionError(f"{name}: integer division by zero")
 
 
 class Fmod(_Binary):
     """out = a - trunc(a / b) b, the sign of a (C's fmod) ;  da = g, db = -g trunc(a / b)"""
+
     @staticmethod
     def f(xp, a, b):
         _check_integer_divisor(a, b, "fmod")
@@ -470,6 +587,7 @@ def fmod(input, other):
 
 class Remainder(_Binary):
     """out = a - floor(a / b) b, the sign of b (Python's %) ;  da = g, db = -g floor(a / b)"""
+
     @staticmethod
     def f(xp, a, b):
         _check_integer_divisor(a, b, "remainder")
@@ -488,6 +606,7 @@ def remainder(input, other):
 class FloorDivide(_Binary):
     """out = floor(a / b) (Python's //). PyTorch defines no derivative for it: the
     wrapper refuses inputs that require grad while grad mode is on."""
+
     @staticmethod
     def f(xp, a, b):
         _check_integer_divisor(a, b, "floor_divide")
@@ -495,9 +614,10 @@ class FloorDivide(_Binary):
 
 
 def floor_divide(input, other):
-    if is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad
-                                 for x in (input, other)):
-        raise RuntimeError("derivative for floor_divide is not implemented; use (a / b).floor() "
-                           "for a zero gradient, or detach() the inputs")
+    if is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in (input, other)):
+        raise RuntimeError(
+            "derivative for floor_divide is not implemented; use (a / b).floor() "
+            "for a zero gradient, or detach() the inputs"
+        )
     _refuse_bools(input, other, "floor_divide")
     return binary(FloorDivide, input, other)

@@ -1,4 +1,5 @@
 """Reductions over axes, and softmax along one: each Function with its wrapper below it."""
+
 from collections import namedtuple
 
 import numpy
@@ -11,6 +12,7 @@ from .base import dim_args, expand_reduced, normalize_dims
 
 class Sum(Function):
     """out = sum of a over axes ;  da = g broadcast back over those axes"""
+
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
@@ -28,6 +30,7 @@ def sum(a, dim=None, keepdim=False, **numpy_names):
 
 class Mean(Function):
     """out = sum of a over axes / n ;  da = g / n broadcast back"""
+
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
@@ -48,6 +51,7 @@ def mean(a, dim=None, keepdim=False, **numpy_names):
 
 class Amax(Function):
     """out = max of a over axes ;  g is shared equally by the elements equal to the max"""
+
     reduce = "max"
 
     @staticmethod
@@ -74,6 +78,7 @@ def amax(a, dim=None, keepdim=False, **numpy_names):
 
 class Amin(Amax):
     """out = min of a over axes ;  g is shared equally by the elements equal to the min"""
+
     reduce = "min"
 
 
@@ -124,6 +129,7 @@ def argmin(a, dim=None, keepdim=False, **numpy_names):
 class LogSoftmax(Function):
     """out = a - logsumexp(a) along an axis (shifted by the max, so it never overflows)
     da = g - softmax(a) * sum(g)"""
+
     @staticmethod
     def forward(ctx, a, axis):
         xp = array_module(a)
@@ -147,6 +153,7 @@ def log_softmax(a, dim=-1, **numpy_names):
 
 class Softmax(Function):
     """out = exp(a) / sum(exp(a)) along an axis ;  da = out * (g - sum(g * out))"""
+
     @staticmethod
     def forward(ctx, a, axis):
         xp = array_module(a)
@@ -177,6 +184,7 @@ class Prod(Function):
     """out = product of a over axes ;  da = g * (product of the other entries): g out / a
     without zeros; with zeros, computed without dividing by them (see
     :func:`_product_of_others`)"""
+
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         out = a.prod(axis=axes, keepdims=keepdim)
@@ -215,7 +223,7 @@ def _product_of_others(a, axes):
     rest = [d for d in range(a.ndim) if d not in axes]
     order = rest + list(axes)
     moved = xp.transpose(a, order)
-    kept = moved.shape[:len(rest)]
+    kept = moved.shape[: len(rest)]
     n = 1
     for ax in axes:
         n *= a.shape[ax]
@@ -251,8 +259,7 @@ def _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names):
         dim, unbiased = None, dim
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if a.dtype.kind not in "fc":
-        raise RuntimeError(f"var/std only support floating point and complex dtypes, got "
-                           f"{a.dtype}")
+        raise RuntimeError(f"var/std only support floating point and complex dtypes, got {a.dtype}")
     axes = normalize_dims(dim, a.ndim)
     count = 1
     for ax in axes:
@@ -288,12 +295,13 @@ def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **nu
 def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
     """``(std, mean)`` over ``dim`` in one pass."""
     var_, mean_ = _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)
-    return var_ ** 0.5, mean_
+    return var_**0.5, mean_
 
 
 def logsumexp(a, dim=None, keepdim=False, **numpy_names):
     """log(sum(exp(a))) over ``dim``, shifted by the max so that it never overflows."""
     from .. import ops
+
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if a.dtype.kind not in "fc":
         a = a.to(dtype=numpy.float32)
@@ -303,13 +311,13 @@ def logsumexp(a, dim=None, keepdim=False, **numpy_names):
     shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(a.dtype), None)
     with numpy.errstate(divide="ignore"):  # all -inf: log(0) = -inf is the answer
         out = ops.log(sum(ops.exp(a - shift), axes, keepdim=True)) + shift
-    return out if keepdim else out.reshape([n for d, n in enumerate(out.shape)
-                                           if d not in axes])
+    return out if keepdim else out.reshape([n for d, n in enumerate(out.shape) if d not in axes])
 
 
 class PNorm(Function):
     """out = (sum |a|^p)^(1/p) over axes ;  da = g sign(a) |a|^(p-1) / out^(p-1)
     (0 where out = 0, as PyTorch)"""
+
     @staticmethod
     def forward(ctx, a, p, axes, keepdim):
         xp = array_module(a)
@@ -352,6 +360,7 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None, **numpy_names):
     axes = normalize_dims(dim, a.ndim)
     if p in (numpy.inf, -numpy.inf):
         from .. import ops
+
         extreme = amax if p > 0 else amin
         return extreme(ops.abs(a), axes, keepdim) if a.ndim else ops.abs(a)
     if p == 0:

@@ -3,6 +3,7 @@
 Each output entry i depends on the entries 0..i of its input, so each backward is a
 scan in the other direction: for cumsum, da_k = sum over i >= k of g_i.
 """
+
 from collections import namedtuple
 
 import numpy
@@ -27,6 +28,7 @@ def _reverse_cumsum(g, axis):
 
 class CumSum(Function):
     """out_i = sum over j <= i of a_j ;  da_k = sum over i >= k of g_i"""
+
     @staticmethod
     def forward(ctx, a, axis):
         ctx.axis = axis
@@ -54,8 +56,9 @@ def _doubling_scan(op, data, axis):
     lead = (slice(None),) * (axis % data.ndim)
     while shift < n:
         step = out.copy()
-        step[lead + (slice(shift, None),)] = op(out[lead + (slice(shift, None),)],
-                                                out[lead + (slice(None, n - shift),)])
+        step[lead + (slice(shift, None),)] = op(
+            out[lead + (slice(shift, None),)], out[lead + (slice(None, n - shift),)]
+        )
         out, shift = step, shift * 2
     return out
 
@@ -87,6 +90,7 @@ class CumProd(Function):
     """out_i = product over j <= i of a_j
     da_k = sum over i >= k of g_i * (product over j <= i, j != k of a_j), which is
     reverse_cumsum(g * out)_k / a_k when no a_j is zero"""
+
     @staticmethod
     def forward(ctx, a, axis):
         out = array_module(a).cumprod(a, axis=axis)
@@ -152,8 +156,9 @@ CumResult = namedtuple("CumResult", ["values", "indices"])
 def _cumulative_extreme(a, dim, numpy_names, name, better):
     axis = _scan_dim(a, dim, numpy_names, name)
     if axis is None:
-        return CumResult(a.reshape(()), Tensor._make(
-            array_module(a.data).zeros((), dtype=numpy.int64), None))
+        return CumResult(
+            a.reshape(()), Tensor._make(array_module(a.data).zeros((), dtype=numpy.int64), None)
+        )
     xp = array_module(a.data)
     data = a.data
     running = _accumulate(better, data, axis)
@@ -186,6 +191,7 @@ class LogCumSumExp(Function):
     reversed logcumsumexp. Under create_graph the same sum is written with a constant
     shift s = max(out), da = exp(a - s) reverse_cumsum(g exp(s - out)), which has no
     log(0) to differentiate."""
+
     @staticmethod
     def forward(ctx, a, axis):
         out = _accumulate("logaddexp", a, axis)
@@ -202,8 +208,10 @@ class LogCumSumExp(Function):
             shift = Tensor._make(out.data.max(axis=axis, keepdims=True), None)
             return xp.exp(a - shift) * _reverse_cumsum(g * xp.exp(shift - out), axis), None
         with numpy.errstate(divide="ignore"):  # log(0) = -inf is meant
-            parts = [xp.flip(LogCumSumExp.apply(xp.flip(xp.log(part) - out, axis), axis), axis)
-                     for part in (xp.where(g > 0, g, 0), xp.where(g < 0, -g, 0))]
+            parts = [
+                xp.flip(LogCumSumExp.apply(xp.flip(xp.log(part) - out, axis), axis), axis)
+                for part in (xp.where(g > 0, g, 0), xp.where(g < 0, -g, 0))
+            ]
         return xp.exp(a + parts[0]) - xp.exp(a + parts[1]), None
 
 

@@ -1,6 +1,7 @@
 """Ops that move elements without changing them: reshape, permute, broadcast, join.
 Each backward moves the gradient back the same way, so each is linear in ``g`` and
 supports create_graph for free."""
+
 import numpy
 
 from ..autograd import Function
@@ -10,14 +11,17 @@ from .base import check_dim, normalize_dims, unbroadcast
 
 class Reshape(Function):
     """out = a viewed with a new shape ;  da = g reshaped back"""
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot view a tensor of shape {a.shape} "
-                             f"({a.size} elements) as shape {tuple(shape)}") from None
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {a.shape} "
+                f"({a.size} elements) as shape {tuple(shape)}"
+            ) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -35,9 +39,11 @@ def flatten(a, start_dim=0, end_dim=-1):
         return reshape(a, 1)
     start, end = check_dim(start_dim, a.ndim), check_dim(end_dim, a.ndim)
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
-                         f"a tensor of shape {a.shape}")
-    shape = a.shape[:start] + (-1,) + a.shape[end + 1:]
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+            f"a tensor of shape {a.shape}"
+        )
+    shape = a.shape[:start] + (-1,) + a.shape[end + 1 :]
     return reshape(a, shape)
 
 
@@ -60,6 +66,7 @@ def squeeze(a, dim=None, **numpy_names):
 
 class Permute(Function):
     """out = a with its axes reordered ;  da = g with the inverse order"""
+
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -76,8 +83,10 @@ def permute(a, *dims):
         dims = tuple(dims[0])
     axes = [check_dim(d, a.ndim) for d in dims]
     if sorted(axes) != list(range(a.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} axes of a "
-                         f"tensor of shape {a.shape}")
+        raise ValueError(
+            f"permute: {dims} is not a permutation of the {a.ndim} axes of a "
+            f"tensor of shape {a.shape}"
+        )
     return Permute.apply(a, tuple(axes))
 
 
@@ -94,6 +103,7 @@ swapaxes = swapdims = transpose
 
 class BroadcastTo(Function):
     """out = a broadcast to a shape (a read-only view) ;  da = g summed back"""
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -111,6 +121,7 @@ def broadcast_to(a, shape):
 
 class Concatenate(Function):
     """out = the inputs joined along an axis ;  each input gets its slice of g"""
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
@@ -133,11 +144,14 @@ def cat(tensors, dim=0, **numpy_names):
     ndim = tensors[0].ndim
     axis = check_dim(dim, ndim)
     for i, t in enumerate(tensors):
-        if t.ndim != ndim or any(n != m for k, (n, m) in enumerate(
-                zip(t.shape, tensors[0].shape)) if k != axis):
-            raise RuntimeError(f"cat: sizes of tensors must match except in dimension {axis}"
-                               f": tensor 0 has shape {tuple(tensors[0].shape)}, tensor {i} "
-                               f"has shape {tuple(t.shape)}")
+        if t.ndim != ndim or any(
+            n != m for k, (n, m) in enumerate(zip(t.shape, tensors[0].shape)) if k != axis
+        ):
+            raise RuntimeError(
+                f"cat: sizes of tensors must match except in dimension {axis}"
+                f": tensor 0 has shape {tuple(tensors[0].shape)}, tensor {i} "
+                f"has shape {tuple(t.shape)}"
+            )
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -146,6 +160,7 @@ concatenate = concat = cat
 
 class Stack(Function):
     """out = the inputs stacked along a new axis ;  each input gets its index of g"""
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
@@ -167,9 +182,11 @@ def stack(tensors, dim=0, **numpy_names):
         raise TypeError(f"stack: unexpected keyword arguments {sorted(numpy_names)}")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                               f"{tuple(tensors[0].shape)} at entry 0 and {tuple(t.shape)} "
-                               f"at entry {i}")
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got "
+                f"{tuple(tensors[0].shape)} at entry 0 and {tuple(t.shape)} "
+                f"at entry {i}"
+            )
     return Stack.apply(*tensors, axis=check_dim(dim, tensors[0].ndim + 1))
 
 
@@ -193,22 +210,27 @@ def expand(a, *sizes):
     """``a`` broadcast to ``sizes``; -1 keeps a dimension, new ones go in front."""
     sizes = _sizes(sizes)
     if len(sizes) < a.ndim:
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be "
-                           f"greater or equal to the number of dimensions in the tensor "
-                           f"({a.ndim})")
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(sizes)}) must be "
+            f"greater or equal to the number of dimensions in the tensor "
+            f"({a.ndim})"
+        )
     lead = len(sizes) - a.ndim
     shape = []
     for d, n in enumerate(sizes):
         old = a.shape[d - lead] if d >= lead else None
         if n == -1:
             if old is None:
-                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing "
-                                   f"dimension {d}")
+                raise RuntimeError(
+                    f"expand: -1 is not allowed in a leading, non-existing dimension {d}"
+                )
             n = old
         elif old is not None and old != 1 and old != n:
-            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the "
-                               f"existing size ({old}) at non-singleton dimension {d}.  "
-                               f"Target sizes: {list(sizes)}.  Tensor sizes: {list(a.shape)}")
+            raise RuntimeError(
+                f"The expanded size of the tensor ({n}) must match the "
+                f"existing size ({old}) at non-singleton dimension {d}.  "
+                f"Target sizes: {list(sizes)}.  Tensor sizes: {list(a.shape)}"
+            )
         shape.append(n)
     return broadcast_to(a, shape)
 
@@ -229,8 +251,10 @@ def repeat(a, *sizes):
     with at least ``a.ndim`` sizes)."""
     sizes = _sizes(sizes)
     if len(sizes) < a.ndim:
-        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
-                           f"number of dimensions of tensor ({len(sizes)} < {a.ndim})")
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than "
+            f"number of dimensions of tensor ({len(sizes)} < {a.ndim})"
+        )
     shape = (1,) * (len(sizes) - a.ndim) + tuple(a.shape)
     interleaved = [n for s in shape for n in (1, s)]
     tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
@@ -252,6 +276,7 @@ def _take(a, index):
     """``a[index]`` for an index built here (NumPy semantics: basic items and at most one
     run of adjacent arrays, where NumPy and PyTorch agree)."""
     from .index import GetItem, Index
+
     return GetItem.apply(a, Index(None, index))
 
 
@@ -273,8 +298,9 @@ def roll(a, shifts, dims=None):
     shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
     if len(shifts) != len(dims):
-        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, "
-                           f"dims: {len(dims)}")
+        raise RuntimeError(
+            f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}"
+        )
     out = a
     for shift, dim in zip(shifts, dims):
         dim = check_dim(dim, a.ndim)
@@ -282,16 +308,24 @@ def roll(a, shifts, dims=None):
         if n == 0 or shift % n == 0:
             continue
         cut = n - shift % n
-        out = cat([_take(out, _slices(a.ndim, dim, slice(cut, None))),
-                   _take(out, _slices(a.ndim, dim, slice(None, cut)))], dim)
+        out = cat(
+            [
+                _take(out, _slices(a.ndim, dim, slice(cut, None))),
+                _take(out, _slices(a.ndim, dim, slice(None, cut))),
+            ],
+            dim,
+        )
     return out
 
 
 def _triangle(a, diagonal, lower):
     from .index import Where
+
     if a.ndim < 2:
-        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least "
-                           f"2 dimensions, got shape {tuple(a.shape)}")
+        raise RuntimeError(
+            f"{'tril' if lower else 'triu'}: input tensor must have at least "
+            f"2 dimensions, got shape {tuple(a.shape)}"
+        )
     xp = array_module(a.data)
     rows, cols = a.shape[-2:]
     keep = xp.tri(rows, cols, diagonal, dtype=bool)
@@ -313,8 +347,9 @@ def triu(a, diagonal=0):
 def diagonal(a, offset=0, dim1=0, dim2=1):
     """The entries ``a[..., i, i + offset]`` of the plane (dim1, dim2), as a new last dim."""
     if a.ndim < 2:
-        raise RuntimeError(f"diagonal: expected a tensor with at least 2 dimensions, got "
-                           f"shape {tuple(a.shape)}")
+        raise RuntimeError(
+            f"diagonal: expected a tensor with at least 2 dimensions, got shape {tuple(a.shape)}"
+        )
     d1, d2 = check_dim(dim1, a.ndim), check_dim(dim2, a.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -334,7 +369,8 @@ _diagonal = diagonal
 def diag(a, diagonal=0):
     """1-D ``a``: the square matrix with ``a`` on its ``diagonal``-th diagonal;
     2-D ``a``: that diagonal of ``a`` as a 1-D tensor."""
-    from .index import IndexAddZeros, Index
+    from .index import Index, IndexAddZeros
+
     if a.ndim == 2:
         return _diagonal(a, diagonal)
     if a.ndim != 1:
@@ -351,8 +387,9 @@ def unfold(a, dimension, size, step):
     dim = check_dim(dimension, a.ndim)
     length = a.shape[dim] if a.ndim else 1
     if size > length:
-        raise RuntimeError(f"maximum size for tensor at dimension {dim} is {length} but "
-                           f"size is {size}")
+        raise RuntimeError(
+            f"maximum size for tensor at dimension {dim} is {length} but size is {size}"
+        )
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
     if a.ndim == 0:
@@ -368,14 +405,15 @@ def movedim(a, source, destination):
     source = source if isinstance(source, (tuple, list)) else (source,)
     destination = destination if isinstance(destination, (tuple, list)) else (destination,)
     if len(source) != len(destination):
-        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} "
-                           f"dims) should contain the same number of dims as destination "
-                           f"({destination} dims)")
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({source} "
+            f"dims) should contain the same number of dims as destination "
+            f"({destination} dims)"
+        )
     src = [check_dim(d, a.ndim) for d in source]
     dst = [check_dim(d, a.ndim) for d in destination]
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
-        raise RuntimeError(f"movedim: repeated dim in source {source} or destination "
-                           f"{destination}")
+        raise RuntimeError(f"movedim: repeated dim in source {source} or destination {destination}")
     order = [None] * a.ndim
     for s, d in zip(src, dst):
         order[d] = s
@@ -395,12 +433,12 @@ def narrow(a, dim=None, start=None, length=None, **numpy_names):
     dim = check_dim(dim, a.ndim)
     n = a.shape[dim]
     if not -n <= start <= n:
-        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but "
-                         f"got {start})")
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
+        )
     start %= n if n else 1
     if length < 0 or start + length > n:
-        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
-                           f"({n}).")
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
     return _take(a, _slices(a.ndim, dim, slice(start, start + length)))
 
 
@@ -412,18 +450,22 @@ def split(a, split_size_or_sections, dim=0, **numpy_names):
     if isinstance(split_size_or_sections, (tuple, list)):
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n or any(s < 0 for s in sizes):
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
-                               f"(input tensor's size at dimension {dim}), but got "
-                               f"split_sizes={sizes}")
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                f"(input tensor's size at dimension {dim}), but got "
+                f"split_sizes={sizes}"
+            )
     else:
         size = int(split_size_or_sections)
         if size <= 0 and not (size == 0 and n == 0):
-            raise RuntimeError(f"split expects split_size be non-negative, but got "
-                               f"split_size={size}")
+            raise RuntimeError(
+                f"split expects split_size be non-negative, but got split_size={size}"
+            )
         sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
     bounds = numpy.cumsum([0] + sizes).tolist()
-    return tuple(_take(a, _slices(a.ndim, dim, slice(lo, hi)))
-                 for lo, hi in zip(bounds, bounds[1:]))
+    return tuple(
+        _take(a, _slices(a.ndim, dim, slice(lo, hi))) for lo, hi in zip(bounds, bounds[1:])
+    )
 
 
 def chunk(a, chunks, dim=0, **numpy_names):

@@ -1,6 +1,7 @@
 """Sorting and selecting the k largest: the order is found on the data (not
 differentiable) and the values are gathered with it, so gradients flow back to the
 entries each value came from."""
+
 from collections import namedtuple
 
 import numpy
@@ -49,11 +50,11 @@ def topk(a, k, dim=-1, largest=True, sorted=True, **numpy_names):
     axis = check_dim(dim, a.ndim) if a.ndim else 0
     n = a.shape[axis] if a.ndim else 1
     if not 0 <= k <= n:
-        raise RuntimeError(f"topk: selected index k ({k}) out of range for a dimension of "
-                           f"size {n}")
+        raise RuntimeError(f"topk: selected index k ({k}) out of range for a dimension of size {n}")
     if a.ndim == 0:
-        return TopKResult(a * 1, Tensor._make(
-            array_module(a.data).zeros((), dtype=numpy.int64), None))
+        return TopKResult(
+            a * 1, Tensor._make(array_module(a.data).zeros((), dtype=numpy.int64), None)
+        )
     order = _order(a.data, axis, largest)
     index = (slice(None),) * axis + (slice(0, k),)
     indices = order[index].astype(numpy.int64)

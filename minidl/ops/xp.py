@@ -9,6 +9,7 @@ input (``sign``, ``isnan``, comparisons) return constant Tensors.
 
 To use a new NumPy function inside a backward, add it here once.
 """
+
 import numpy
 
 from ..backend import array_module
@@ -16,8 +17,12 @@ from ..tensor import Tensor
 from . import elementwise, index, math, reduce, shape
 from .linalg import matmul  # noqa: F401  (part of the vocabulary)
 
-maximum, minimum, clip, where = (elementwise.maximum, elementwise.minimum,
-                                 elementwise.clamp, index.where)
+maximum, minimum, clip, where = (
+    elementwise.maximum,
+    elementwise.minimum,
+    elementwise.clamp,
+    index.where,
+)
 power = elementwise.pow
 exp, log, sqrt, tanh, abs = math.exp, math.log, math.sqrt, math.tanh, math.abs
 sin, cos, tan, sinh, cosh = math.sin, math.cos, math.tan, math.sinh, math.cosh
@@ -35,18 +40,20 @@ def _data(x):
 
 def _constant(fn):
     """A NumPy function of Tensors whose result is a constant (no gradient flows)."""
+
     def constant(*args, **kwargs):
         like = next(a for a in args if isinstance(a, Tensor))
         array_fn = getattr(array_module(like.data), fn)
         return Tensor._make(array_fn(*[_data(a) for a in args], **kwargs), None)
+
     constant.__name__ = fn
     return constant
 
 
 sign, isnan, isinf, isfinite, floor, ceil, trunc, rint = map(
-    _constant, ("sign", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "rint"))
-logical_and, logical_or, logical_not = map(
-    _constant, ("logical_and", "logical_or", "logical_not"))
+    _constant, ("sign", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "rint")
+)
+logical_and, logical_or, logical_not = map(_constant, ("logical_and", "logical_or", "logical_not"))
 
 
 def zeros_like(a, dtype=None):
@@ -106,11 +113,12 @@ def stack(arrays, axis=0):
 def __getattr__(name):
     # dtypes and constants (xp.float32, xp.pi, xp.newaxis) are NumPy's own
     value = getattr(numpy, name, None)
-    if value is not None and not callable(value) or isinstance(value, type):
+    if (value is not None and not callable(value)) or isinstance(value, type):
         return value
     raise AttributeError(
         f"minidl.ops.xp has no differentiable {name!r}: a backward used a NumPy function "
-        "that has no Tensor counterpart yet; add it to minidl/ops/xp.py")
+        "that has no Tensor counterpart yet; add it to minidl/ops/xp.py"
+    )
 
 
 def flip(a, axis=None):

@@ -1,4 +1,5 @@
 """Adagrad (torch.optim.Adagrad's semantics)."""
+
 from .optimizer import Optimizer
 from .rules import decayed_gradient
 
@@ -15,17 +16,41 @@ class Adagrad(Optimizer):
     alpha = ``lr``; state: ``sum`` (s_dW).
     """
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False, flush_denormal=True, executor="fast"):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize, flush_denormal=flush_denormal,
-                                      executor=executor))
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+        *,
+        maximize=False,
+        flush_denormal=True,
+        executor="fast",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+                flush_denormal=flush_denormal,
+                executor=executor,
+            ),
+        )
 
     def initial_state(self, group):
         return {"sum": group["initial_accumulator_value"]}
 
     def rule(self, group, step):
-        return "\n".join([decayed_gradient(group),
-                          "sum = sum + g * g",
-                          "p = p - lr / (1 + (step - 1) * lr_decay) * g / (sqrt(sum) + eps)"])
+        return "\n".join(
+            [
+                decayed_gradient(group),
+                "sum = sum + g * g",
+                "p = p - lr / (1 + (step - 1) * lr_decay) * g / (sqrt(sum) + eps)",
+            ]
+        )

@@ -1,4 +1,5 @@
 """Adam and AdamW (bias-corrected, as in torch.optim.Adam / AdamW)."""
+
 from .optimizer import Optimizer
 from .rules import adam_moments
 
@@ -28,11 +29,32 @@ class Adam(Optimizer):
 
     decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, flush_denormal=True, executor="fast"):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                                      flush_denormal=flush_denormal, executor=executor))
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        maximize=False,
+        flush_denormal=True,
+        executor="fast",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                maximize=maximize,
+                flush_denormal=flush_denormal,
+                executor=executor,
+            ),
+        )
 
     def initial_state(self, group):
         names = ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * bool(group["amsgrad"])
@@ -44,20 +66,42 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             lines.append("max_exp_avg_sq = maximum(max_exp_avg_sq, exp_avg_sq)")
             s = "max_exp_avg_sq"
-        lines.append("p = p - lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step) * exp_avg"
-                     f" / (sqrt({s}) + eps * sqrt(1 - beta2 ** step))")
+        lines.append(
+            "p = p - lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step) * exp_avg"
+            f" / (sqrt({s}) + eps * sqrt(1 - beta2 ** step))"
+        )
         return "\n".join(lines)
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (``torch.optim.AdamW``), default weight_decay=1e-2::
 
-        W = W * (1 - alpha * weight_decay)     first, then Adam's update without L2 on dW
+    W = W * (1 - alpha * weight_decay)     first, then Adam's update without L2 on dW
     """
 
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, flush_denormal=True, executor="fast"):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         maximize=maximize, flush_denormal=flush_denormal, executor=executor)
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        flush_denormal=True,
+        executor="fast",
+    ):
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            flush_denormal=flush_denormal,
+            executor=executor,
+        )

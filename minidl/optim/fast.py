@@ -18,6 +18,7 @@ not this executor's view (``load_state_dict``, a user's assignment, a rebuilt bu
 copied into the flat state and replaced by the view. A parameter whose ``.data`` was replaced
 by an array of another shape, dtype or device makes the executor rebuild its buckets.
 """
+
 import os
 import threading
 from collections import namedtuple
@@ -36,7 +37,7 @@ class FastExecutor:
     """Flat state, chunked CPU updates and fused GPU kernels for one parameter group."""
 
     chunk_size = 32768  # CPU elements per chunk; see minidl.optim.flat
-    gpu_chunk_size = 2 ** 22
+    gpu_chunk_size = 2**22
     # CPU threads for a run of at least parallel_min elements. 1 by default: on a busy machine
     # a helper preempted while it holds the GIL stalls the step (measured up to 10x slower)
     threads = 1
@@ -62,8 +63,12 @@ class FastExecutor:
         for params in kinds.values():
             on_gpu = backend.array_module(params[0].data) is not numpy
             chunk = self.gpu_chunk_size if on_gpu else self.chunk_size
-            bucket = _Bucket(params, chunk, pack_below=max(1, 2 ** 16 if on_gpu else chunk // 4),
-                             threads=1 if on_gpu else max(1, int(self.threads)))
+            bucket = _Bucket(
+                params,
+                chunk,
+                pack_below=max(1, 2**16 if on_gpu else chunk // 4),
+                threads=1 if on_gpu else max(1, int(self.threads)),
+            )
             self._where.update({id(p): (bucket, k) for k, p in enumerate(params)})
 
     def new_state(self, p, initial):
@@ -87,7 +92,7 @@ class FastExecutor:
 class _Bucket:
     """The parameters of a group that share a device and a dtype."""
 
-    parallel_min = 2 ** 18  # elements: below, waking a helper thread does not pay
+    parallel_min = 2**18  # elements: below, waking a helper thread does not pay
 
     def __init__(self, params, chunk_size, pack_below, threads):
         self.params = params
@@ -99,16 +104,16 @@ class _Bucket:
         self.offsets = [0]
         for data in self.datas:
             self.offsets.append(self.offsets[-1] + int(data.size))
-        self.state = {}         # name -> flat array
-        self.state_views = {}   # name -> per-parameter views shaped like the parameters
+        self.state = {}  # name -> flat array
+        self.state_views = {}  # name -> per-parameter views shaped like the parameters
         self.threshold = flush.threshold(self.dtype)
         self.flat_data = [None] * len(params)  # per parameter: p.data as 1-d (or a copy)
-        self.copied = set()     # parameters whose data is not contiguous: worked on in a copy
+        self.copied = set()  # parameters whose data is not contiguous: worked on in a copy
         self.plans = {}
-        self.scratch = []       # CPU, per thread: the rule's scratch chunks
-        self._views = {}        # CPU, (thread, n_scratch) -> {None: chunks, length: their views}
-        self.gather = []        # two chunks to gather the g and p of small parameters into
-        self.scalars = {}       # CPU: rule -> its coefficients as 0-d arrays, bound into plans
+        self.scratch = []  # CPU, per thread: the rule's scratch chunks
+        self._views = {}  # CPU, (thread, n_scratch) -> {None: chunks, length: their views}
+        self.gather = []  # two chunks to gather the g and p of small parameters into
+        self.scalars = {}  # CPU: rule -> its coefficients as 0-d arrays, bound into plans
         self.threshold_array = numpy.array(self.threshold or 0, self.dtype)
         for k in range(len(params)):
             self._flatten(k)
@@ -127,8 +132,11 @@ class _Bucket:
         old = self.datas[k]
         if data is old:
             return True
-        if backend.array_module(data) is not self.xp or data.dtype != self.dtype \
-                or data.shape != old.shape:
+        if (
+            backend.array_module(data) is not self.xp
+            or data.dtype != self.dtype
+            or data.shape != old.shape
+        ):
             return False
         self.datas[k] = data
         self._flatten(k)
@@ -141,8 +149,10 @@ class _Bucket:
             flat = aligned_empty(self.xp, self.offsets[-1], self.dtype)
             flat.fill(0)
             self.state[name] = flat
-            self.state_views[name] = [flat[lo:hi].reshape(d.shape) for d, lo, hi
-                                      in zip(self.datas, self.offsets, self.offsets[1:])]
+            self.state_views[name] = [
+                flat[lo:hi].reshape(d.shape)
+                for d, lo, hi in zip(self.datas, self.offsets, self.offsets[1:])
+            ]
         return self.state_views[name][k]
 
     def adopt(self, k, st, names):
@@ -153,8 +163,10 @@ class _Bucket:
             if value is view:
                 continue
             if tuple(value.shape) != view.shape:
-                raise ValueError(f"state {name!r} has shape {tuple(value.shape)}, but its "
-                                 f"parameter has shape {view.shape}")
+                raise ValueError(
+                    f"state {name!r} has shape {tuple(value.shape)}, but its "
+                    f"parameter has shape {view.shape}"
+                )
             view[...] = backend.to_device(value, backend.device_of(view))
             st[name] = view
 
@@ -189,8 +201,10 @@ class _Bucket:
         # (a list iterator: each next() hands a chunk to one thread). A helper that has not
         # started by the time the queue is empty is cancelled, not waited for.
         queue = iter(plan.direct)
-        helpers = [_pool(self.threads - 1).submit(self._run_chunks, queue, slot, *work)
-                   for slot in range(1, self.threads)]
+        helpers = [
+            _pool(self.threads - 1).submit(self._run_chunks, queue, slot, *work)
+            for slot in range(1, self.threads)
+        ]
         self._run_chunks(plan.packed, 0, *work)  # their gather chunks are the main thread's
         self._run_chunks(queue, 0, *work)
         for helper in helpers:
@@ -218,7 +232,9 @@ class _Bucket:
         chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
         total = sum(c.hi - c.lo for c in chunks)
         states = [self.state[s] for s in rule.state_names]
-        scalars = self.scalars.setdefault(rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names])
+        scalars = self.scalars.setdefault(
+            rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names]
+        )
         g_chunk, p_chunk = self._gather_chunks()
         direct, packed = [], []
         for index, chunk in enumerate(chunks):
@@ -226,11 +242,21 @@ class _Bucket:
             states_here = tuple(s[lo:hi] for s in states)
             if len(chunk.pieces) == 1:
                 k, a, b = chunk.pieces[0]
-                direct.append((index, chunk.pieces[0], None, (self.flat_data[k][a:b], *states_here),
-                               hi - lo, None))
+                direct.append(
+                    (
+                        index,
+                        chunk.pieces[0],
+                        None,
+                        (self.flat_data[k][a:b], *states_here),
+                        hi - lo,
+                        None,
+                    )
+                )
             else:
-                g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
-                packed.append((index, None, g, (p, *states_here), hi - lo, self._packed(chunk, g, p)))
+                g, p = g_chunk[: hi - lo], p_chunk[: hi - lo]
+                packed.append(
+                    (index, None, g, (p, *states_here), hi - lo, self._packed(chunk, g, p))
+                )
         parallel = self.threads > 1 and len(direct) > 1 and total >= self.parallel_min
         for slot in range(self.threads if parallel else 1):  # made here, read by the threads
             views = self._scratch_views(slot, rule.n_scratch)
@@ -240,8 +266,10 @@ class _Bucket:
 
     def _packed(self, chunk, g, p):
         """Per parameter of a packed chunk: (k, its places in the chunks g and p, its own data)."""
-        places = [(k, self.offsets[k] - chunk.lo, b) for k, _, b in chunk.pieces]  # whole parameters
-        return [(k, g[at:at + n], p[at:at + n], self.flat_data[k]) for k, at, n in places]
+        places = [
+            (k, self.offsets[k] - chunk.lo, b) for k, _, b in chunk.pieces
+        ]  # whole parameters
+        return [(k, g[at : at + n], p[at : at + n], self.flat_data[k]) for k, at, n in places]
 
     def _gather_chunks(self):
         """The main thread's chunks to gather the g and p of small parameters into."""
@@ -267,7 +295,9 @@ class _Bucket:
         coefs = [self.dtype.type(c) for c in coefficients] + [self.dtype.type(self.threshold or 0)]
         chunks = self.plans.get(ks)
         if chunks is None:
-            chunks = self.plans[ks] = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
+            chunks = self.plans[ks] = plan_chunks(
+                ks, self.offsets, self.chunk_size, self.pack_below
+            )
         for chunk in chunks:
             lo, hi = chunk.lo, chunk.hi
             states = [self.state[s][lo:hi] for s in rule.state_names]
@@ -276,7 +306,7 @@ class _Bucket:
                 kernel(grads[k][a:b], *coefs, self.flat_data[k][a:b], *states)
                 continue
             g_chunk, p_chunk = self._gather_chunks()
-            g, p = g_chunk[:hi - lo], p_chunk[:hi - lo]
+            g, p = g_chunk[: hi - lo], p_chunk[: hi - lo]
             packed = self._packed(chunk, g, p)
             _gather(packed, grads)
             kernel(g, *coefs, p, *states)

@@ -15,6 +15,7 @@ scratch stay in L2 while the rule's passes run over it: 32K measured fastest, 8K
 per-call overhead, 64K starts to spill); on the GPU a chunk is a whole parameter (one kernel
 launch) and the small ones are packed up to 2**20 elements.
 """
+
 from collections import namedtuple
 
 import numpy
@@ -41,8 +42,14 @@ def plan_chunks(indices, offsets, chunk_size, pack_below):
         n = offsets[k + 1] - offsets[k]
         if n >= pack_below:
             close_pack()
-            chunks += [Chunk(offsets[k] + a, offsets[k] + min(a + chunk_size, n),
-                             ((k, a, min(a + chunk_size, n)),)) for a in range(0, n, chunk_size)]
+            chunks += [
+                Chunk(
+                    offsets[k] + a,
+                    offsets[k] + min(a + chunk_size, n),
+                    ((k, a, min(a + chunk_size, n)),),
+                )
+                for a in range(0, n, chunk_size)
+            ]
             continue
         if pack and (pack[-1] != k - 1 or offsets[k + 1] - offsets[pack[0]] > chunk_size):
             close_pack()  # not a neighbour, or the chunk is full
@@ -58,4 +65,4 @@ def aligned_empty(xp, n, dtype):
     dtype = numpy.dtype(dtype)
     raw = numpy.empty(n * dtype.itemsize + _ALIGN, numpy.uint8)
     start = -raw.ctypes.data % _ALIGN
-    return raw[start:start + n * dtype.itemsize].view(dtype)
+    return raw[start : start + n * dtype.itemsize].view(dtype)

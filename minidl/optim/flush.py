@@ -38,6 +38,7 @@ Which dtypes. :func:`threshold` is None where the flush is meaningless: float16,
 NumPy computes in float32 (where every float16 subnormal is a normal number) and whose
 threshold by the formula above would be 0.125, a value that ordinary state reaches.
 """
+
 import math
 
 import numpy
@@ -59,7 +60,7 @@ def threshold(dtype):
 
 # The smallest eps for which flushing a denominator (sqrt(v) + eps, v < T) is invisible:
 # sqrt(T) changes it by at most 2**-16 relative (float32's T, the largest of the native dtypes).
-MIN_EPS = 2.0 ** 16 * math.sqrt(threshold(numpy.float32))
+MIN_EPS = 2.0**16 * math.sqrt(threshold(numpy.float32))
 
 
 def applies(group):
@@ -75,9 +76,11 @@ def flush_(s, t):
 
 def numpy_lines(state, scratch):
     """The flush of one state chunk as generated NumPy calls: three in-cache passes."""
-    return [f"np_absolute({state}, {scratch})",
-            f"np_greater_equal({scratch}, flush_threshold, {scratch})",
-            f"np_multiply({state}, {scratch}, {state})"]
+    return [
+        f"np_absolute({state}, {scratch})",
+        f"np_greater_equal({scratch}, flush_threshold, {scratch})",
+        f"np_multiply({state}, {scratch}, {state})",
+    ]
 
 
 def cuda_line(state):

@@ -4,7 +4,8 @@ An optimizer states its update as a few assignment lines, in the seed's notation
 
     exp_avg = beta1 * exp_avg + (1 - beta1) * g
     exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
-    p = p - lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step) * exp_avg / (sqrt(exp_avg_sq) + eps * sqrt(1 - beta2 ** step))
+    p = p - lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step) * exp_avg / (
+        sqrt(exp_avg_sq) + eps * sqrt(1 - beta2 ** step))
 
 ``p`` is the parameter, ``g`` its gradient (read-only: assigning ``g`` makes a new temporary),
 the optimizer's state arrays are named by the optimizer, any other name assigned from an
@@ -28,9 +29,10 @@ All evaluate the same expression tree in the same order and in the parameter's d
 GPU kernel is compiled without FMA contraction), so they agree to the last bit for
 ``+ - * /``, ``sqrt``, ``abs``, ``maximum`` and ``minimum``.
 
-The chunk function and the kernel come in two variants, with and without the subnormal flush of the state
-arrays after the update (``flush=True``; why and how: :mod:`minidl.optim.flush`).
+The chunk function and the kernel come in two variants, with and without the subnormal
+flush of the state arrays after the update (``flush=True``; why and how: :mod:`minidl.optim.flush`).
 """
+
 import ast
 import hashlib
 import math
@@ -50,8 +52,11 @@ class RuleError(ValueError):
 
 # operator -> (NumPy ufunc, C operator or function)
 _BINARY = {
-    ast.Add: ("add", "+"), ast.Sub: ("subtract", "-"),
-    ast.Mult: ("multiply", "*"), ast.Div: ("divide", "/"), ast.Pow: ("power", "pow"),
+    ast.Add: ("add", "+"),
+    ast.Sub: ("subtract", "-"),
+    ast.Mult: ("multiply", "*"),
+    ast.Div: ("divide", "/"),
+    ast.Pow: ("power", "pow"),
 }
 # function -> (arity, NumPy ufunc, C function, host function)
 _FUNCTIONS = {
@@ -64,20 +69,30 @@ _FUNCTIONS = {
 }
 _HOST_GLOBALS = {"__builtins__": {}, **{name: f[3] for name, f in _FUNCTIONS.items()}}
 _C_TYPES = {numpy.dtype(numpy.float32): ("float", "f"), numpy.dtype(numpy.float64): ("double", "")}
-_RESERVED = {"n", "i", "flush_threshold", "chunk", "g", "p"}  # CuPy reserves n, i and names starting with _
+_RESERVED = {
+    "n",
+    "i",
+    "flush_threshold",
+    "chunk",
+    "g",
+    "p",
+}  # CuPy reserves n, i and names starting with _
 
 
 class _Value:
     """One SSA value of the NumPy program: its variable (if assigned to one), the buffer it
     lives in, and the index of the last operation that reads it."""
+
     __slots__ = ("var", "loc", "last_use")
 
     def __init__(self, var=None, loc=None, last_use=-1):
         self.var, self.loc, self.last_use = var, loc, last_use
 
 
-_Op = namedtuple("_Op", "ufunc inputs out")  # out = ufunc(*inputs); inputs: _Value or coefficient name
-_Flush = namedtuple("_Flush", "state")       # flush the state array holding this _Value
+_Op = namedtuple(
+    "_Op", "ufunc inputs out"
+)  # out = ufunc(*inputs); inputs: _Value or coefficient name
+_Flush = namedtuple("_Flush", "state")  # flush the state array holding this _Value
 
 
 class Rule:
@@ -117,16 +132,25 @@ class Rule:
         scalar_temps = {}
         self.statements = []
         for node in tree.body:
-            if not (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)):
-                raise RuleError(f"update rule {self.name}, line {node.lineno}: expected `name = expression`")
+            if not (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                raise RuleError(
+                    f"update rule {self.name}, line {node.lineno}: expected `name = expression`"
+                )
             target = node.targets[0].id
             if target.startswith(("_", "np_", "coef", "tmp")) or target in _RESERVED - {"g", "p"}:
-                raise RuleError(f"update rule {self.name}, line {node.lineno}: reserved name {target!r}")
+                raise RuleError(
+                    f"update rule {self.name}, line {node.lineno}: reserved name {target!r}"
+                )
             expr = self._check(node.value, node.lineno, scalar_temps)
             if target in arrays or _names(expr) & arrays:
                 if target in scalar_temps:
-                    raise RuleError(f"update rule {self.name}, line {node.lineno}: {target!r} was a scalar")
+                    raise RuleError(
+                        f"update rule {self.name}, line {node.lineno}: {target!r} was a scalar"
+                    )
                 arrays.add(target)
                 self.statements.append((target, expr))
             else:  # a scalar temporary: inlined where it is used, evaluated on the host
@@ -137,25 +161,37 @@ class Rule:
 
     def _check(self, node, lineno, scalar_temps):
         where = f"update rule {self.name}, line {lineno}"
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+        ):
             return node
         if isinstance(node, ast.Name):
             return scalar_temps.get(node.id, node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return ast.BinOp(self._check(node.left, lineno, scalar_temps), node.op,
-                             self._check(node.right, lineno, scalar_temps))
+            return ast.BinOp(
+                self._check(node.left, lineno, scalar_temps),
+                node.op,
+                self._check(node.right, lineno, scalar_temps),
+            )
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = self._check(node.operand, lineno, scalar_temps)
             return operand if isinstance(node.op, ast.UAdd) else ast.UnaryOp(ast.USub(), operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             spec = _FUNCTIONS.get(node.func.id)
             if spec is None:
-                raise RuleError(f"{where}: unknown function {node.func.id!r}; "
-                                f"known: {', '.join(sorted(_FUNCTIONS))}")
+                raise RuleError(
+                    f"{where}: unknown function {node.func.id!r}; "
+                    f"known: {', '.join(sorted(_FUNCTIONS))}"
+                )
             if len(node.args) != spec[0]:
                 raise RuleError(f"{where}: {node.func.id} takes {spec[0]} argument(s)")
-            return ast.Call(ast.Name(node.func.id), [self._check(a, lineno, scalar_temps) for a in node.args], [])
+            return ast.Call(
+                ast.Name(node.func.id),
+                [self._check(a, lineno, scalar_temps) for a in node.args],
+                [],
+            )
         raise RuleError(f"{where}: unsupported expression {ast.unparse(node)!r}")
 
     # ---------------------------------------------- scalar parts go to the host
@@ -180,9 +216,17 @@ class Rule:
             return node  # an array name
 
         self.statements = [(t, fold(e)) for t, e in self.statements]
-        self._coef_code = [compile(s, f"<{self.name} coefficient>", "eval") for s in self._coef_source]
-        self.scalar_names = sorted(set().union(*[_names(ast.parse(s, mode="eval")) for s in self._coef_source])
-                                   - set(_FUNCTIONS)) if self._coef_source else []
+        self._coef_code = [
+            compile(s, f"<{self.name} coefficient>", "eval") for s in self._coef_source
+        ]
+        self.scalar_names = (
+            sorted(
+                set().union(*[_names(ast.parse(s, mode="eval")) for s in self._coef_source])
+                - set(_FUNCTIONS)
+            )
+            if self._coef_source
+            else []
+        )
         self.coef_names = [f"coef{k}" for k in range(len(self._coef_source))]
 
     def coefficients(self, namespace):
@@ -191,8 +235,9 @@ class Rule:
         try:
             return [float(eval(code, _HOST_GLOBALS, namespace)) for code in self._coef_code]
         except NameError as exc:
-            raise RuleError(f"update rule {self.name}: {exc}; scalars available: "
-                            f"{', '.join(sorted(namespace))}") from None
+            raise RuleError(
+                f"update rule {self.name}: {exc}; scalars available: {', '.join(sorted(namespace))}"
+            ) from None
 
     # ------------------------------------------------------------- CPU: NumPy
     def numpy_source(self, flush=False):
@@ -206,10 +251,12 @@ class Rule:
     def _define(self, lines, flush):
         scratch = [f"tmp{k}" for k in range(self.n_scratch)]
         args = ["g", *self.stored, *scratch, *self.coef_names, "flush_threshold"]
-        namespace = {f"np_{u}": getattr(numpy, u) for u in
-                     {"copyto", "negative", "absolute", "greater_equal", "multiply"}
-                     | {b[0] for b in _BINARY.values()}
-                     | {f[1] for f in _FUNCTIONS.values()}}
+        namespace = {
+            f"np_{u}": getattr(numpy, u)
+            for u in {"copyto", "negative", "absolute", "greater_equal", "multiply"}
+            | {b[0] for b in _BINARY.values()}
+            | {f[1] for f in _FUNCTIONS.values()}
+        }
         body = "\n".join("    " + line for line in lines) or "    pass"
         source = f"def chunk({', '.join(args)}):\n{body}\n"
         label = " (flush)" if flush else ""
@@ -224,7 +271,7 @@ class Rule:
 
         def emit(node):
             if isinstance(node, ast.Name):
-                return current[node.id] if node.id in current else node.id  # array or coefficient
+                return current.get(node.id, node.id)  # array or coefficient
             if isinstance(node, ast.BinOp):
                 ufunc, inputs = _BINARY[type(node.op)][0], [emit(node.left), emit(node.right)]
             elif isinstance(node, ast.UnaryOp):
@@ -237,14 +284,16 @@ class Rule:
         for target, expr in self.statements:
             result = emit(expr)
             if not isinstance(result, _Value) or result.var is not None:
-                ops.append(_Op("copyto", [result], _Value()))  # a plain copy or fill: `m = g`, `m = 0`
+                ops.append(
+                    _Op("copyto", [result], _Value())
+                )  # a plain copy or fill: `m = g`, `m = 0`
                 result = ops[-1].out
             result.var = target
             current[target] = result
         if flush:
             ops += [_Flush(current[s]) for s in self.state_names]
         for i, op in enumerate(ops):
-            for v in (op.inputs if isinstance(op, _Op) else [op.state]):
+            for v in op.inputs if isinstance(op, _Op) else [op.state]:
                 if isinstance(v, _Value):
                     v.last_use = i
         for s in self.stored:
@@ -257,9 +306,10 @@ class Rule:
         A new version of p or of a state array goes into that array's buffer (its old value
         moved to scratch first if still needed). Any other value goes over an input read for
         the last time (in place), if that buffer is scratch or is not written again before
-        the value's last read (that read may write it: ufuncs work elementwise), or else into the first free scratch chunk. Writing in place pays a
-        little: Adam and RMSprop chunks over 1e7 float32 took 0-9% less time than with every
-        temporary in scratch (interleaved, 1 thread, on a busy 2-core machine).
+        the value's last read (that read may write it: ufuncs work elementwise), or else into
+        the first free scratch chunk. Writing in place pays a little: Adam and RMSprop chunks
+        over 1e7 float32 took 0-9% less time than with every temporary in scratch
+        (interleaved, 1 thread, on a busy 2-core machine).
         """
         occupant = {name: self._initial[name] for name in self.stored}  # buffer -> value held
         writes = [op.out.var if isinstance(op, _Op) else None for op in ops]
@@ -294,8 +344,16 @@ class Rule:
                     lines.append(f"np_copyto({tmp}, {loc})")
                     held.loc, occupant[tmp] = tmp, held
             else:
-                loc = next((v.loc for v in values if v.last_use == i and v.loc != "g" and (
-                    v.loc in scratch or not written_between(v.loc, i + 1, out.last_use))), None)
+                loc = next(
+                    (
+                        v.loc
+                        for v in values
+                        if v.last_use == i
+                        and v.loc != "g"
+                        and (v.loc in scratch or not written_between(v.loc, i + 1, out.last_use))
+                    ),
+                    None,
+                )
                 if loc is None:
                     loc = scratch_for(i, in_locs)
             operands = [v.loc if isinstance(v, _Value) else v for v in op.inputs]
@@ -313,7 +371,9 @@ class Rule:
     def cuda_source(self, dtype, flush=False):
         """(in_params, out_params, body) of the fused ElementwiseKernel for ``dtype``."""
         if numpy.dtype(dtype) not in _C_TYPES:
-            raise TypeError(f"the GPU update kernels support float32 and float64, not {numpy.dtype(dtype)}")
+            raise TypeError(
+                f"the GPU update kernels support float32 and float64, not {numpy.dtype(dtype)}"
+            )
         ctype, suffix = _C_TYPES[numpy.dtype(dtype)]
         dname = numpy.dtype(dtype).name
         names = {name: name for name in ("g",) + self.stored}
@@ -349,17 +409,23 @@ class Rule:
         return in_params, out_params, "\n".join(lines)
 
     def cuda_kernel(self, dtype, flush=False):
-        """The cupy.ElementwiseKernel; call it as kernel(g, *coefficients, flush_threshold, p, *state)."""
+        """The cupy.ElementwiseKernel; call it as
+        ``kernel(g, *coefficients, flush_threshold, p, *state)``."""
         dtype = numpy.dtype(dtype)
         kernel = self._cuda_kernels.get((dtype, flush))
         if kernel is None:
             from .. import backend
+
             cupy = backend.get_cupy()
             in_params, out_params, body = self.cuda_source(dtype, flush)
             digest = hashlib.sha1(body.encode()).hexdigest()[:10]
-            kernel = cupy.ElementwiseKernel(in_params, out_params, body,
-                                            f"minidl_{self.name}_{digest}",
-                                            options=("--fmad=false",))
+            kernel = cupy.ElementwiseKernel(
+                in_params,
+                out_params,
+                body,
+                f"minidl_{self.name}_{digest}",
+                options=("--fmad=false",),
+            )
             self._cuda_kernels[dtype, flush] = kernel
         return kernel
 

@@ -1,4 +1,5 @@
 """Momentum in the seed's form: an exponential moving average of the gradients."""
+
 from .optimizer import Optimizer, required
 
 __all__ = ["Momentum"]
@@ -28,5 +29,6 @@ class Momentum(Optimizer):
     """
 
     def __init__(self, params, lr=required, beta=0.9, *, flush_denormal=True, executor="fast"):
-        super().__init__(params, dict(lr=lr, beta=beta, flush_denormal=flush_denormal,
-                                      executor=executor))
+        super().__init__(
+            params, dict(lr=lr, beta=beta, flush_denormal=flush_denormal, executor=executor)
+        )

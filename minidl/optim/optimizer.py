@@ -30,6 +30,7 @@ lines are in :mod:`minidl.optim.rules`.
 Every group also has ``flush_denormal`` (True, False or a period K: the subnormal flush of
 the state, :mod:`minidl.optim.flush`) and ``executor`` ("fast" or "plain").
 """
+
 import time
 
 import numpy
@@ -66,9 +67,14 @@ _CHECKS = {
     "initial_accumulator_value": (lambda v: v >= 0, "Invalid initial_accumulator_value value: {}"),
 }
 _OPTIONS = {
-    "flush_denormal": (lambda v: v is True or v is False or (_number(v) and int(v) == v and v >= 1),
-                       "Invalid flush_denormal value: {!r} (True, False or a period >= 1)"),
-    "executor": (lambda v: v in EXECUTORS, "Invalid executor value: {!r} (expected 'fast' or 'plain')"),
+    "flush_denormal": (
+        lambda v: v is True or v is False or (_number(v) and int(v) == v and v >= 1),
+        "Invalid flush_denormal value: {!r} (True, False or a period >= 1)",
+    ),
+    "executor": (
+        lambda v: v in EXECUTORS,
+        "Invalid executor value: {!r} (expected 'fast' or 'plain')",
+    ),
 }
 
 
@@ -83,7 +89,7 @@ def _plain_value(name, v):
         v = v.data
     if isinstance(v, tuple):
         return tuple(_plain_value(name, x) for x in v)
-    if isinstance(v, numpy.generic) or hasattr(v, "ndim") and hasattr(v, "item"):
+    if isinstance(v, numpy.generic) or (hasattr(v, "ndim") and hasattr(v, "item")):
         if getattr(v, "ndim", 0) != 0:
             raise TypeError(f"{name} must be a number, got an array of shape {tuple(v.shape)}")
         return v.item()
@@ -140,11 +146,11 @@ class Optimizer:
     ``executor`` (default "fast").
     """
 
-    update = None         # the rule text, when it does not depend on the group's options
-    state_defaults = {}   # state array name -> initial value
+    update = None  # the rule text, when it does not depend on the group's options
+    state_defaults = {}  # state array name -> initial value
     chunk_size = FastExecutor.chunk_size  # CPU elements per chunk of the fast executor
-    threads = FastExecutor.threads        # CPU threads of the fast executor for large groups
-    flush_period = 4      # CPU: steps between two flushes of a chunk when flush_denormal=True
+    threads = FastExecutor.threads  # CPU threads of the fast executor for large groups
+    flush_period = 4  # CPU: steps between two flushes of a chunk when flush_denormal=True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -157,11 +163,15 @@ class Optimizer:
         self.param_groups = []
         self._executors = []  # per group: (kind, executor), made at its first step
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"Tensors or dicts, but got {type(params).__name__}")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of "
+                f"Tensors or dicts, but got {type(params).__name__}"
+            )
         if isinstance(params, (set, frozenset)):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            "Tensors or dicts, but got set")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of "
+                "Tensors or dicts, but got set"
+            )
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -174,7 +184,9 @@ class Optimizer:
     def rule(self, group, step):
         """The update rule's text for ``group`` at ``step`` (t, from 1)."""
         if self.update is None:
-            raise NotImplementedError(f"{type(self).__name__} defines neither `update` nor `rule()`")
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither `update` nor `rule()`"
+            )
         return self.update
 
     def initial_state(self, group):
@@ -216,14 +228,18 @@ class Optimizer:
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, (set, frozenset)):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
-                            "the ordering of tensors in sets will change between runs. Please use "
-                            "a list instead.")
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but "
+                "the ordering of tensors in sets will change between runs. Please use "
+                "a list instead."
+            )
         params = list(params)
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
-                                f"{type(p).__name__}")
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(p).__name__}"
+                )
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         if len({id(p) for p in params}) != len(params):
@@ -234,8 +250,10 @@ class Optimizer:
         group = {k: _plain_value(k, v) for k, v in param_group.items() if k != "params"}
         for name, default in self.defaults.items():
             if default is required and name not in group:
-                raise ValueError("parameter group didn't specify a value of required "
-                                 f"optimization parameter {name}")
+                raise ValueError(
+                    "parameter group didn't specify a value of required "
+                    f"optimization parameter {name}"
+                )
             group.setdefault(name, _plain_value(name, default))
         self.validate(group)
         self._check_rule_names(group)
@@ -250,9 +268,11 @@ class Optimizer:
         rule = compile_rule(self.update, tuple(self.state_defaults), type(self).__name__.lower())
         missing = sorted(set(rule.scalar_names) - set(self.scalars(group, 1)))
         if missing:
-            raise RuleError(f"update rule of {type(self).__name__} uses {', '.join(missing)}, which "
-                            f"is neither a state array nor a hyperparameter; scalars available: "
-                            f"{', '.join(sorted(self.scalars(group, 1)))}")
+            raise RuleError(
+                f"update rule of {type(self).__name__} uses {', '.join(missing)}, which "
+                f"is neither a state array nor a hyperparameter; scalars available: "
+                f"{', '.join(sorted(self.scalars(group, 1)))}"
+            )
 
     def zero_grad(self, set_to_none=True):
         """Reset the gradients: to None (the default), or to zeros in place."""
@@ -274,7 +294,9 @@ class Optimizer:
         for index, group in enumerate(self.param_groups):
             self._step_group(index, group)
         if profiler is not None:
-            profiler.record("optimizer", f"{type(self).__name__}.step", start, time.perf_counter(), 0)
+            profiler.record(
+                "optimizer", f"{type(self).__name__}.step", start, time.perf_counter(), 0
+            )
         return loss
 
     def _step_group(self, index, group):
@@ -285,7 +307,11 @@ class Optimizer:
             grad = p.grad
             if grad is None:
                 continue
-            if type(grad) is not Tensor or grad.shape != p.shape or type(grad.data) is not type(p.data):
+            if (
+                type(grad) is not Tensor
+                or grad.shape != p.shape
+                or type(grad.data) is not type(p.data)
+            ):
                 _refuse_grad(p, i, index)
             st = self.state.get(p)
             if st is None:
@@ -301,7 +327,9 @@ class Optimizer:
             flush_every = self.flush_period if period is True else int(period)
         for t, (params, states) in by_step.items():
             rule = compile_rule(self.rule(group, t), tuple(init), type(self).__name__.lower())
-            executor.run(rule, params, states, rule.coefficients(self.scalars(group, t)), t, flush_every)
+            executor.run(
+                rule, params, states, rule.coefficients(self.scalars(group, t)), t, flush_every
+            )
             for p, st in zip(params, states):
                 st["step"] = t
                 p._version += 1  # an in-place write: backward refuses a graph that saved p
@@ -325,8 +353,11 @@ class Optimizer:
         """
         index, groups, state = {}, [], {}
         for group in self.param_groups:
-            packed = {k: (list(v) if isinstance(v, tuple) else v)
-                      for k, v in group.items() if k != "params"}
+            packed = {
+                k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in group.items()
+                if k != "params"
+            }
             packed["params"] = []
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
@@ -334,8 +365,13 @@ class Optimizer:
                 st = self.state.get(p)
                 if st is not None:
                     state[index[id(p)]] = {
-                        k: (numpy.array(backend.to_device(v, "cpu"), copy=True) if hasattr(v, "shape")
-                            else v) for k, v in st.items()}
+                        k: (
+                            numpy.array(backend.to_device(v, "cpu"), copy=True)
+                            if hasattr(v, "shape")
+                            else v
+                        )
+                        for k, v in st.items()
+                    }
             groups.append(packed)
         return {"state": state, "param_groups": groups}
 
@@ -358,39 +394,54 @@ class Optimizer:
             raise ValueError("an optimizer state dict has the keys 'state' and 'param_groups'")
         saved_groups = list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
-                             f"the optimizer has {len(self.param_groups)}")
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, "
+                f"the optimizer has {len(self.param_groups)}"
+            )
         by_index, groups = {}, []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(group["params"]) != len(saved["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group ({i}) that doesn't "
-                                 f"match the size of optimizer's group: {len(saved['params'])} "
-                                 f"parameters, expected {len(group['params'])}")
+                raise ValueError(
+                    f"loaded state dict contains a parameter group ({i}) that doesn't "
+                    f"match the size of optimizer's group: {len(saved['params'])} "
+                    f"parameters, expected {len(group['params'])}"
+                )
             by_index.update({int(idx): p for p, idx in zip(group["params"], saved["params"])})
-            values = {k: _plain_value(k, tuple(v) if isinstance(group.get(k), tuple) else v)
-                      for k, v in saved.items() if k != "params"}
+            values = {
+                k: _plain_value(k, tuple(v) if isinstance(group.get(k), tuple) else v)
+                for k, v in saved.items()
+                if k != "params"
+            }
             self.validate({**group, **values})
             groups.append(values)
         states = []
         for idx, saved in state_dict["state"].items():
             p = by_index.get(int(idx))
             if p is None:
-                raise ValueError(f"loaded state dict has state for parameter {idx}, which no group lists")
+                raise ValueError(
+                    f"loaded state dict has state for parameter {idx}, which no group lists"
+                )
             st = {}
             for name, value in saved.items():
                 if name == "step":
                     if not _number(value) or int(value) != value or value < 0:
-                        raise ValueError(f"loaded state of parameter {idx} has step {value!r}, "
-                                         "expected a count >= 0")
+                        raise ValueError(
+                            f"loaded state of parameter {idx} has step {value!r}, "
+                            "expected a count >= 0"
+                        )
                     st["step"] = int(value)
                     continue
                 value = numpy.asarray(backend.to_device(value, "cpu"))
                 if value.shape != tuple(p.shape):
-                    raise ValueError(f"loaded state {name!r} of parameter {idx} has shape "
-                                     f"{value.shape}, expected {tuple(p.shape)}")
+                    raise ValueError(
+                        f"loaded state {name!r} of parameter {idx} has shape "
+                        f"{value.shape}, expected {tuple(p.shape)}"
+                    )
                 if value.dtype.kind not in "fiu":
-                    raise ValueError(f"loaded state {name!r} of parameter {idx} has dtype "
-                                     f"{value.dtype}, expected numbers")
+                    raise ValueError(
+                        f"loaded state {name!r} of parameter {idx} has dtype "
+                        f"{value.dtype}, expected numbers"
+                    )
                 st[name] = backend.to_device(value.astype(p.dtype), p.device)
             if "step" not in st:
                 raise ValueError(f"loaded state of parameter {idx} has no step count")
@@ -411,9 +462,13 @@ def _refuse_grad(p, i, group_index):
     grad = p.grad
     where = f"parameter {i} of group {group_index} (shape {tuple(p.shape)})"
     if not isinstance(grad, Tensor):
-        raise TypeError(f"the gradient of {where} is a {type(grad).__name__}, not a Tensor; "
-                        "assign minidl.tensor(array) to .grad")
+        raise TypeError(
+            f"the gradient of {where} is a {type(grad).__name__}, not a Tensor; "
+            "assign minidl.tensor(array) to .grad"
+        )
     if grad.shape != p.shape:
         raise ValueError(f"the gradient of {where} has shape {tuple(grad.shape)}")
     if backend.array_module(grad.data) is not backend.array_module(p.data):
-        raise ValueError(f"the gradient of {where} is on {grad.device}, the parameter on {p.device}")
+        raise ValueError(
+            f"the gradient of {where} is on {grad.device}, the parameter on {p.device}"
+        )

@@ -19,6 +19,7 @@ Two executors implement it (choose with ``executor="plain"`` or ``"fast"``, the 
 
 Both give the same numbers (bit for bit for ``+ - * / sqrt``), checked by the same tests.
 """
+
 import ast
 
 from .. import backend
@@ -41,9 +42,12 @@ class PlainExecutor:
         for p, st in zip(params, states):
             xp = backend.array_module(p.data)
             dtype = p.data.dtype
-            env = {"p": p.data, "g": p.grad.data.astype(dtype, copy=False),
-                   **{name: st[name] for name in rule.state_names},
-                   **{name: dtype.type(c) for name, c in zip(rule.coef_names, coefficients)}}
+            env = {
+                "p": p.data,
+                "g": p.grad.data.astype(dtype, copy=False),
+                **{name: st[name] for name in rule.state_names},
+                **{name: dtype.type(c) for name, c in zip(rule.coef_names, coefficients)},
+            }
             for target, expr in rule.statements:  # coefficients are folded in: only arrays left
                 value = _evaluate(expr, env, xp)
                 env[target] = value.copy() if isinstance(expr, ast.Name) else value  # `m = g`
@@ -56,10 +60,21 @@ class PlainExecutor:
                     flush.flush_(st[name], dtype.type(threshold))
 
 
-_OPERATORS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide",
-              ast.Pow: "power"}
-_FUNCTIONS = {"sqrt": "sqrt", "abs": "absolute", "exp": "exp", "log": "log",
-              "maximum": "maximum", "minimum": "minimum"}
+_OPERATORS = {
+    ast.Add: "add",
+    ast.Sub: "subtract",
+    ast.Mult: "multiply",
+    ast.Div: "divide",
+    ast.Pow: "power",
+}
+_FUNCTIONS = {
+    "sqrt": "sqrt",
+    "abs": "absolute",
+    "exp": "exp",
+    "log": "log",
+    "maximum": "maximum",
+    "minimum": "minimum",
+}
 
 
 def _evaluate(node, env, xp):
@@ -67,8 +82,9 @@ def _evaluate(node, env, xp):
     if isinstance(node, ast.Name):
         return env[node.id]
     if isinstance(node, ast.BinOp):
-        return getattr(xp, _OPERATORS[type(node.op)])(_evaluate(node.left, env, xp),
-                                                     _evaluate(node.right, env, xp))
+        return getattr(xp, _OPERATORS[type(node.op)])(
+            _evaluate(node.left, env, xp), _evaluate(node.right, env, xp)
+        )
     if isinstance(node, ast.UnaryOp):
         return xp.negative(_evaluate(node.operand, env, xp))
     return getattr(xp, _FUNCTIONS[node.func.id])(*[_evaluate(a, env, xp) for a in node.args])

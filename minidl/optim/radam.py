@@ -1,4 +1,5 @@
 """RAdam: Adam with the variance of its adaptive step rectified (torch.optim.RAdam)."""
+
 import math
 
 from .optimizer import Optimizer
@@ -25,33 +26,55 @@ class RAdam(Optimizer):
 
     state_defaults = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 decoupled_weight_decay=False, *, maximize=False, flush_denormal=True,
-                 executor="fast"):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize, flush_denormal=flush_denormal,
-                                      executor=executor))
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        decoupled_weight_decay=False,
+        *,
+        maximize=False,
+        flush_denormal=True,
+        executor="fast",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+                flush_denormal=flush_denormal,
+                executor=executor,
+            ),
+        )
 
     @staticmethod
     def _rho(group, step):
         beta2 = group["betas"][1]
         rho_inf = 2 / (1 - beta2) - 1
-        return rho_inf, rho_inf - 2 * step * beta2 ** step / (1 - beta2 ** step)
+        return rho_inf, rho_inf - 2 * step * beta2**step / (1 - beta2**step)
 
     def scalars(self, group, step):
         ns = super().scalars(group, step)
         rho_inf, rho_t = self._rho(group, step)
         if rho_t > 5:
-            ns["rect"] = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                                   / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            ns["rect"] = math.sqrt(
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            )
         return ns
 
     def rule(self, group, step):
         lines = adam_moments(group, group["decoupled_weight_decay"])
         if self._rho(group, step)[1] > 5:
-            lines.append("p = p - lr * rect * sqrt(1 - beta2 ** step) / (1 - beta1 ** step)"
-                         " * exp_avg / (sqrt(exp_avg_sq) + eps)")
+            lines.append(
+                "p = p - lr * rect * sqrt(1 - beta2 ** step) / (1 - beta1 ** step)"
+                " * exp_avg / (sqrt(exp_avg_sq) + eps)"
+            )
         else:
             lines.append("p = p - lr / (1 - beta1 ** step) * exp_avg")
         return "\n".join(lines)

@@ -25,9 +25,13 @@ def adam_moments(group, decoupled):
         v_dW = beta1 * v_dW + (1 - beta1) * dW ; s_dW = beta2 * s_dW + (1 - beta2) * dW**2
     """
     if decoupled:
-        lines = ["g = -g" if group["maximize"] else "",
-                 "p = (1 - lr * weight_decay) * p" if group["weight_decay"] else ""]
+        lines = [
+            "g = -g" if group["maximize"] else "",
+            "p = (1 - lr * weight_decay) * p" if group["weight_decay"] else "",
+        ]
     else:
         lines = [decayed_gradient(group)]
-    return lines + ["exp_avg = beta1 * exp_avg + (1 - beta1) * g",
-                    "exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g"]
+    return lines + [
+        "exp_avg = beta1 * exp_avg + (1 - beta1) * g",
+        "exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g",
+    ]

@@ -1,4 +1,5 @@
 """Stochastic gradient descent, with torch.optim.SGD's momentum, dampening and Nesterov."""
+
 from .optimizer import Optimizer, required
 from .rules import decayed_gradient
 
@@ -21,11 +22,32 @@ class SGD(Optimizer):
     State: ``momentum_buffer`` (when momentum != 0).
     """
 
-    def __init__(self, params, lr=required, momentum=0, dampening=0, nesterov=False,
-                 weight_decay=0, maximize=False, *, flush_denormal=True, executor="fast"):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
-                                      flush_denormal=flush_denormal, executor=executor))
+    def __init__(
+        self,
+        params,
+        lr=required,
+        momentum=0,
+        dampening=0,
+        nesterov=False,
+        weight_decay=0,
+        maximize=False,
+        *,
+        flush_denormal=True,
+        executor="fast",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+                maximize=maximize,
+                flush_denormal=flush_denormal,
+                executor=executor,
+            ),
+        )
 
     def validate(self, group):
         super().validate(group)
@@ -45,7 +67,9 @@ class SGD(Optimizer):
             lines.append("momentum_buffer = momentum * momentum_buffer + (1 - dampening) * g")
         else:  # the common case, one array operation shorter
             lines.append("momentum_buffer = momentum * momentum_buffer + g")
-        lines.append("p = p - lr * (g + momentum * momentum_buffer)" if group["nesterov"] else
-                     "p = p - lr * momentum_buffer")
+        lines.append(
+            "p = p - lr * (g + momentum * momentum_buffer)"
+            if group["nesterov"]
+            else "p = p - lr * momentum_buffer"
+        )
         return "\n".join(lines)
-
