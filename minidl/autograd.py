@@ -325,7 +325,7 @@ def _parents(node, stop):
             "that a previous backward already freed). Pass retain_graph=True to the first "
             "backward() if you need to backward twice."
         )
-    if node in stop:
+    if stop and node in stop:
         return []
     return [p for p, need in zip(node.parents, node.needs_input_grad) if need and p is not None]
 
@@ -464,14 +464,17 @@ def _accumulate(leaf, grad, aliased, create_graph):
         leaf._grad.data += grad
 
 
+_NOTHING = {}  # an empty table the walk only reads (no captures, no stops)
+
+
 def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_inputs=False):
     """The walk. Without ``inputs``: accumulate into the leaves' ``.grad``. With them:
     return the gradient for each of ``inputs`` (None where it gets none), touching no
     ``.grad``; ``stop_at_inputs`` gives partial derivatives (the walk stops there)."""
     grads = {}  # node -> gradient of its output so far
     captured = {}
-    capture = {} if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    stop = set()
+    capture = _NOTHING if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    stop = _NOTHING
     if inputs is not None and stop_at_inputs:
         stop = {t._ctx for t in inputs if t._ctx is not None}
 
@@ -498,7 +501,9 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
     for out, g in zip(outputs, out_grads):
         deliver(out, g, True)
     node_slots = (
-        {} if inputs is None else {t._ctx: i for i, t in enumerate(inputs) if t._ctx is not None}
+        _NOTHING
+        if inputs is None
+        else {t._ctx: i for i, t in enumerate(inputs) if t._ctx is not None}
     )
     roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
     for node in _topological_order(roots, stop):
@@ -508,9 +513,9 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
             retained = node._retains_grad and node._retains_grad()
             if retained is not None:
                 retained._grad = _keep(retained._grad, out_grad)
-        if node in node_slots and out_grad is not None:
+        if node_slots and node in node_slots and out_grad is not None:
             captured[node_slots[node]] = out_grad
-        if out_grad is not None and node not in stop:
+        if out_grad is not None and not (stop and node in stop):
             if node.output_modified:
                 _refuse_modified_output(node)
             for t, version in zip(node.inputs, node.versions):
@@ -529,8 +534,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
                     f"{type(node).__name__}.backward returned {len(in_grads)} "
                     f"gradients for {len(node.inputs)} inputs"
                 )
-            # the common case, gradients all distinct objects, found without a Python loop
-            distinct = len(set(map(id, in_grads))) == len(in_grads)
+            distinct = None  # are the gradients distinct objects? asked only for leaves
             for tensor, parent, need, in_grad in zip(
                 node.inputs, node.parents, node.needs_input_grad, in_grads
             ):
@@ -545,10 +549,15 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
                     in_grad = Tensor._make(in_grad, None)
                 if parent is None:
                     # also handed on elsewhere: a leaf must get its own copy
+                    if distinct is None:
+                        distinct = len(set(map(id, in_grads))) == len(in_grads)
                     shared = in_grad is out_grad or (
                         not distinct and sum(g is in_grad for g in in_grads) > 1
                     )
-                    deliver(tensor, in_grad, shared)
+                    if inputs is None and not tensor._hooks:  # the common case, directly
+                        _accumulate(tensor, in_grad, shared, create_graph)
+                    else:
+                        deliver(tensor, in_grad, shared)
                 elif parent in grads:
                     grads[parent] = grads[parent] + in_grad
                 else:
