@@ -16,15 +16,10 @@ Each row gives the median over the timed epochs of the whole epoch, of forward+b
 A second table shows the subnormal trap (below), a third the peak memory of a full
 training run.
 
-The subnormal trap. Most first-layer weights of an MNIST model see only black border
-pixels, so their gradients are exactly zero after the first steps and the optimizer's
-moving averages decay geometrically (x0.9 per step for Adam's m) into float32's
-subnormal range, where every arithmetic instruction takes a slow microcode path.
-minidl's kernels flush the state after each update (``flush_denormal=True``, the
-default): entries below 2**24 * 1.18e-38 (about 2e-31) in magnitude become exactly 0, so
-neither the state nor the update's products (lr * m, ...) are ever subnormal. Only those
-entries change, so a parameter moves by less than lr * 2e-31 / eps per step more or less
-than without the flush. The hand-written loop flushes the same way; PyTorch gets
+The subnormal trap: the optimizer state of weights that only see MNIST's black border
+decays into float32's slow subnormal range; minidl flushes it (``flush_denormal=True``,
+the default; why and how: :mod:`minidl.optim.flush`). The second table times Adam with
+and without the flush; the hand-written loop flushes the same way, and PyTorch gets
 ``torch.set_flush_denormal(True)`` in the "+ftz" rows.
 
 Profile (cProfile over one epoch on real MNIST, batch 64, Adam, 938 steps, 2 threads;

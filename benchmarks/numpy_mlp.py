@@ -14,7 +14,9 @@ import math
 
 import numpy as np
 
-FLUSH_THRESHOLD = 2.0**24 * float(np.finfo(np.float32).tiny)  # about 2e-31
+from minidl.optim.flush import threshold
+
+FLUSH_THRESHOLD = threshold(np.float32)  # minidl.optim.flush says why and how (about 2e-31)
 
 
 def flush_small(x, scratch):
