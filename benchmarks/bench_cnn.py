@@ -88,31 +88,32 @@ def load_mnist():
         )
 
 
-def minidl_model():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(3136, 128),
-        nn.ReLU(),
-        nn.Linear(128, 10),
+def cnn(nn_):
+    """The benchmark's CNN in minidl's or torch's ``nn`` (the same names and layouts)."""
+    return nn_.Sequential(
+        nn_.Conv2d(1, 32, 3, padding=1),
+        nn_.ReLU(),
+        nn_.MaxPool2d(2),
+        nn_.Conv2d(32, 64, 3, padding=1),
+        nn_.ReLU(),
+        nn_.MaxPool2d(2),
+        nn_.Flatten(),
+        nn_.Linear(3136, 128),
+        nn_.ReLU(),
+        nn_.Linear(128, 10),
     )
 
 
 def initial_state(seed=0):
     minidl.manual_seed(seed)
-    return {k: v.copy() for k, v in minidl_model().state_dict().items()}
+    return {k: v.copy() for k, v in cnn(nn).state_dict().items()}
 
 
 class MinidlRun:
     name = "minidl"
 
     def __init__(self, state):
-        self.model = minidl_model()
+        self.model = cnn(nn)
         self.model.load_state_dict(state)
         self.opt = optim.Adam(self.model.parameters(), lr=LR)
 
@@ -131,22 +132,10 @@ class TorchRun:
     name = "torch"
 
     def __init__(self, state):
-        tnn = torch.nn
-        self.model = tnn.Sequential(
-            tnn.Conv2d(1, 32, 3, padding=1),
-            tnn.ReLU(),
-            tnn.MaxPool2d(2),
-            tnn.Conv2d(32, 64, 3, padding=1),
-            tnn.ReLU(),
-            tnn.MaxPool2d(2),
-            tnn.Flatten(),
-            tnn.Linear(3136, 128),
-            tnn.ReLU(),
-            tnn.Linear(128, 10),
-        )
+        self.model = cnn(torch.nn)
         self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
-        self.loss = tnn.CrossEntropyLoss()
+        self.loss = torch.nn.CrossEntropyLoss()
 
     def train_step(self, x, y):
         t0 = time.perf_counter()
