@@ -216,9 +216,12 @@ class Rule:
             return node  # an array name
 
         self.statements = [(t, fold(e)) for t, e in self.statements]
-        self._coef_code = [
-            compile(s, f"<{self.name} coefficient>", "eval") for s in self._coef_source
-        ]
+        # all coefficients as one tuple expression: one eval per step, not one per coefficient
+        self._coef_code = compile(
+            f"({''.join(s + ', ' for s in self._coef_source)})",
+            f"<{self.name} coefficients>",
+            "eval",
+        )
         self.scalar_names = (
             sorted(
                 set().union(*[_names(ast.parse(s, mode="eval")) for s in self._coef_source])
@@ -233,7 +236,7 @@ class Rule:
         """The host scalars of one step, as Python floats, in kernel-argument order
         (without the trailing ``flush_threshold``)."""
         try:
-            return [float(eval(code, _HOST_GLOBALS, namespace)) for code in self._coef_code]
+            return list(map(float, eval(self._coef_code, _HOST_GLOBALS, namespace)))
         except NameError as exc:
             raise RuleError(
                 f"update rule {self.name}: {exc}; scalars available: {', '.join(sorted(namespace))}"

@@ -78,8 +78,23 @@ _OPTIONS = {
 }
 
 
+class _NumberTypes(dict):
+    """type -> whether its values count as numbers (int, float, NumPy numbers; not bools),
+    found on first sight: ``scalars`` asks it for every hyperparameter at every step."""
+
+    def __missing__(self, t):
+        number = issubclass(t, (int, float, numpy.number)) and not issubclass(
+            t, (bool, numpy.bool_)
+        )
+        self[t] = number
+        return number
+
+
+_NUMBER_TYPES = _NumberTypes()
+
+
 def _number(v):
-    return isinstance(v, (int, float, numpy.number)) and not isinstance(v, (bool, numpy.bool_))
+    return _NUMBER_TYPES[type(v)]
 
 
 def _plain_value(name, v):
@@ -196,7 +211,7 @@ class Optimizer:
     def scalars(self, group, step):
         """The names a rule may use as scalars: the group's numeric hyperparameters,
         ``beta1, beta2`` from ``betas``, and ``step`` (t, counted from 1)."""
-        ns = {k: v for k, v in group.items() if _number(v)}
+        ns = {k: v for k, v in group.items() if _NUMBER_TYPES[type(v)]}
         if "betas" in group:
             ns["beta1"], ns["beta2"] = group["betas"]
         ns["step"] = step
