@@ -46,10 +46,10 @@ class FastExecutor:
         self.params = list(params)
         if chunk_size is not None:
             self.chunk_size = int(chunk_size)
-        self._where = None  # id(p) -> (bucket, k), built at first use
+        self._where = {}  # id(p) -> (bucket, k), built at first use
 
     def _locate(self, p):
-        where = None if self._where is None else self._where.get(id(p))
+        where = self._where.get(id(p))
         if where is None or not where[0].follow(where[1], p.data):
             self._build()  # a parameter's data now has another shape, dtype or device
             where = self._where[id(p)]
@@ -82,7 +82,10 @@ class FastExecutor:
     def run(self, rule, params, states, coefficients, step, flush_every):
         runs = {}
         for p, st in zip(params, states):
-            bucket, k = self._locate(p)
+            where = self._where.get(id(p))
+            if where is None or where[0].datas[where[1]] is not p.data:
+                where = self._locate(p)  # first use, or p.data was replaced
+            bucket, k = where
             bucket.adopt(k, st, rule.state_names)
             runs.setdefault(bucket, []).append(k)
         for bucket, ks in runs.items():
@@ -113,7 +116,6 @@ class _Bucket:
         self.scratch = []  # CPU, per thread: the rule's scratch chunks
         self._views = {}  # CPU, (thread, n_scratch) -> {None: chunks, length: their views}
         self.gather = []  # two chunks to gather the g and p of small parameters into
-        self.scalars = {}  # CPU: rule -> its coefficients as 0-d arrays, bound into plans
         self.threshold_array = numpy.array(self.threshold or 0, self.dtype)
         for k in range(len(params)):
             self._flatten(k)
@@ -158,10 +160,11 @@ class _Bucket:
     def adopt(self, k, st, names):
         """Make parameter k's state dict ``st`` hold this bucket's views, copying values in."""
         for name in names:
-            view = self.state_view(name, k)
+            views = self.state_views.get(name)
             value = st[name]
-            if value is view:
-                continue
+            if views is not None and value is views[k]:
+                continue  # the common case: the state dict holds this bucket's view
+            view = self.state_view(name, k)
             if tuple(value.shape) != view.shape:
                 raise ValueError(
                     f"state {name!r} has shape {tuple(value.shape)}, but its "
@@ -172,30 +175,30 @@ class _Bucket:
 
     # -------------------------------------------------------------------- step
     def run(self, rule, ks, coefficients, step, flush_every):
-        grads = {}
-        for k in ks:
-            g = self.params[k].grad.data
-            grads[k] = g.astype(self.dtype, copy=False).reshape(-1)
-            if k in self.copied:
-                self.flat_data[k][...] = self.datas[k].reshape(-1)
+        for k in self.copied.intersection(ks):
+            self.flat_data[k][...] = self.datas[k].reshape(-1)
         if self.threshold is None:
             flush_every = 0
         if self.xp is numpy:
-            self._run_cpu(rule, ks, grads, coefficients, step, flush_every)
+            self._run_cpu(rule, ks, coefficients, step, flush_every)
         else:
-            self._run_gpu(rule, ks, grads, coefficients, flush_every)
+            self._run_gpu(rule, ks, coefficients, flush_every)
         for k in self.copied.intersection(ks):
             self.datas[k][...] = self.flat_data[k].reshape(self.datas[k].shape)
 
-    def _run_cpu(self, rule, ks, grads, coefficients, step, flush_every):
+    def _flat_grad(self, k):
+        """Parameter k's gradient as a 1-d array of the bucket's dtype (a view if it is one)."""
+        return self.params[k].grad.data.astype(self.dtype, copy=False).reshape(-1)
+
+    def _run_cpu(self, rule, ks, coefficients, step, flush_every):
         plan = self.plans.get((rule, ks))
         if plan is None:
             plan = self.plans[rule, ks] = self._plan(rule, ks)
-        for array, value in zip(self.scalars[rule], coefficients):
-            array[()] = value
-        work = (plan.tail, rule, grads, step, flush_every)
+        plan.coefficients[:] = coefficients  # one write; the chunks read its 0-d views
+        grads = {k: self._flat_grad(k) for k in plan.direct_ks}
+        work = (plan, grads, step, flush_every)
         if not plan.parallel:
-            self._run_chunks(plan.packed + plan.direct, 0, *work)
+            self._run_chunks(plan.chunks, 0, *work)
             return
         # NumPy's ufuncs release the GIL, so helper threads take chunks from the same queue
         # (a list iterator: each next() hands a chunk to one thread). A helper that has not
@@ -211,9 +214,8 @@ class _Bucket:
             if not helper.cancel():
                 helper.result()
 
-    def _run_chunks(self, entries, slot, tail, rule, grads, step, flush_every):
-        functions = (rule.chunk_function(False), rule.chunk_function(True))
-        scratch = self._scratch_views(slot, rule.n_scratch)
+    def _run_chunks(self, entries, slot, plan, grads, step, flush_every):
+        functions, tail, scratch = plan.functions, plan.tail, plan.scratch[slot]
         for index, piece, g, head, n, packed in entries:
             function = functions[bool(flush_every) and (step + index) % flush_every == 0]
             views = scratch[n]
@@ -221,20 +223,19 @@ class _Bucket:
                 k, a, b = piece
                 function(grads[k][a:b], *head, *views, *tail)
             else:  # small parameters: gathered, updated, scattered back
-                _gather(packed, grads)
+                _gather(packed, self.params)
                 function(g, *head, *views, *tail)
                 _scatter(packed)
 
     def _plan(self, rule, ks):
-        """The chunks of parameters ``ks``: ``direct`` (slices of one parameter) and ``packed``
-        (small ones gathered by the main thread), each (index, piece, gathered g or None,
-        p and state views, length, gather list or None); ``tail``: the scalar arguments."""
+        """The CPU plan of rule over parameters ``ks`` (a :data:`_Plan`). Its chunks are
+        ``direct`` (slices of one parameter) and ``packed`` (small ones gathered by the main
+        thread), each (index, piece, gathered g or None, p and state views, length,
+        :data:`_Packed` or None); ``tail`` holds the scalar arguments: 0-d views of the array
+        ``coefficients``, which a step fills with one assignment, and the flush threshold."""
         chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
         total = sum(c.hi - c.lo for c in chunks)
         states = [self.state[s] for s in rule.state_names]
-        scalars = self.scalars.setdefault(
-            rule, [numpy.zeros((), self.dtype) for _ in rule.coef_names]
-        )
         g_chunk, p_chunk = self._gather_chunks()
         direct, packed = [], []
         for index, chunk in enumerate(chunks):
@@ -258,18 +259,38 @@ class _Bucket:
                     (index, None, g, (p, *states_here), hi - lo, self._packed(chunk, g, p))
                 )
         parallel = self.threads > 1 and len(direct) > 1 and total >= self.parallel_min
+        scratch = []  # per thread slot: length n -> the scratch chunks' [:n]
         for slot in range(self.threads if parallel else 1):  # made here, read by the threads
             views = self._scratch_views(slot, rule.n_scratch)
             for _, _, _, _, n, _ in direct + packed:
                 views.setdefault(n, tuple(t[:n] for t in views[None]))
-        return _Plan(direct, packed, (*scalars, self.threshold_array), parallel)
+            scratch.append(views)
+        coefficients = numpy.zeros(len(rule.coef_names), self.dtype)
+        tail = (*(coefficients[i : i + 1].reshape(()) for i in range(len(coefficients))),)
+        return _Plan(
+            chunks=packed + direct,
+            direct=direct,
+            packed=packed,
+            direct_ks=sorted({piece[0] for _, piece, _, _, _, _ in direct}),
+            functions=(rule.chunk_function(False), rule.chunk_function(True)),
+            coefficients=coefficients,
+            tail=(*tail, self.threshold_array),
+            scratch=scratch,
+            parallel=parallel,
+        )
 
     def _packed(self, chunk, g, p):
-        """Per parameter of a packed chunk: (k, its places in the chunks g and p, its own data)."""
-        places = [
-            (k, self.offsets[k] - chunk.lo, b) for k, _, b in chunk.pieces
-        ]  # whole parameters
-        return [(k, g[at : at + n], p[at : at + n], self.flat_data[k]) for k, at, n in places]
+        """The whole parameters of a packed chunk: their indices, their own flat data, their
+        places in the chunk ``p``, and in the chunk ``g`` shaped like them (so a gradient
+        of any layout and dtype is copied there as it is, cast as ``astype`` casts)."""
+        ks = [k for k, _, _ in chunk.pieces]
+        at = [(self.offsets[k] - chunk.lo, self.offsets[k + 1] - chunk.lo) for k in ks]
+        return _Packed(
+            ks,
+            [self.flat_data[k] for k in ks],
+            [p[a:b] for a, b in at],
+            [g[a:b].reshape(self.datas[k].shape) for k, (a, b) in zip(ks, at)],
+        )
 
     def _gather_chunks(self):
         """The main thread's chunks to gather the g and p of small parameters into."""
@@ -290,7 +311,7 @@ class _Bucket:
             views = self._views[key] = {None: chunks[:n_scratch]}
         return views
 
-    def _run_gpu(self, rule, ks, grads, coefficients, flush_every):
+    def _run_gpu(self, rule, ks, coefficients, flush_every):
         kernel = rule.cuda_kernel(self.dtype, bool(flush_every))
         coefs = [self.dtype.type(c) for c in coefficients] + [self.dtype.type(self.threshold or 0)]
         chunks = self.plans.get(ks)
@@ -298,34 +319,42 @@ class _Bucket:
             chunks = self.plans[ks] = plan_chunks(
                 ks, self.offsets, self.chunk_size, self.pack_below
             )
+        grads = {}  # k -> its flat gradient, for the chunks of one parameter
         for chunk in chunks:
             lo, hi = chunk.lo, chunk.hi
             states = [self.state[s][lo:hi] for s in rule.state_names]
             if len(chunk.pieces) == 1:
                 k, a, b = chunk.pieces[0]
+                if k not in grads:
+                    grads[k] = self._flat_grad(k)
                 kernel(grads[k][a:b], *coefs, self.flat_data[k][a:b], *states)
                 continue
             g_chunk, p_chunk = self._gather_chunks()
             g, p = g_chunk[: hi - lo], p_chunk[: hi - lo]
             packed = self._packed(chunk, g, p)
-            _gather(packed, grads)
+            _gather(packed, self.params)
             kernel(g, *coefs, p, *states)
             _scatter(packed)
 
 
-def _gather(packed, grads):
-    for k, g_at, p_at, own in packed:
-        g_at[...] = grads[k]
-        p_at[...] = own
+def _gather(packed, params):
+    """The gradients and data of a packed chunk's parameters into its chunks g and p."""
+    for k, place in zip(packed.ks, packed.g_places):
+        place[...] = params[k].grad.data
+    for place, own in zip(packed.places, packed.owns):
+        place[...] = own
 
 
 def _scatter(packed):
-    for _, _, p_at, own in packed:
-        own[...] = p_at
+    for place, own in zip(packed.places, packed.owns):
+        own[...] = place
 
 
-# a CPU plan: chunks of one parameter, chunks of small ones packed, the scalar arguments
-_Plan = namedtuple("_Plan", "direct packed tail parallel")
+# a CPU plan (see _Bucket._plan); a packed chunk's parameters (see _Bucket._packed)
+_Plan = namedtuple(
+    "_Plan", "chunks direct packed direct_ks functions coefficients tail scratch parallel"
+)
+_Packed = namedtuple("_Packed", "ks owns places g_places")
 _pool_lock = threading.Lock()
 _pools = {}
 
