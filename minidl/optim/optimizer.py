@@ -317,35 +317,37 @@ class Optimizer:
     def _step_group(self, index, group):
         executor = self._executor(index, group)
         init = self.initial_state(group)
-        by_step = {}  # t -> (params, their state dicts): parameters may have missed steps
+        books = self.state._items  # id(p) -> (p, its state dict)
+        params, states = [], []  # the parameters with a gradient, and their state dicts
         for i, p in enumerate(group["params"]):
             grad = p.grad
             if grad is None:
                 continue
+            data = p.data
             if (
                 type(grad) is not Tensor
-                or grad.shape != p.shape
-                or type(grad.data) is not type(p.data)
+                or grad.data.shape != data.shape
+                or type(grad.data) is not type(data)
             ):
                 _refuse_grad(p, i, index)
-            st = self.state.get(p)
-            if st is None:
+            entry = books.get(id(p))
+            if entry is None:
                 st = self.state[p] = {"step": 0, **executor.new_state(p, init)}
-            elif not init.keys() <= st.keys():  # e.g. momentum switched on later
-                st.update(executor.new_state(p, {n: v for n, v in init.items() if n not in st}))
-            params, states = by_step.setdefault(st["step"] + 1, ([], []))
+            else:
+                st = entry[1]
+                if not init.keys() <= st.keys():  # e.g. momentum switched on later
+                    missing = {n: v for n, v in init.items() if n not in st}
+                    st.update(executor.new_state(p, missing))
             params.append(p)
             states.append(st)
         flush_every = 0
         if flush.applies(group):
             period = group["flush_denormal"]
             flush_every = self.flush_period if period is True else int(period)
-        for t, (params, states) in by_step.items():
+        for t, (ps, sts) in _by_step(params, states).items():
             rule = compile_rule(self.rule(group, t), tuple(init), type(self).__name__.lower())
-            executor.run(
-                rule, params, states, rule.coefficients(self.scalars(group, t)), t, flush_every
-            )
-            for p, st in zip(params, states):
+            executor.run(rule, ps, sts, rule.coefficients(self.scalars(group, t)), t, flush_every)
+            for p, st in zip(ps, sts):
                 st["step"] = t
                 p._version += 1  # an in-place write: backward refuses a graph that saved p
 
@@ -470,6 +472,20 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def _by_step(params, states):
+    """t -> (params, their state dicts) for the step t each parameter takes now: parameters
+    that missed steps (no gradient) are behind the others and take their own t."""
+    steps = {st["step"] for st in states}
+    if len(steps) == 1:  # the common case: all at the same step
+        return {steps.pop() + 1: (params, states)}
+    by_step = {}
+    for p, st in zip(params, states):
+        ps, ss = by_step.setdefault(st["step"] + 1, ([], []))
+        ps.append(p)
+        ss.append(st)
+    return by_step
 
 
 def _refuse_grad(p, i, group_index):
