@@ -6,8 +6,10 @@ state arrays and a chunk plan (:mod:`minidl.optim.flat`):
 
 * CPU: each chunk runs the rule's generated NumPy function (one ufunc call with ``out=`` per
   operation, intermediates in preallocated scratch chunks; :mod:`minidl.optim.kernels`).
-  The plans (chunk views, scratch, the coefficients as 0-d arrays) are built once per rule
-  and set of parameters, so a step after the first allocates no array. With ``threads`` > 1
+  The plans (chunk views, scratch, the coefficients as 0-d views of one array that a step
+  fills with one assignment) are built once per rule and set of parameters, so a step after
+  the first allocates no array; a packed chunk's gradients are copied into places shaped
+  like them (any layout and dtype copied as it is, no reshape a step). With ``threads`` > 1
   (``Optimizer.threads``, default 1) and from 2**18 elements on, ``threads - 1`` helper
   threads take chunks from the same queue (NumPy's ufuncs release the GIL), each with its own
   scratch; every element sees the same operations, so the result is the same.
@@ -16,7 +18,9 @@ state arrays and a chunk plan (:mod:`minidl.optim.flat`):
 The state dicts the optimizer shows hold views of the flat state. An array found there that is
 not this executor's view (``load_state_dict``, a user's assignment, a rebuilt bucket) is
 copied into the flat state and replaced by the view. A parameter whose ``.data`` was replaced
-by an array of another shape, dtype or device makes the executor rebuild its buckets.
+by an array of another shape, dtype or device makes the executor rebuild its buckets. Both are
+found by identity checks at every step (``p.data`` is the bucket's array, each state entry is
+its view): a step that finds things as the last one left them locates and adopts nothing.
 """
 
 import os
