@@ -179,7 +179,8 @@ class _Bucket:
 
     # -------------------------------------------------------------------- step
     def run(self, rule, ks, coefficients, step, flush_every):
-        for k in self.copied.intersection(ks):
+        copied = self.copied.intersection(ks) if self.copied else ()
+        for k in copied:
             self.flat_data[k][...] = self.datas[k].reshape(-1)
         if self.threshold is None:
             flush_every = 0
@@ -187,7 +188,7 @@ class _Bucket:
             self._run_cpu(rule, ks, coefficients, step, flush_every)
         else:
             self._run_gpu(rule, ks, coefficients, flush_every)
-        for k in self.copied.intersection(ks):
+        for k in copied:
             self.datas[k][...] = self.flat_data[k].reshape(self.datas[k].shape)
 
     def _flat_grad(self, k):
