@@ -238,6 +238,7 @@ class Function:
             return _apply_instrumented(cls, args, kwargs)
         ctx = cls()
         arrays, inputs, versions, parents, needs = [], [], [], [], []
+        next_nodes = []  # the nodes of the inputs that need a gradient: where the walk goes
         needs_grad = on_cpu = on_gpu = False
         for arg in args:
             if isinstance(arg, Tensor):
@@ -246,9 +247,15 @@ class Function:
                 inputs.append(arg)
                 versions.append(arg._version)
                 # each input's node now: an in-place op may later give the tensor a new one
-                parents.append(arg._ctx)
-                needs.append(arg.requires_grad)
-                needs_grad = needs_grad or arg.requires_grad
+                parent = arg._ctx
+                parents.append(parent)
+                if arg.requires_grad:
+                    needs.append(True)
+                    needs_grad = True
+                    if parent is not None:
+                        next_nodes.append(parent)
+                else:
+                    needs.append(False)
                 if isinstance(data, numpy.ndarray):
                     on_cpu = True
                 else:
@@ -273,6 +280,7 @@ class Function:
         if needs_grad and _grad_enabled:
             ctx.needs_input_grad = tuple(needs)
             ctx.inputs, ctx.versions, ctx.output, ctx.parents = inputs, versions, out, parents
+            ctx.next_nodes = next_nodes
             if raw is not out:
                 ctx.output_scalar = raw  # what forward may have saved, before asarray
             if cls.composite is not None:
@@ -327,13 +335,30 @@ def _parents(node, stop):
         )
     if stop and node in stop:
         return []
-    return [p for p, need in zip(node.parents, node.needs_input_grad) if need and p is not None]
+    return node.next_nodes
 
 
 def _topological_order(roots, stop=()):
     """Nodes reachable from ``roots``, each after every node that consumes its output;
-    the walk does not go past the nodes in ``stop``."""
-    order, visited = [], set(roots)
+    the walk does not go past the nodes in ``stop``.
+
+    Most graphs start as a chain (a Sequential model's loss: each node feeds exactly one
+    other): while every node met has at most one distinct parent, that parent is the next
+    node, with no sorting. Where the graph branches, the rest, reachable only through that
+    node, is sorted depth-first."""
+    order = []
+    if len(roots) == 1:
+        node = roots[0]
+        while True:
+            parents = _parents(node, stop)
+            if len(parents) > 1 and any(p is not parents[0] for p in parents):
+                break
+            order.append(node)
+            if not parents:
+                return order
+            node = parents[0]
+        roots = [node]
+    branched, visited = [], set(roots)
     for root in roots:
         stack = [(root, iter(_parents(root, stop)))]
         while stack:
@@ -345,9 +370,9 @@ def _topological_order(roots, stop=()):
                     break
             else:
                 stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+                branched.append(node)
+    branched.reverse()
+    return order + branched
 
 
 def _check_versions(node):
@@ -453,7 +478,7 @@ def _accumulate(leaf, grad, aliased, create_graph):
         # The leaf must own its gradient: an array passed straight through (x + y hands
         # the same grad to x and y) or a view would be shared with other tensors.
         # A gradient always has its leaf's dtype (float64 constants must not upcast it).
-        if grad.dtype != leaf.dtype:
+        if grad.dtype != leaf.data.dtype:
             grad = grad.astype(leaf.dtype)
         elif aliased or grad.base is not None:
             grad = grad.copy()
@@ -505,17 +530,24 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
         if inputs is None
         else {t._ctx: i for i, t in enumerate(inputs) if t._ctx is not None}
     )
-    roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
+    if len(outputs) == 1:
+        roots = [] if outputs[0]._ctx is None else [outputs[0]._ctx]
+    else:
+        roots = list(dict.fromkeys(out._ctx for out in outputs if out._ctx is not None))
     for node in _topological_order(roots, stop):
         out_grad = grads.pop(node, None)
-        if out_grad is not None and node._tensor_hooks is not None:
+        if out_grad is None:
+            if not retain_graph:
+                node._release()
+            continue
+        if node._tensor_hooks is not None:
             out_grad = _call_hooks(node._tensor_hooks, out_grad, create_graph)
             retained = node._retains_grad and node._retains_grad()
             if retained is not None:
                 retained._grad = _keep(retained._grad, out_grad)
-        if node_slots and node in node_slots and out_grad is not None:
+        if node_slots and node in node_slots:
             captured[node_slots[node]] = out_grad
-        if out_grad is not None and not (stop and node in stop):
+        if not (stop and node in stop):
             if node.output_modified:
                 _refuse_modified_output(node)
             for t, version in zip(node.inputs, node.versions):
@@ -538,7 +570,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, inputs=None, stop_at_in
             for tensor, parent, need, in_grad in zip(
                 node.inputs, node.parents, node.needs_input_grad, in_grads
             ):
-                if not need or in_grad is None:
+                if in_grad is None or not need:
                     continue
                 if in_grad.shape != tensor.data.shape:
                     raise RuntimeError(
@@ -603,15 +635,16 @@ def _instrumented_backward(node, g, create_graph):
 
 def _seed_gradient(output, grad, create_graph):
     """The gradient backward starts from: ones for a scalar, else ``grad`` checked."""
-    xp = backend.array_module(output.data)
+    data = output.data
+    xp = numpy if type(data) is numpy.ndarray else backend.array_module(data)
     if grad is None:
-        if output.data.size != 1:
+        if data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs, but the output has "
                 f"shape {tuple(output.shape)}; pass a gradient of that shape, "
                 "e.g. out.backward(minidl.ones_like(out))"
             )
-        grad = xp.ones_like(output.data)
+        grad = xp.ones(data.shape, data.dtype)
     elif isinstance(grad, Tensor):
         if create_graph:
             if grad.shape != output.shape:

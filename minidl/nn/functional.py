@@ -86,10 +86,11 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
         dx = g @ weight if need_x else None
-        dw = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None
-        db = g2.sum(axis=0) if need_b else None
+        if g.ndim != 2:  # a batch of more than one dimension: flatten it
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        dw = g.T @ x if need_w else None
+        db = g.sum(axis=0) if need_b else None
         return dx, dw, db
 
 
