@@ -192,7 +192,7 @@ class _Bucket:
             self.datas[k][...] = self.flat_data[k].reshape(self.datas[k].shape)
 
     def _flat_grad(self, k):
-        """Parameter k's gradient as a 1-d array of the bucket's dtype (a view if it is one)."""
+        """Parameter k's gradient as a 1-d array of the bucket's dtype (no copy if it is one)."""
         return self.params[k].grad.data.astype(self.dtype, copy=False).reshape(-1)
 
     def _run_cpu(self, rule, ks, coefficients, step, flush_every):
@@ -271,7 +271,7 @@ class _Bucket:
                 views.setdefault(n, tuple(t[:n] for t in views[None]))
             scratch.append(views)
         coefficients = numpy.zeros(len(rule.coef_names), self.dtype)
-        tail = (*(coefficients[i : i + 1].reshape(()) for i in range(len(coefficients))),)
+        views = [coefficients[i : i + 1].reshape(()) for i in range(len(coefficients))]
         return _Plan(
             chunks=packed + direct,
             direct=direct,
@@ -279,7 +279,7 @@ class _Bucket:
             direct_ks=sorted({piece[0] for _, piece, _, _, _, _ in direct}),
             functions=(rule.chunk_function(False), rule.chunk_function(True)),
             coefficients=coefficients,
-            tail=(*tail, self.threshold_array),
+            tail=(*views, self.threshold_array),
             scratch=scratch,
             parallel=parallel,
         )
