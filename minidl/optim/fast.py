@@ -271,7 +271,7 @@ class _Bucket:
                 views.setdefault(n, tuple(t[:n] for t in views[None]))
             scratch.append(views)
         coefficients = numpy.zeros(len(rule.coef_names), self.dtype)
-        views = [coefficients[i : i + 1].reshape(()) for i in range(len(coefficients))]
+        scalars = [coefficients[i : i + 1].reshape(()) for i in range(len(coefficients))]
         return _Plan(
             chunks=packed + direct,
             direct=direct,
@@ -279,7 +279,7 @@ class _Bucket:
             direct_ks=sorted({piece[0] for _, piece, _, _, _, _ in direct}),
             functions=(rule.chunk_function(False), rule.chunk_function(True)),
             coefficients=coefficients,
-            tail=(*views, self.threshold_array),
+            tail=(*scalars, self.threshold_array),
             scratch=scratch,
             parallel=parallel,
         )
