@@ -76,6 +76,11 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
+        if x.shape[-1] != weight.shape[-1]:
+            raise ValueError(
+                f"linear: input has {x.shape[-1]} features (shape {x.shape})"
+                f" but the weight expects {weight.shape[-1]} (shape {weight.shape})"
+            )
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:
@@ -95,11 +100,6 @@ class Linear(Function):
 
 
 def linear(input, weight, bias=None):
-    if input.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"linear: input has {input.shape[-1]} features (shape {input.shape})"
-            f" but the weight expects {weight.shape[-1]} (shape {weight.shape})"
-        )
     return Linear.apply(input, weight, bias)
 
 
