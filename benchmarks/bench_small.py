@@ -42,6 +42,7 @@ import harness
 harness.limit_threads(1)
 
 import numpy as np  # noqa: E402
+from numpy_mlp import NumpyMLP  # noqa: E402
 
 import minidl  # noqa: E402
 import minidl.nn.functional as F  # noqa: E402
@@ -51,18 +52,39 @@ torch = harness.import_torch(1)
 SIZES, BATCH, LR = (16, 32, 1), 8, 0.01
 
 
-def minidl_step():
-    minidl.manual_seed(0)
-    model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(), nn.Linear(SIZES[1], SIZES[2]))
-    opt = optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+def batch():
     rng = np.random.default_rng(0)
-    x = minidl.tensor(rng.standard_normal((BATCH, SIZES[0])).astype(np.float32))
-    y = minidl.tensor(rng.standard_normal((BATCH, SIZES[2])).astype(np.float32))
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    return x, rng.standard_normal((BATCH, SIZES[2])).astype(np.float32)
+
+
+def minidl_model():
+    minidl.manual_seed(0)
+    return nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(), nn.Linear(SIZES[1], SIZES[2]))
+
+
+def minidl_step():
+    model = minidl_model()
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    x, y = map(minidl.tensor, batch())
 
     def step():
         opt.zero_grad()
         F.mse_loss(model(x), y).backward()
         opt.step()
+
+    return step
+
+
+def numpy_step():
+    """The same step written out in NumPy (benchmarks/numpy_mlp.py), from the same weights:
+    the arithmetic alone, the floor of any NumPy framework."""
+    net = NumpyMLP([p.data for p in minidl_model().parameters()], "momentum", lr=LR)
+    x, y = batch()
+
+    def step():
+        net.forward_backward(x, y, loss="mse")
+        net.step()
 
     return step
 
@@ -73,9 +95,7 @@ def torch_step():
         torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Linear(SIZES[1], SIZES[2])
     )
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.standard_normal((BATCH, SIZES[0])).astype(np.float32))
-    y = torch.from_numpy(rng.standard_normal((BATCH, SIZES[2])).astype(np.float32))
+    x, y = map(torch.from_numpy, batch())
     loss_fn = torch.nn.MSELoss()
 
     def step():
@@ -101,6 +121,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     candidates = {
         "minidl": block(minidl_step(), args.steps),
+        "numpy-loop": block(numpy_step(), args.steps),
         "torch": block(torch_step(), args.steps) if torch else None,
     }
     medians = harness.medians(harness.interleaved(candidates, repeat=args.repeat, warmup=2))

@@ -42,8 +42,10 @@ class NumpyMLP:
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params] if optimizer == "adam" else None
 
-    def forward_backward(self, x, y):
-        """Loss of one batch; fills self.grads."""
+    def forward_backward(self, x, y, loss="cross_entropy"):
+        """Loss of one batch; fills self.grads. ``loss``: "cross_entropy" (``y`` holds class
+        indices) or "mse" (``y`` holds targets shaped like the output; the mean over all
+        elements)."""
         weights, biases = self.params[0::2], self.params[1::2]
         activations = [x]
         for i, (w, b) in enumerate(zip(weights, biases)):
@@ -53,14 +55,19 @@ class NumpyMLP:
                 np.maximum(h, 0, out=h)
             activations.append(h)
         z = activations.pop()
-        n = len(y)
-        rows = np.arange(n)
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)  # softmax probabilities
-        loss = -float(np.log(z[rows, y]).mean())
-        z[rows, y] -= 1
-        z *= 1.0 / n  # d loss / d logits
+        if loss == "mse":
+            z -= y  # the difference
+            value = float(np.vdot(z, z)) / z.size
+            z *= 2.0 / z.size  # d loss / d output
+        else:
+            n = len(y)
+            rows = np.arange(n)
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)  # softmax probabilities
+            value = -float(np.log(z[rows, y]).mean())
+            z[rows, y] -= 1
+            z *= 1.0 / n  # d loss / d logits
         delta = z
         for i in range(len(weights) - 1, -1, -1):
             a = activations[i]
@@ -69,7 +76,7 @@ class NumpyMLP:
             if i:
                 delta = delta @ weights[i]
                 delta *= a > 0  # ReLU'
-        return loss
+        return value
 
     def step(self):
         """One optimizer update of every parameter, in place."""
