@@ -24,8 +24,14 @@ What the measurements behind the fast executor said (2-core AMD EPYC, one thread
 - where a step's time goes: Adam is 12 ufunc passes over each in-cache chunk (+6 at every
   4th step for the flush) against the floor's one pass over memory, so it sits near 1.8-2x
   the floor on one thread; the remaining lever is a second core ("Adam 2 threads" row,
-  Optimizer.threads = 2). On a busy machine a helper thread preempted while it holds the GIL
-  stalls the step (1e6 parameters: up to 10x slower), so threads stay opt-in.
+  Optimizer.threads = 2; opt-in, see minidl/optim/fast.py for why). Profile behind it
+  (2026-12-01, Adam, median ms a step, 1 / 2 threads): on a quiet machine 1.19 / 0.95 at
+  1e6 and 13.9 / 9.9 at 1e7 with 32768-element chunks; a thread finishing a ufunc call waits
+  for the GIL while the other runs Python between its calls, so a threaded run takes chunks
+  4x longer: 0.75 and 8.4 ms. With 8 busy processes on the 2 cores (`yes > /dev/null`):
+  1.1e6 1.79 / 1.72 ms (means 7.2 / 5.9), 1e7 66.0 / 40.1 ms. Below 2**19 elements one
+  thread: in a training loop the helper sleeps between steps, and waking it cost what it
+  saved on the MNIST MLP (240 / 227 us a step).
 - keeping parameters in their own arrays (gathering the small ones) instead of re-pointing
   them into a flat buffer: CPU time per step 0.87-0.97x the flat-buffer version at 1e6 and
   1e7 parameters, 1.02-1.04x for the MNIST MLP's four (interleaved in one process).
@@ -261,8 +267,8 @@ def main():
     names = {s.strip() for s in args.only.split(",") if s.strip()}
     print(harness.machine_line(THREADS))
     print(
-        f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements on "
-        f"{optim.Optimizer.threads} thread(s) (from 2**18 elements), flush_denormal on; "
+        f"minidl.optim: CPU chunks of {optim.Optimizer.chunk_size} elements, "
+        f"{optim.Optimizer.threads} thread(s) from 2**19 elements on, flush_denormal on; "
         "floor = np.copyto moving the step's bytes (read + write), one thread\n"
     )
     bench_sizes(sizes, args.repeat, names)

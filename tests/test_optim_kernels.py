@@ -474,6 +474,27 @@ def test_gpu_state_dict_round_trip_and_flush():
     assert opt.state[params[0]]["step"] == 3
 
 
+def test_a_threaded_run_takes_longer_chunks_from_half_a_million_elements():
+    sizes = {"small": [(500, 1000)], "large": [(500, 1000), (300, 200)]}  # 500k, 560k
+    plans = {}
+    for name, shapes in sizes.items():
+        params = tensors(shapes, np.float32)
+        opt = Adam(params, lr=1e-3)
+        opt.threads = 2
+        for p in params:
+            p.grad = minidl.tensor(np.ones(p.shape, np.float32))
+        opt.step()
+        (bucket,) = {bucket for bucket, _ in opt._executors[0][1]._where.values()}
+        (plans[name],) = bucket.plans.values()
+    chunk = Adam.chunk_size
+    assert not plans["small"].parallel  # below 2**19 elements: one thread
+    assert {n for _, _, _, _, n, _ in plans["small"].chunks} == {chunk, 500000 % chunk}
+    assert plans["large"].parallel
+    lengths = {n for _, _, _, _, n, _ in plans["large"].direct}
+    assert max(lengths) == 4 * chunk  # fewer, longer ufunc calls per thread
+    assert all(len(views[None][0]) >= 4 * chunk for views in plans["large"].scratch)
+
+
 def test_two_threads_give_the_single_thread_result_bit_for_bit(monkeypatch):
     import time
 

@@ -10,9 +10,13 @@ state arrays and a chunk plan (:mod:`minidl.optim.flat`):
   fills with one assignment) are built once per rule and set of parameters, so a step after
   the first allocates no array; a packed chunk's gradients are copied into places shaped
   like them (any layout and dtype copied as it is, no reshape a step). With ``threads`` > 1
-  (``Optimizer.threads``, default 1) and from 2**18 elements on, ``threads - 1`` helper
-  threads take chunks from the same queue (NumPy's ufuncs release the GIL), each with its own
-  scratch; every element sees the same operations, so the result is the same.
+  (``Optimizer.threads``, default 1) and from 2**19 elements on, ``threads - 1`` helper
+  threads take chunks from the same queue (NumPy's ufuncs release the GIL), each with its
+  own scratch; every element sees the same operations, so the result is the same. A
+  threaded run's chunks are 4 times longer: a thread that finishes a ufunc call waits for
+  the GIL while the other runs Python between its calls, so fewer, longer calls pay (Adam on
+  1e7 float32 parameters, 2 cores: 13.8 ms on one thread, 9.9 ms on two with 32768-element
+  chunks, 8.4 ms with 131072).
 * GPU: each chunk is one launch of the rule's fused ElementwiseKernel.
 
 The state dicts the optimizer shows hold views of the flat state. An array found there that is
@@ -42,8 +46,11 @@ class FastExecutor:
 
     chunk_size = 32768  # CPU elements per chunk; see minidl.optim.flat
     gpu_chunk_size = 2**22
-    # CPU threads for a run of at least parallel_min elements. 1 by default: on a busy machine
-    # a helper preempted while it holds the GIL stalls the step (measured up to 10x slower)
+    # CPU threads for a run of at least _Bucket.parallel_min elements. 1 by default: while a
+    # model trains, BLAS's threads spin on the other cores after each matrix product, and an
+    # optimizer thread competing with them made the step of a 10M-parameter MLP slower (Adam,
+    # 2 cores, BLAS on 2 threads: 52.9 ms a step against 40.5 ms). With BLAS on one thread
+    # two optimizer threads paid (47.1 against 51.2 ms), and so they do for a step alone.
     threads = 1
 
     def __init__(self, params, chunk_size=None):
@@ -99,7 +106,14 @@ class FastExecutor:
 class _Bucket:
     """The parameters of a group that share a device and a dtype."""
 
-    parallel_min = 2**18  # elements: below, waking a helper thread does not pay
+    # A run of fewer elements stays on one thread: in a training loop the helper thread
+    # sleeps between steps, and waking it costs about what it saves (Adam, BLAS on one
+    # thread, one thread against two: 240 against 227 us a step for the MNIST MLP's 203,530
+    # parameters, 463 against 555 us for 407k, 1044 against 895 us for 814k); a step alone
+    # on a million or more takes 0.6-0.85x the time on two, and no longer with 8 busy
+    # processes on the 2 cores.
+    parallel_min = 2**19
+    parallel_chunks = 4  # a threaded run's chunks are this many chunk_size long
 
     def __init__(self, params, chunk_size, pack_below, threads):
         self.params = params
@@ -238,10 +252,12 @@ class _Bucket:
         thread), each (index, piece, gathered g or None, p and state views, length,
         :data:`_Packed` or None); ``tail`` holds the scalar arguments: 0-d views of the array
         ``coefficients``, which a step fills with one assignment, and the flush threshold."""
-        chunks = plan_chunks(ks, self.offsets, self.chunk_size, self.pack_below)
-        total = sum(c.hi - c.lo for c in chunks)
+        total = sum(self.offsets[k + 1] - self.offsets[k] for k in ks)
+        parallel = self.threads > 1 and total >= self.parallel_min
+        length = self.chunk_size * (self.parallel_chunks if parallel else 1)
+        chunks = plan_chunks(ks, self.offsets, length, self.pack_below)
         states = [self.state[s] for s in rule.state_names]
-        g_chunk, p_chunk = self._gather_chunks()
+        g_chunk, p_chunk = self._gather_chunks(length)
         direct, packed = [], []
         for index, chunk in enumerate(chunks):
             lo, hi = chunk.lo, chunk.hi
@@ -263,10 +279,10 @@ class _Bucket:
                 packed.append(
                     (index, None, g, (p, *states_here), hi - lo, self._packed(chunk, g, p))
                 )
-        parallel = self.threads > 1 and len(direct) > 1 and total >= self.parallel_min
+        parallel = parallel and len(direct) > 1
         scratch = []  # per thread slot: length n -> the scratch chunks' [:n]
         for slot in range(self.threads if parallel else 1):  # made here, read by the threads
-            views = self._scratch_views(slot, rule.n_scratch)
+            views = self._scratch_views(slot, rule.n_scratch, length)
             for _, _, _, _, n, _ in direct + packed:
                 views.setdefault(n, tuple(t[:n] for t in views[None]))
             scratch.append(views)
@@ -297,19 +313,26 @@ class _Bucket:
             [g[a:b].reshape(self.datas[k].shape) for k, (a, b) in zip(ks, at)],
         )
 
-    def _gather_chunks(self):
-        """The main thread's chunks to gather the g and p of small parameters into."""
-        if not self.gather:
-            self.gather = [aligned_empty(self.xp, self.chunk_size, self.dtype) for _ in range(2)]
+    def _gather_chunks(self, length=None):
+        """The main thread's chunks (of at least ``length`` elements, chunk_size by default)
+        to gather the g and p of small parameters into."""
+        length = length or self.chunk_size
+        if not self.gather or len(self.gather[0]) < length:
+            self.gather = [aligned_empty(self.xp, length, self.dtype) for _ in range(2)]
         return self.gather
 
-    def _scratch_views(self, slot, n_scratch):
-        """Thread ``slot``'s scratch for a rule: {None: the chunks, length n: their [:n]}."""
+    def _scratch_views(self, slot, n_scratch, length):
+        """Thread ``slot``'s scratch for a rule, chunks of at least ``length`` elements:
+        {None: the chunks, length n: their [:n]}. (Longer chunks replace shorter ones; a
+        plan made before keeps the views it holds.)"""
         while len(self.scratch) <= slot:
             self.scratch.append([])
         chunks = self.scratch[slot]
+        if chunks and len(chunks[0]) < length:
+            chunks.clear()
+            self._views = {key: v for key, v in self._views.items() if key[0] != slot}
         while len(chunks) < n_scratch:
-            chunks.append(aligned_empty(numpy, self.chunk_size, self.dtype))
+            chunks.append(aligned_empty(numpy, length, self.dtype))
         key = (slot, n_scratch)
         views = self._views.get(key)
         if views is None:

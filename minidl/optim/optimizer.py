@@ -164,7 +164,7 @@ class Optimizer:
     update = None  # the rule text, when it does not depend on the group's options
     state_defaults = {}  # state array name -> initial value
     chunk_size = FastExecutor.chunk_size  # CPU elements per chunk of the fast executor
-    threads = FastExecutor.threads  # CPU threads of the fast executor for large groups
+    threads = FastExecutor.threads  # CPU threads of the fast executor (see there)
     flush_period = 4  # CPU: steps between two flushes of a chunk when flush_denormal=True
 
     def __init_subclass__(cls, **kwargs):
