@@ -49,10 +49,11 @@ zero_grad + forward + loss + backward "fb", and the whole step):
     (fb 405k, 0.4 us less here) cost the MNIST MLP 7% of an Adam epoch (its 64x256 float
     mask pushes the optimizer's chunks out of cache); one numpy.concatenate to gather small
     gradients (1.05 us against 0.74 us for four copies).
-  - now (boolean mask): fb 409k, step 556k; bench_small 57.6 us, 0.52x torch, against 28.8 us for the same step
-    written out in NumPy (the numpy-loop row). A step in the training loop runs about 1.3x
-    slower than its parts timed alone (the parts' code and objects evict each other from
-    the CPU's caches): the optimizer's step is 10.2 us alone, 14.5 us after a backward.
+  - now (boolean mask): fb 409k, step 556k; bench_small 57.6 us, 0.52x torch, against
+    28.8 us for the same step written out in NumPy (the numpy-loop row). A step in the
+    training loop runs about 1.3x slower than its parts timed alone (the parts' code and
+    objects evict each other from the CPU's caches): the optimizer's step is 10.2 us
+    alone, 14.5 us after a backward.
 """
 
 import argparse
