@@ -169,6 +169,38 @@ def test_state_dict_names_and_live_arrays():
     assert sd["block.fc.weight"] is net.block.fc.weight.data
 
 
+def test_state_dict_orders_module_by_module_and_names_tied_weights_twice():
+    # torch's order: a module's parameters, its buffers, then its children's
+    model = nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 2))
+    assert list(model.state_dict()) == [
+        "0.weight",
+        "0.bias",
+        "0.running_mean",
+        "0.running_var",
+        "0.num_batches_tracked",
+        "1.weight",
+        "1.bias",
+    ]
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(5, 4)
+            self.head = nn.Linear(4, 5, bias=False)
+            self.head.weight = self.emb.weight
+
+    tied = Tied()
+    state = tied.state_dict()
+    assert list(state) == ["emb.weight", "head.weight"]  # as torch saves tied weights
+    assert state["head.weight"] is state["emb.weight"]
+    assert len(list(tied.parameters())) == 1
+    other = Tied()
+    assert other.load_state_dict({k: v.copy() for k, v in state.items()}) == ([], [])
+    np.testing.assert_array_equal(other.head.weight.data, tied.emb.weight.data)
+    with pytest.raises(RuntimeError, match=r"missing keys: \['head.weight'\]"):
+        other.load_state_dict({"emb.weight": state["emb.weight"]})
+
+
 def test_load_state_dict_reproduces_outputs():
     a, b = Net().eval(), Net().eval()
     x = minidl.randn(6, 3)

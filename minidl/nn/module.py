@@ -240,11 +240,24 @@ class Module:
         return self.to(dtype="float64")
 
     # ---- state ------------------------------------------------------------------------
+    def _state_items(self):
+        """(dotted name, Tensor) for every parameter and buffer, in torch's state_dict order:
+        a module's parameters, then its buffers, then each child's in turn. A tensor shared
+        by two modules (tied weights) comes under each name, as in torch."""
+        stack = [("", self)]
+        while stack:
+            prefix, module = stack.pop()
+            for registry in (module._parameters, module._buffers):
+                for name, tensor in registry.items():
+                    if tensor is not None:
+                        yield prefix + name, tensor
+            children = [(f"{prefix}{n}.", m) for n, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
     def state_dict(self):
-        """Ordered mapping of dotted name -> array (the live arrays, not copies)."""
-        state = OrderedDict((name, p.data) for name, p in self.named_parameters())
-        state.update((name, b.data) for name, b in self.named_buffers())
-        return state
+        """Ordered mapping of dotted name -> array (the live arrays, not copies), named and
+        ordered as torch names and orders them."""
+        return OrderedDict((name, tensor.data) for name, tensor in self._state_items())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters and buffers in place.
@@ -253,8 +266,7 @@ class Module:
         with ``strict`` missing or unexpected keys are an error, and a wrong shape is
         always one. Returns ``(missing_keys, unexpected_keys)``.
         """
-        own = OrderedDict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
