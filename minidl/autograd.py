@@ -30,7 +30,7 @@ import numpy
 
 from . import backend
 from .hooks import RemovableHandle
-from .tensor import Tensor
+from .tensor import Tensor, share_versions
 
 __all__ = [
     "Function",
@@ -285,8 +285,12 @@ class Function:
                 ctx.output_scalar = raw  # what forward may have saved, before asarray
             if cls.composite is not None:
                 ctx.args, ctx.kwargs = args, kwargs
-            return Tensor._make(out, ctx)
-        return Tensor._make(out, None)
+            result = Tensor._make(out, ctx)
+        else:
+            result = Tensor._make(out, None)
+        if getattr(out, "base", None) is not None or out is arrays[0]:  # maybe a view of an input
+            _share_with_input(result, inputs)
+        return result
 
     composite = None  # optional staticmethod(*args, **kwargs) -> Tensor, see the docstring
 
@@ -296,6 +300,18 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
+
+
+def _share_with_input(result, inputs):
+    """If ``result``'s array uses the memory of an input's array (a view, or that array
+    itself), an in-place write into one is a write into the other: share their versions."""
+    data = result.data
+    owner = getattr(data, "base", None)
+    owner = data if owner is None else owner
+    for t in inputs:
+        if t is not None and (t.data is owner or getattr(t.data, "base", None) is owner):
+            share_versions(result, t)
+            return
 
 
 def _apply_instrumented(cls, args, kwargs):

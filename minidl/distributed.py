@@ -219,7 +219,7 @@ def _array_of(x, what):
 
 def _modified(x):
     if isinstance(x, Tensor) and hasattr(x, "_version"):
-        x._version += 1  # so a backward that saved this tensor sees the in-place write
+        x._bump_version()  # so a backward that saved this tensor sees the in-place write
 
 
 def all_reduce(tensor, op="sum"):

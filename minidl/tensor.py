@@ -6,6 +6,8 @@ instance). Arithmetic, indexing and the math methods are thin wrappers over the
 differentiable ops in :mod:`minidl.ops`.
 """
 
+import weakref
+
 import numpy
 
 from . import backend
@@ -92,7 +94,16 @@ class Tensor:
     shape once ``backward`` has reached this tensor, else None.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_version", "_hooks", "__weakref__")
+    __slots__ = (
+        "data",
+        "_grad",
+        "requires_grad",
+        "_ctx",
+        "_version",
+        "_shared",
+        "_hooks",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -100,6 +111,7 @@ class Tensor:
         self._grad = None
         self._ctx = None
         self._version = 0  # bumped by every in-place write; backward checks it
+        self._shared = None  # the tensors sharing this one's memory, see share_versions
         self._hooks = None
         self.requires_grad = False
         if requires_grad:
@@ -113,9 +125,24 @@ class Tensor:
         t._grad = None
         t._ctx = ctx
         t._version = 0
+        t._shared = None
         t._hooks = None
         t.requires_grad = ctx is not None
         return t
+
+    def _bump_version(self):
+        """Count an in-place write into this tensor's memory: its version goes up, and so
+        does that of every tensor sharing the memory (views, ``detach()``), so a backward
+        that saved any of them refuses to run (PyTorch's shared version counter)."""
+        if self._shared is None:
+            self._version += 1
+            return
+        for ref in self._shared:
+            tensor = ref()
+            if tensor is not None:
+                tensor._version += 1
+                if tensor is not self:
+                    autograd.note_in_place_write(tensor)
 
     # ---- properties ---------------------------------------------------------------
     @property
@@ -272,8 +299,8 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self):
-        """The same data, cut from the graph (shares memory, like PyTorch)."""
-        return Tensor._make(self.data, None)
+        """The same data, cut from the graph (shares memory and its version, like PyTorch)."""
+        return share_versions(Tensor._make(self.data, None), self)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind not in "fc":
@@ -581,6 +608,20 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     return Tensor(_to_array(data, dtype, device, copy=True), requires_grad=requires_grad)
 
 
+def share_versions(view, base):
+    """Record that ``view`` uses ``base``'s memory (a view op's output, ``detach()``):
+    from now on an in-place write into either counts as a write into both. Returns
+    ``view``. The members of a group hold weak references to each other."""
+    group = base._shared
+    if group is None:
+        group = base._shared = [weakref.ref(base)]
+    elif len(group) > 16:  # views made every step: drop the dead ones
+        group[:] = [ref for ref in group if ref() is not None]
+    group.append(weakref.ref(view))
+    view._shared = group
+    return view
+
+
 from . import autograd, creation, ops  # noqa: E402  (they need Tensor defined first)
 from .ops.base import category  # noqa: E402
 
@@ -634,8 +675,9 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
     continues through a copy of its old values (which the new node may have saved). A
     leaf that requires grad may only be modified under no_grad, as in PyTorch. The
     result must fit this dtype (no float into an integer tensor) and this shape (no
-    broadcasting of ``self``). Every write bumps ``self._version``: a backward that
-    saved the old values then refuses to run."""
+    broadcasting of ``self``). Every write bumps ``self._version`` (and the version of
+    every tensor sharing its memory): a backward that saved the old values then refuses
+    to run."""
     recorded = autograd.is_grad_enabled() and (
         self.requires_grad
         or any(isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
@@ -665,7 +707,7 @@ def _in_place(self, op, *args, check_dtype=True, **kwargs):
         out = out.to(dtype=self.dtype)
         self._ctx, self.requires_grad = out._ctx, out.requires_grad
     self.data[...] = out.data
-    self._version += 1
+    self._bump_version()
     return self
 
 

@@ -267,3 +267,65 @@ def test_two_writes_into_the_same_non_leaf():
     (y * x).sum().backward()
     # y = [[5, 5], [3, 2x]]: d/dx sum(y * x) = y + x * dy/dx
     np.testing.assert_array_equal(x.grad.numpy(), [[5.0, 5.0], [3.0, 4.0]])
+
+
+# ---- views share their base's version (PyTorch's shared version counter) -------------------
+MODIFIED = "modified by an inplace operation"
+
+
+def test_writing_through_a_view_of_a_saved_input_makes_backward_refuse():
+    w = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    base = minidl.tensor([1.0, 1.0, 1.0])
+    loss = (w * base).sum()  # Mul saves base for w's gradient
+    base[0:2].add_(5)  # before: no error, and w.grad came out [6, 6, 1] instead of [1, 1, 1]
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+
+
+@pytest.mark.parametrize(
+    "view",
+    [lambda t: t[1:], lambda t: t.reshape(2, 2), lambda t: t.T, lambda t: t.detach()],
+    ids=["slice", "reshape", "T", "detach"],
+)
+def test_a_view_and_its_base_count_each_others_writes(view):
+    base = minidl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    v = view(base)
+    w = minidl.tensor(np.ones(v.shape, np.float32), requires_grad=True)
+    loss = (w * v).sum()  # saves the view
+    base.mul_(2)  # a write into the base changes what the view shows
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        loss.backward()
+    other = view(minidl.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    before = other._version
+    other.add_(1)
+    assert other._version == before + 1
+
+
+def test_writing_into_a_saved_output_through_a_view_or_detach_makes_backward_refuse():
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()  # Exp's backward reads its output
+    with minidl.no_grad():
+        y[0:1].mul_(2)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+    y = x.exp()
+    y.detach().add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+
+
+def test_a_copy_does_not_share_versions():
+    w = minidl.tensor([1.0, 2.0], requires_grad=True)
+    base = minidl.tensor([1.0, 1.0])
+    loss = (w * base).sum()
+    base.clone().add_(1)
+    base[[0, 1]].add_(1)  # advanced indexing copies
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_views_made_every_step_do_not_pile_up():
+    base = minidl.tensor(np.ones(4, np.float32))
+    for _ in range(1000):
+        base[1:].sum()
+    assert len(base._shared) <= 18  # the dead views' references are dropped as it goes

@@ -55,7 +55,7 @@ def _renorm_(weight, index, max_norm, norm_type):
     norms = (xp.abs(weight.data[rows]) ** norm_type).sum(axis=1) ** (1 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
     weight.data[rows] *= scale[:, None].astype(weight.dtype)
-    weight._version += 1
+    weight._bump_version()
 
 
 def embedding(

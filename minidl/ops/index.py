@@ -233,14 +233,14 @@ def setitem(a, index, value):
     note_in_place_write(a)
     if not recorded:
         index.put(a.data, value.data if isinstance(value, Tensor) else value)
-        a._version += 1
+        a._bump_version()
         return a
     _refuse_write_into_a_view(a)
     before = Tensor._make(a.data, a._ctx)  # a's history up to now
     before.requires_grad = a.requires_grad
     out = SetItem.apply(before, value, index, True)
     a._ctx, a.requires_grad = out._ctx, True
-    a._version += 1
+    a._bump_version()
     return a
 
 

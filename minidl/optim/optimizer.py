@@ -349,7 +349,7 @@ class Optimizer:
             executor.run(rule, ps, sts, rule.coefficients(self.scalars(group, t)), t, flush_every)
             for p, st in zip(ps, sts):
                 st["step"] = t
-                p._version += 1  # an in-place write: backward refuses a graph that saved p
+                p._bump_version()  # an in-place write: backward refuses a graph that saved p
 
     def _executor(self, index, group):
         kind = group["executor"]
