@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _FLOAT = numpy.dtype(numpy.float32)
+_FLOAT_MAX = {2: float(numpy.finfo(numpy.float16).max), 4: float(numpy.finfo(numpy.float32).max)}
 
 
 def _shape(shape):
@@ -67,6 +68,34 @@ def _float_dtype(dtype, name):
     return dtype
 
 
+def _is_int(value):
+    """A Python or NumPy integer, not a bool (PyTorch refuses True as a size or a count)."""
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
+
+
+def _check_fits(value, dtype, what="value"):
+    """Refuse a number that ``dtype`` cannot hold, as PyTorch does ("value cannot be
+    converted to type ... without overflow"): NaN/inf or an out-of-range value for an
+    integer dtype, a finite value beyond a float dtype's range. An integer in
+    [-max, max] may go to an unsigned dtype (it wraps, as in PyTorch)."""
+    if dtype.kind == "b":
+        return
+    if dtype.kind in "iu":
+        info = numpy.iinfo(dtype)
+        low = -info.max if dtype.kind == "u" and _is_int(value) else info.min
+        ok = math.isfinite(value) and low <= value <= info.max
+    else:
+        ok = not math.isfinite(value) or abs(value) <= _FLOAT_MAX.get(dtype.itemsize, math.inf)
+    if not ok:
+        raise RuntimeError(f"{what} {value!r} cannot be converted to type {dtype} without overflow")
+
+
+def _refuse_bool(dtype, name):
+    if dtype.kind == "b":
+        raise NotImplementedError(f"{name}: not implemented for dtype bool")
+    return dtype
+
+
 def _fill_dtype(fill_value):
     """PyTorch's inference: bool -> bool, int -> int64, float -> float32."""
     if isinstance(fill_value, (bool, numpy.bool_)):
@@ -88,6 +117,10 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     dtype = _fill_dtype(fill_value) if dtype is None else resolve_dtype(dtype)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    if fill_value != 0 and fill_value != 1 and dtype.kind in "iuf":  # 0, 1: zeros, ones
+        _check_fits(fill_value, dtype, "full: fill_value")
+        if dtype.kind == "u" and fill_value < 0:  # wraps, as in PyTorch
+            fill_value = numpy.int64(fill_value).astype(dtype)
     xp = numpy if backend.normalize_device(device) == "cpu" else backend.get_cupy()
     return Tensor(xp.full(size, fill_value, dtype=dtype), requires_grad=requires_grad)
 
@@ -110,7 +143,9 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     """The n x m identity (ones on the diagonal); m defaults to n."""
     m = n if m is None else m
     for name, value in (("n", n), ("m", m)):
-        if not isinstance(value, (int, numpy.integer)) or value < 0:
+        if not _is_int(value):
+            raise TypeError(f"eye: {name} must be an int, got {value!r}")
+        if value < 0:
             raise RuntimeError(f"eye: {name} must be a non-negative int, got {value!r}")
     return _new(numpy.eye(n, m, dtype=dtype or _FLOAT), requires_grad, device)
 
@@ -158,32 +193,63 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
             f"arange: upper bound and lower bound inconsistent with step "
             f"sign (start {start}, end {end}, step {step})"
         )
-    if dtype is None:
-        integral = all(isinstance(v, (int, numpy.integer)) for v in values)
-        dtype = numpy.int64 if integral else _FLOAT
-    dtype = resolve_dtype(dtype)
+    integral = all(isinstance(v, (int, numpy.integer)) for v in values)
+    dtype = _refuse_bool(resolve_dtype(dtype or (numpy.int64 if integral else _FLOAT)), "arange")
     length = math.ceil((end - start) / step)
-    if dtype.kind in "iu" and all(isinstance(v, (int, numpy.integer)) for v in values):
+    if dtype.kind in "iu" and not integral:
+        # PyTorch: the values are int(start) + i * int(step); an int64 result also
+        # counts them with the truncated bounds, others with the given ones.
+        start, step = int(start), int(step)
+        if step == 0:
+            raise RuntimeError("arange: step must be nonzero (it is 0 once cast to an integer)")
+        if dtype == numpy.int64:
+            length = max(0, math.ceil((int(end) - start) / step))
+        array = (start + numpy.arange(length, dtype=numpy.int64) * step).astype(dtype)
+    elif dtype.kind in "iu":
         array = numpy.arange(start, end, step, dtype=dtype)  # exact for big integers
     else:
         array = (start + numpy.arange(length, dtype=numpy.float64) * step).astype(dtype)
     return _new(array, requires_grad, device)
 
 
+def _space_args(name, start, end, steps, dtype):
+    """Checked (start, end, steps, dtype) of linspace/logspace: numbers or 0-d Tensors
+    for the bounds, an int count, any dtype but bool (integer bounds must fit it)."""
+    if not _is_int(steps) or steps < 0:
+        raise RuntimeError(f"{name}: number of steps must be a non-negative int, got {steps!r}")
+    bounds = []
+    for what, value in (("start", start), ("end", end)):
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(
+                    f"{name} only supports 0-dimensional start and end tensors, "
+                    f"but got {what} with {value.ndim} dimension(s)."
+                )
+            value = value.item()
+        if isinstance(value, (bool, numpy.bool_)) or not isinstance(
+            value, (int, float, numpy.integer, numpy.floating)
+        ):
+            raise TypeError(f"{name}: {what} must be a number, got {value!r}")
+        bounds.append(value)
+    dtype = _refuse_bool(_FLOAT if dtype is None else resolve_dtype(dtype), name)
+    return bounds[0], bounds[1], int(steps), dtype
+
+
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """``steps`` values evenly spaced from start to end, both included."""
-    if not isinstance(steps, (int, numpy.integer)) or steps < 0:
-        raise RuntimeError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
+    start, end, steps, dtype = _space_args("linspace", start, end, steps, dtype)
+    if dtype.kind in "iu":
+        for value in (start, end):
+            _check_fits(value, dtype, "linspace: bound")
     array = numpy.linspace(start, end, steps, dtype=numpy.float64)
-    return _new(array.astype(dtype or _FLOAT), requires_grad, device)
+    return _new(array.astype(dtype), requires_grad, device)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, requires_grad=False, device=None):
     """``steps`` values base^x for x evenly spaced from start to end."""
-    if not isinstance(steps, (int, numpy.integer)) or steps < 0:
-        raise RuntimeError(f"logspace: number of steps must be a non-negative int, got {steps!r}")
+    start, end, steps, dtype = _space_args("logspace", start, end, steps, dtype)
     array = numpy.power(float(base), numpy.linspace(start, end, steps, dtype=numpy.float64))
-    return _new(array.astype(dtype or _FLOAT), requires_grad, device)
+    return _new(array.astype(dtype), requires_grad, device)
 
 
 # ---- random ------------------------------------------------------------------------------
@@ -218,16 +284,30 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False, device=N
         low, high, size = 0, low, high
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
+    for name, value in (("low", low), ("high", high)):
+        if not _is_int(value):
+            raise TypeError(f"randint: {name} must be an int, got {value!r}")
     if not low < high:
         raise RuntimeError(
             f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         )
+    dtype = numpy.dtype(numpy.int64) if dtype is None else resolve_dtype(dtype)
+    if dtype.kind in "biu":
+        info = (0, 1) if dtype.kind == "b" else (numpy.iinfo(dtype).min, numpy.iinfo(dtype).max)
+        for name, value in (("from", low), ("to - 1", high - 1)):
+            if not info[0] <= value <= info[1]:
+                raise RuntimeError(f"randint: {name} = {value} is out of bounds for {dtype}")
     array = generator().integers(low, high, _shape(size), dtype=numpy.int64)
-    return _new(array.astype(dtype or numpy.int64), requires_grad, device)
+    return _new(array.astype(dtype), requires_grad, device)
 
 
 def randperm(n, dtype=None, requires_grad=False, device=None):
     """A random permutation of 0, ..., n-1 (int64)."""
-    if not isinstance(n, (int, numpy.integer)) or n < 0:
-        raise RuntimeError(f"randperm: n must be a non-negative int, got {n!r}")
-    return _new(generator().permutation(n).astype(dtype or numpy.int64), requires_grad, device)
+    if not _is_int(n):
+        raise TypeError(f"randperm: n must be an int, got {n!r}")
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    dtype = _refuse_bool(resolve_dtype(dtype or numpy.int64), "randperm")
+    if dtype.kind in "iu" and n:
+        _check_fits(n - 1, dtype, "randperm: n - 1 =")
+    return _new(generator().permutation(n).astype(dtype), requires_grad, device)

@@ -1,0 +1,95 @@
+"""Where PyTorch refuses an argument, minidl refuses it too (creation functions, data
+loading, schedulers, gradcheck); expected values worked out by hand."""
+
+import numpy as np
+import pytest
+
+import minidl
+
+# ---- creation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fill, dtype",
+    [
+        (float("nan"), "int64"),
+        (float("inf"), "int32"),
+        (300, "int8"),
+        (-129, "int8"),
+        (256, "uint8"),
+        (-1.5, "uint8"),
+        (1e20, "int64"),
+        (1e6, "float16"),
+        (1e300, "float32"),
+    ],
+)
+def test_full_refuses_a_fill_value_the_dtype_cannot_hold(fill, dtype):
+    with pytest.raises(RuntimeError, match="without overflow"):
+        minidl.full((2,), fill, dtype=dtype)
+
+
+def test_full_keeps_what_fits_and_wraps_negative_ints_into_unsigned():
+    np.testing.assert_array_equal(minidl.full((2,), -1, dtype="uint8").numpy(), [255, 255])
+    np.testing.assert_array_equal(minidl.full((2,), 2.7, dtype="int64").numpy(), [2, 2])
+    assert np.isinf(minidl.full((1,), float("inf")).numpy()).all()
+    assert minidl.full((1,), 5, dtype="bool").numpy().all()
+
+
+@pytest.mark.parametrize("fn", [minidl.arange, lambda n, dtype: minidl.linspace(0, n, 3, dtype)])
+def test_ranges_refuse_bool_dtype(fn):
+    with pytest.raises(NotImplementedError, match="bool"):
+        fn(5, dtype="bool")
+    with pytest.raises(NotImplementedError, match="bool"):
+        minidl.logspace(0, 1, 3, dtype="bool")
+    with pytest.raises(NotImplementedError, match="bool"):
+        minidl.randperm(3, dtype="bool")
+
+
+def test_arange_with_an_integer_dtype_truncates_start_and_step_as_pytorch():
+    # int64: int(start) + i * int(step) over ceil((int(end) - int(start)) / int(step)) values
+    np.testing.assert_array_equal(minidl.arange(0, 5, 1.5, dtype="int64").numpy(), [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(minidl.arange(-2.5, 2, 1, dtype="int64").numpy(), [-2, -1, 0, 1])
+    # other integer dtypes count with the given bounds: ceil(5 / 1.5) = 4 values
+    np.testing.assert_array_equal(minidl.arange(0, 5, 1.5, dtype="int32").numpy(), [0, 1, 2, 3])
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        minidl.arange(0, 2.5, 0.5, dtype="int64")
+
+
+def test_linspace_logspace_arguments():
+    with pytest.raises(RuntimeError, match="non-negative int"):
+        minidl.linspace(0, 1, True)
+    with pytest.raises(TypeError, match="start must be a number"):
+        minidl.linspace("a", 1, 3)
+    with pytest.raises(RuntimeError, match="0-dimensional"):
+        minidl.linspace(minidl.tensor([0.0]), 1, 3)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        minidl.linspace(0, 300, 3, dtype="int8")
+    np.testing.assert_allclose(minidl.linspace(minidl.tensor(0.0), 1, 3).numpy(), [0, 0.5, 1])
+    np.testing.assert_allclose(minidl.logspace(minidl.tensor(0.0), 2, 3).numpy(), [1, 10, 100])
+
+
+def test_randint_checks_its_bounds_against_the_dtype():
+    with pytest.raises(TypeError, match="high must be an int"):
+        minidl.randint(0, 2.5, (3,))
+    with pytest.raises(TypeError, match="high must be an int"):
+        minidl.randint(5.0, (3,))
+    with pytest.raises(RuntimeError, match="from = -1 is out of bounds for uint8"):
+        minidl.randint(-1, 5, (3,), dtype="uint8")
+    with pytest.raises(RuntimeError, match="to - 1 = 299 is out of bounds for uint8"):
+        minidl.randint(0, 300, (3,), dtype="uint8")
+    with pytest.raises(RuntimeError, match="out of bounds for bool"):
+        minidl.randint(0, 5, (3,), dtype="bool")
+    assert minidl.randint(0, 2, (4,), dtype="bool").dtype == np.bool_
+    assert minidl.randint(0, 128, (4,), dtype="int8").numpy().max() < 128
+
+
+def test_randperm_and_eye_arguments():
+    with pytest.raises(TypeError, match="must be an int"):
+        minidl.randperm(True)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        minidl.randperm(257, dtype="uint8")
+    assert sorted(minidl.randperm(256, dtype="uint8").numpy().tolist()) == list(range(256))
+    with pytest.raises(TypeError, match="must be an int"):
+        minidl.eye(2.0)
+    with pytest.raises(TypeError, match="must be an int"):
+        minidl.eye(True)
