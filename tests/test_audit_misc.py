@@ -93,3 +93,43 @@ def test_randperm_and_eye_arguments():
         minidl.eye(2.0)
     with pytest.raises(TypeError, match="must be an int"):
         minidl.eye(True)
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+
+def _dataset(n=10):
+    return minidl.data.TensorDataset(np.arange(n, dtype=np.float32), np.arange(n))
+
+
+def test_dataloader_refuses_a_sampler_with_non_integer_indices():
+    with pytest.raises(TypeError, match="integer indices"):
+        list(minidl.data.DataLoader(_dataset(), sampler=[1.5]))
+    with pytest.raises(TypeError, match="integer indices"):
+        list(minidl.data.DataLoader(_dataset(), batch_sampler=[[0, 1.0]]))
+
+
+def test_dataloader_drop_last_and_num_workers_arguments():
+    with pytest.raises(ValueError, match="drop_last should be a boolean"):
+        minidl.data.DataLoader(_dataset(), drop_last=None)
+    with pytest.raises(ValueError, match="drop_last should be a boolean"):
+        minidl.data.DataLoader(_dataset(), drop_last=1)
+    with pytest.raises(ValueError, match="non-negative"):
+        minidl.data.DataLoader(_dataset(), num_workers=-1)
+    loader = minidl.data.DataLoader(_dataset(), batch_size=4, num_workers=2, pin_memory=True)
+    assert [b[1].numpy().tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_dataloader_batch_sampler():
+    batches = [[3, 1], [0], [9, 8, 7]]
+    loader = minidl.data.DataLoader(_dataset(), batch_sampler=batches)
+    assert len(loader) == 3
+    assert [b[1].numpy().tolist() for b in loader] == batches
+    for clash in (
+        dict(batch_size=2),
+        dict(shuffle=True),
+        dict(sampler=[0]),
+        dict(drop_last=True),
+    ):
+        with pytest.raises(ValueError, match="mutually exclusive"):
+            minidl.data.DataLoader(_dataset(), batch_sampler=batches, **clash)

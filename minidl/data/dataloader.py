@@ -24,6 +24,18 @@ def _fresh_seed():
     return int(minidl_random.generator().integers(2**63))
 
 
+def _indices(values, where):
+    """``values`` as an int64 array of dataset indices; a float or bool index (which
+    would silently select another sample once cast) is an error, as in PyTorch."""
+    array = np.asarray(values)
+    if array.size and (array.dtype == bool or array.dtype.kind not in "iu"):
+        raise TypeError(
+            f"DataLoader: {where} must yield integer indices, got {array.dtype} "
+            f"(e.g. {array.reshape(-1)[0]!r})"
+        )
+    return array.astype(np.int64, copy=False).reshape(-1)
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` samples.
 
@@ -37,7 +49,12 @@ class DataLoader:
         kept in ``self.seed``).
     sampler: an iterable of dataset indices with ``__len__`` (e.g. ``DistributedSampler``)
         giving the order instead; as in PyTorch it excludes ``shuffle``.
-    drop_last: drop the final batch when it is smaller than ``batch_size``.
+    batch_sampler: an iterable of lists of indices with ``__len__``, one list per batch;
+        as in PyTorch it excludes ``batch_size`` (other than 1), ``shuffle``, ``sampler``
+        and ``drop_last``.
+    drop_last: drop the final batch when it is smaller than ``batch_size`` (a bool).
+    num_workers, pin_memory: accepted for PyTorch compatibility (num_workers >= 0); batches
+        are always loaded in the calling process, which gives the same batches.
     collate_fn: as in PyTorch, called with the list of samples of a batch; when given,
         samples are always fetched one by one with ``dataset[i]``. Arrays in what it
         returns are moved to ``device`` and wrapped as Tensors like the default batches.
@@ -54,7 +71,26 @@ class DataLoader:
         collate_fn=None,
         device=None,
         sampler=None,
+        batch_sampler=None,
+        num_workers=0,
+        pin_memory=False,
     ):
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "batch_sampler option is mutually exclusive with batch_size, "
+                    "shuffle, sampler, and drop_last"
+                )
+            sampler = batch_sampler  # its length is the number of batches
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral):
+            raise TypeError(f"num_workers should be an integer, got {num_workers!r}")
+        if num_workers < 0:
+            raise ValueError(
+                "num_workers option should be non-negative; use num_workers=0 to "
+                "disable multiprocessing."
+            )
+        if not isinstance(drop_last, (bool, np.bool_)):
+            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, numbers.Integral)
@@ -90,7 +126,10 @@ class DataLoader:
         self.seed = _fresh_seed() if seed is None else seed
         self.collate_fn = collate_fn
         self.device = device
-        self.sampler = sampler
+        self.sampler = None if batch_sampler is not None else sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
         self._rng = np.random.default_rng(self.seed)
         self._batched = collate_fn is None and hasattr(dataset, "__getitems__")
 
@@ -104,12 +143,18 @@ class DataLoader:
         self._rng.bit_generator.state = state["rng"]
 
     def __len__(self):
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
+        if self.batch_sampler is not None:
+            return (
+                self._place(self._fetch(_indices(b, "batch_sampler"))) for b in self.batch_sampler
+            )
         if self.sampler is not None:
-            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            order = _indices(list(self.sampler), "sampler")
         else:
             n = len(self.dataset)
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
