@@ -22,10 +22,40 @@ class GradcheckError(AssertionError):
 
 
 def _output(fn, inputs):
+    """``fn(*inputs)`` as one floating-point Tensor. Several outputs (a tuple or list, as
+    torch allows) are flattened and concatenated, so that one weighted sum checks them
+    all; outputs that are not floating point have no gradient and are skipped, as in torch."""
     out = fn(*inputs)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    return out
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return Tensors, got {type(o).__name__}")
+    if len(outs) == 1 and outs[0].dtype.kind == "f":
+        return outs[0]
+    outs = [o.reshape(-1) for o in outs if o.dtype.kind == "f"]
+    if not outs:
+        raise TypeError(
+            "gradcheck: fn returned no floating point Tensor, so there is no gradient to check"
+        )
+    return outs[0] if len(outs) == 1 else ops.cat(outs)
+
+
+def _inputs(inputs, eps, atol, rtol):
+    """``inputs`` as a list (a single Tensor is one input), after checking the tolerances."""
+    if not eps or not numpy.isfinite(eps):
+        raise ValueError(f"gradcheck: eps must be a nonzero finite step, got {eps!r}")
+    for name, value in (("atol", atol), ("rtol", rtol)):
+        if not value >= 0:
+            raise ValueError(
+                f"gradcheck: {name} must be greater than or equal to zero, got {value}"
+            )
+    if isinstance(inputs, Tensor):
+        return [inputs]
+    if not isinstance(inputs, (tuple, list)):
+        raise TypeError(
+            f"gradcheck: inputs must be a Tensor or a tuple of Tensors, got {type(inputs).__name__}"
+        )
+    return list(inputs)
 
 
 def _weighted_sum(out, weights):
@@ -41,7 +71,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     :class:`GradcheckError` naming the input, the worst element, both values and the
     error (or returns False when ``raise_exception=False``).
     """
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = _inputs(inputs, eps, atol, rtol)
     checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
     if not any(checked):
         raise ValueError("gradcheck: no input requires grad; nothing to check")
@@ -99,7 +129,7 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exce
     create_graph=True)``, so a wrong (or silently missing) double backward anywhere in
     ``fn`` fails, naming the input and the worst element.
     """
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = _inputs(inputs, eps, atol, rtol)
     checked = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
     with autograd.enable_grad():
         probe = _output(

@@ -133,3 +133,34 @@ def test_dataloader_batch_sampler():
     ):
         with pytest.raises(ValueError, match="mutually exclusive"):
             minidl.data.DataLoader(_dataset(), batch_sampler=batches, **clash)
+
+
+# ---- gradcheck ----------------------------------------------------------------------------
+
+
+def _x():
+    return minidl.tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+
+@pytest.mark.parametrize("check", [minidl.gradcheck, minidl.gradgradcheck])
+def test_gradcheck_refuses_bad_tolerances_and_inputs(check):
+    def f(x):
+        return x * x * x
+
+    with pytest.raises(ValueError, match="eps must be a nonzero"):
+        check(f, (_x(),), eps=0)
+    with pytest.raises(ValueError, match="atol must be greater than or equal to zero"):
+        check(f, (_x(),), atol=-1)
+    with pytest.raises(ValueError, match="rtol must be greater than or equal to zero"):
+        check(f, (_x(),), rtol=-1e-3)
+    with pytest.raises(TypeError, match="inputs must be a Tensor or a tuple"):
+        check(f, None)
+    with pytest.raises(TypeError, match="no floating point Tensor"):
+        check(lambda x: x > 1, (_x(),))
+
+
+def test_gradcheck_checks_every_output_of_a_tuple():
+    assert minidl.gradcheck(lambda x: (x * x, x.sum(), x > 1), (_x(),))
+    assert minidl.gradgradcheck(lambda x: (x * x * x, (x * x).sum()), (_x(),))
+    # a wrong gradient in the second output only is found
+    assert not minidl.gradcheck(lambda x: (x * 2, x.detach() * x), (_x(),), raise_exception=False)
