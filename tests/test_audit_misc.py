@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import minidl
+from minidl.optim import lr_scheduler as sched
 
 # ---- creation ----------------------------------------------------------------------------
 
@@ -164,3 +165,96 @@ def test_gradcheck_checks_every_output_of_a_tuple():
     assert minidl.gradgradcheck(lambda x: (x * x * x, (x * x).sum()), (_x(),))
     # a wrong gradient in the second output only is found
     assert not minidl.gradcheck(lambda x: (x * 2, x.detach() * x), (_x(),), raise_exception=False)
+
+
+# ---- learning-rate schedulers -------------------------------------------------------------
+
+
+def _opt(lr=1.0):
+    return minidl.optim.SGD([minidl.tensor(np.zeros(2), requires_grad=True)], lr=lr)
+
+
+def _lrs(scheduler, steps, metrics=None):
+    """The first group's rate at each of `steps` epochs, the initial one first."""
+    out = []
+    for i in range(steps):
+        out.append(scheduler.get_last_lr()[0])
+        scheduler.optimizer.step()
+        scheduler.step() if metrics is None else scheduler.step(metrics[i])
+    return out
+
+
+def test_step_and_cosine_schedules_refuse_a_zero_period():
+    with pytest.raises(ValueError, match="step_size must be nonzero"):
+        sched.StepLR(_opt(), 0)
+    with pytest.raises(ValueError, match="T_max must be nonzero"):
+        sched.CosineAnnealingLR(_opt(), 0)
+
+
+def test_multistep_lambda_multiplicative_constant_polynomial():
+    assert _lrs(sched.MultiStepLR(_opt(), [2, 4, 4], gamma=0.5), 6) == [
+        1,
+        1,
+        0.5,
+        0.5,
+        0.125,
+        0.125,
+    ]
+    assert _lrs(sched.LambdaLR(_opt(), lambda e: 1 / (e + 1)), 3) == pytest.approx(
+        [1, 1 / 2, 1 / 3]
+    )
+    assert _lrs(sched.MultiplicativeLR(_opt(), lambda e: 0.5), 3) == [1, 0.5, 0.25]
+    assert _lrs(sched.ConstantLR(_opt(), 0.5, total_iters=2), 4) == [0.5, 0.5, 1, 1]
+    poly = _lrs(sched.PolynomialLR(_opt(), total_iters=4, power=2.0), 6)
+    assert poly == pytest.approx([1, 0.5625, 0.25, 0.0625, 0, 0], abs=1e-15)
+    with pytest.raises(ValueError, match="Expected 1 lr_lambdas, but got 2"):
+        sched.LambdaLR(_opt(), [lambda e: 1, lambda e: 1])
+    with pytest.raises(TypeError, match="lr_lambda should be a function"):
+        sched.MultiplicativeLR(_opt(), 0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sched.ConstantLR(_opt(), 1.5)
+
+
+def test_sequential_lr_restarts_the_next_schedule_at_its_milestone():
+    opt = _opt()
+    s = sched.SequentialLR(
+        opt, [sched.ConstantLR(opt, 0.1, total_iters=2), sched.ExponentialLR(opt, 0.5)], [2]
+    )
+    assert _lrs(s, 5) == pytest.approx([0.1, 0.1, 1, 0.5, 0.25], rel=1e-15)
+    with pytest.raises(ValueError, match="one more than the number of milestone"):
+        sched.SequentialLR(opt, [sched.ConstantLR(opt)], [2])
+    with pytest.raises(ValueError, match="same optimizer"):
+        sched.SequentialLR(opt, [sched.ConstantLR(opt), sched.ConstantLR(_opt())], [2])
+
+
+def test_reduce_lr_on_plateau():
+    s = sched.ReduceLROnPlateau(_opt(), factor=0.5, patience=1)
+    assert _lrs(s, 6, [1, 1, 1, 1, 0.5, 0.5]) == [1, 1, 1, 0.5, 0.5, 0.5]
+    s = sched.ReduceLROnPlateau(_opt(), mode="max", factor=0.5, patience=0, min_lr=0.3)
+    assert _lrs(s, 4, [1, 0, 0, 0]) == [1, 1, 0.5, 0.3]
+    for bad, match in (
+        (dict(mode="bogus"), "mode bogus is unknown"),
+        (dict(threshold_mode="bogus"), "threshold mode bogus is unknown"),
+        (dict(factor=1.0), "Factor should be < 1.0"),
+        (dict(min_lr=[0.1, 0.2]), "expected 1 min_lrs, got 2"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            sched.ReduceLROnPlateau(_opt(), **bad)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: sched.MultiStepLR(o, [2, 3, 3]),
+        lambda o: sched.SequentialLR(
+            o, [sched.LinearLR(o, 0.2, total_iters=3), sched.CosineAnnealingLR(o, 4)], [3]
+        ),
+    ],
+)
+def test_new_schedulers_resume_from_state_dict(make):
+    a = make(_opt())
+    _lrs(a, 2)
+    b = make(_opt())
+    b.optimizer.param_groups[0]["lr"] = a.optimizer.param_groups[0]["lr"]
+    b.load_state_dict(a.state_dict())
+    assert _lrs(b, 5) == _lrs(a, 5)
