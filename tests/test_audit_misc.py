@@ -258,3 +258,52 @@ def test_new_schedulers_resume_from_state_dict(make):
     b.optimizer.param_groups[0]["lr"] = a.optimizer.param_groups[0]["lr"]
     b.load_state_dict(a.state_dict())
     assert _lrs(b, 5) == _lrs(a, 5)
+
+
+# ---- samplers -----------------------------------------------------------------------------
+
+
+def test_sampler_arguments_are_checked_as_in_torch():
+    from minidl.data import sampler as s
+
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+            s.WeightedRandomSampler([1.0, 2.0], bad)
+        with pytest.raises(ValueError, match="batch_size should be a positive integer"):
+            s.BatchSampler(range(4), bad, False)
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        s.RandomSampler(range(4), num_samples=0)
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        s.RandomSampler([])  # an empty dataset has nothing to sample
+    with pytest.raises(TypeError, match="replacement should be a boolean"):
+        s.RandomSampler(range(4), replacement=1)
+    with pytest.raises(ValueError, match="drop_last should be a boolean"):
+        s.BatchSampler(range(4), 2, None)
+    with pytest.raises(ValueError, match="1d sequence"):
+        s.WeightedRandomSampler([[1.0, 2.0]], 2)
+    for weights in ([-1.0, 2.0], [0.0, 0.0], [float("nan"), 1.0], [float("inf"), 1.0]):
+        with pytest.raises(ValueError, match="invalid multinomial distribution"):
+            s.WeightedRandomSampler(weights, 2)
+    with pytest.raises(ValueError, match="without replacement from 2 nonzero weights"):
+        s.WeightedRandomSampler([1.0, 0.0, 3.0], 3, replacement=False)
+
+
+def test_samplers_draw_what_they_promise():
+    from minidl.data import sampler as s
+
+    assert list(s.SequentialSampler(range(3))) == [0, 1, 2]
+    r = s.RandomSampler(range(10), seed=0)
+    first, second = list(r), list(r)
+    assert sorted(first) == sorted(second) == list(range(10)) and first != second
+    counts = np.bincount(list(s.RandomSampler(range(10), num_samples=25, seed=1)))
+    assert counts.sum() == 25 and set(counts) == {2, 3}  # two permutations and half a third
+    assert len(s.RandomSampler(range(10), replacement=True, num_samples=7)) == 7
+    assert sorted(s.SubsetRandomSampler([5, 3, 9], seed=0)) == [3, 5, 9]
+    drawn = list(s.WeightedRandomSampler([1.0, 0.0, 3.0], 1000, seed=0))
+    assert 1 not in drawn and 600 < drawn.count(2) < 900
+    assert sorted(s.WeightedRandomSampler([1.0, 0.0, 3.0], 2, replacement=False, seed=0)) == [0, 2]
+    batches = s.BatchSampler(range(7), 3, drop_last=False)
+    assert list(batches) == [[0, 1, 2], [3, 4, 5], [6]] and len(batches) == 3
+    assert len(s.BatchSampler(range(7), 3, drop_last=True)) == 2
+    loader = minidl.data.DataLoader(_dataset(7), batch_sampler=s.BatchSampler(range(7), 3, True))
+    assert [b[1].numpy().tolist() for b in loader] == [[0, 1, 2], [3, 4, 5]]

@@ -12,16 +12,10 @@ import numbers
 import numpy as np
 
 from .. import backend
-from .. import random as minidl_random
 from .dataset import _as_array, default_collate
+from .sampler import fresh_seed
 
 __all__ = ["DataLoader"]
-
-
-def _fresh_seed():
-    """A seed for a loader given none, drawn from minidl's global generator, so that
-    ``minidl.manual_seed`` makes unseeded shuffling reproducible too."""
-    return int(minidl_random.generator().integers(2**63))
 
 
 def _indices(values, where):
@@ -123,7 +117,7 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.seed = _fresh_seed() if seed is None else seed
+        self.seed = fresh_seed() if seed is None else seed
         self.collate_fn = collate_fn
         self.device = device
         self.sampler = None if batch_sampler is not None else sampler

@@ -1,8 +1,13 @@
-"""Samplers: the order in which a DataLoader visits a dataset's indices.
+"""Samplers: the order in which a DataLoader visits a dataset's indices (torch's classes).
 
 ``DataLoader(dataset, sampler=s)`` batches the indices that ``iter(s)`` yields, in that
-order; ``len(s)`` is how many there are. ``DistributedSampler`` gives each rank of a
-data-parallel job its own equal share of the dataset.
+order; ``len(s)`` is how many there are. ``DataLoader(dataset, batch_sampler=b)`` takes
+whole batches (lists of indices) from ``b``, e.g. a ``BatchSampler``.
+``DistributedSampler`` gives each rank of a data-parallel job its own equal share.
+
+The random samplers draw from their own NumPy Generator, seeded by ``seed`` (None: a
+seed drawn from minidl's global generator, see ``minidl.manual_seed``); each ``iter()``
+continues that stream, so every epoch gets a new order and a seed fixes them all.
 """
 
 import math
@@ -10,7 +15,35 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Sampler", "DistributedSampler"]
+from .. import random as minidl_random
+
+__all__ = [
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
+    "DistributedSampler",
+]
+
+
+def fresh_seed():
+    """A seed for a loader or sampler given none, drawn from minidl's global generator,
+    so that ``minidl.manual_seed`` makes unseeded shuffling reproducible too."""
+    return int(minidl_random.generator().integers(2**63))
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} should be a positive integer value, but got {name}={value!r}")
+    return int(value)
+
+
+def _boolean(name, value, error=ValueError):
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(f"{name} should be a boolean value, but got {name}={value!r}")
+    return bool(value)
 
 
 class Sampler:
@@ -21,6 +54,124 @@ class Sampler:
 
     def __len__(self):
         raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+
+class SequentialSampler(Sampler):
+    """The indices 0, 1, ..., len(data_source) - 1, in order."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """``num_samples`` (default: all) indices of ``data_source`` in a random order.
+
+    Without replacement: whole permutations, the last one cut short when num_samples is
+    not a multiple of the size (torch's semantics); with: independent uniform draws.
+    """
+
+    def __init__(self, data_source, replacement=False, num_samples=None, seed=None):
+        self.data_source = data_source
+        self.replacement = _boolean("replacement", replacement, TypeError)
+        self._num_samples = num_samples
+        _positive_int("num_samples", self.num_samples)
+        self.seed = fresh_seed() if seed is None else seed
+        self._rng = np.random.default_rng(self.seed)
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self):
+        n, count = len(self.data_source), self.num_samples
+        if self.replacement:
+            return iter(self._rng.integers(n, size=count).tolist())
+        rounds = [self._rng.permutation(n) for _ in range(-(-count // n))]
+        return iter(np.concatenate(rounds)[:count].tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a new random order at every ``iter()``."""
+
+    def __init__(self, indices, seed=None):
+        self.indices = indices
+        self.seed = fresh_seed() if seed is None else seed
+        self._rng = np.random.default_rng(self.seed)
+
+    def __iter__(self):
+        return (self.indices[i] for i in self._rng.permutation(len(self.indices)).tolist())
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices, index i drawn with probability weights[i] / sum(weights);
+    without ``replacement`` each index at most once. The weights must be finite, not
+    negative and not all zero (torch refuses them when sampling; this refuses them here)."""
+
+    def __init__(self, weights, num_samples, replacement=True, seed=None):
+        self.num_samples = _positive_int("num_samples", num_samples)
+        self.replacement = _boolean("replacement", replacement)
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1:
+            raise ValueError(
+                f"weights should be a 1d sequence but given weights have shape {weights.shape}"
+            )
+        if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum() > 0:
+            raise ValueError(
+                "invalid multinomial distribution: weights must be finite, non-negative "
+                f"and not all zero, got {weights.tolist()}"
+            )
+        if not self.replacement and self.num_samples > np.count_nonzero(weights):
+            raise ValueError(
+                f"cannot sample {self.num_samples} indices without replacement from "
+                f"{np.count_nonzero(weights)} nonzero weights"
+            )
+        self.weights = weights
+        self.seed = fresh_seed() if seed is None else seed
+        self._rng = np.random.default_rng(self.seed)
+
+    def __iter__(self):
+        p = self.weights / self.weights.sum()
+        draws = self._rng.choice(len(p), self.num_samples, replace=self.replacement, p=p)
+        return iter(draws.tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Lists of ``batch_size`` consecutive indices of ``sampler`` (the last one shorter,
+    or dropped with ``drop_last``); for ``DataLoader(batch_sampler=...)``."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        self.sampler = sampler
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.drop_last = _boolean("drop_last", drop_last)
+
+    def __iter__(self):
+        batch = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
 class DistributedSampler(Sampler):
