@@ -97,16 +97,20 @@ def _refuse_bool(dtype, name):
 
 
 def _fill_dtype(fill_value):
-    """PyTorch's inference: bool -> bool, int -> int64, float -> float32."""
+    """PyTorch's inference: bool -> bool, int -> int64, float -> float32 (a 0-d Tensor
+    counts as its value: a float64 one gives float32, as in PyTorch)."""
     if isinstance(fill_value, (bool, numpy.bool_)):
         return numpy.dtype(numpy.bool_)
     if isinstance(fill_value, (int, numpy.integer)):
         return numpy.dtype(numpy.int64)
     if isinstance(fill_value, (float, numpy.floating)):
         return _FLOAT
-    if isinstance(fill_value, Tensor) and fill_value.ndim == 0:
-        return fill_value.dtype
     raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+
+
+def _scalar(value):
+    """A 0-d Tensor argument as its Python number (PyTorch accepts them as scalars)."""
+    return value.item() if isinstance(value, Tensor) and value.ndim == 0 else value
 
 
 # ---- constants ---------------------------------------------------------------------------
@@ -114,9 +118,8 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     """A tensor of shape ``size`` filled with ``fill_value``; the dtype follows the fill
     value (``full((2,), 4)`` is int64) unless given."""
     size = _shape(size if isinstance(size, (tuple, list)) else (size,))
+    fill_value = _scalar(fill_value)
     dtype = _fill_dtype(fill_value) if dtype is None else resolve_dtype(dtype)
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
     if fill_value != 0 and fill_value != 1 and dtype.kind in "iuf":  # 0, 1: zeros, ones
         _check_fits(fill_value, dtype, "full: fill_value")
         if dtype.kind == "u" and fill_value < 0:  # wraps, as in PyTorch
@@ -180,7 +183,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     values, as PyTorch counts them. int64 for integer arguments, else float32."""
     if end is None:
         start, end = 0, start
-    values = (start, end, step)
+    start, end, step = values = tuple(_scalar(v) for v in (start, end, step))
     for v in values:
         if not isinstance(v, (int, float, numpy.integer, numpy.floating)) or isinstance(v, bool):
             raise TypeError(f"arange: start, end and step must be numbers, got {v!r}")
@@ -219,13 +222,12 @@ def _space_args(name, start, end, steps, dtype):
         raise RuntimeError(f"{name}: number of steps must be a non-negative int, got {steps!r}")
     bounds = []
     for what, value in (("start", start), ("end", end)):
+        value = _scalar(value)
         if isinstance(value, Tensor):
-            if value.ndim != 0:
-                raise RuntimeError(
-                    f"{name} only supports 0-dimensional start and end tensors, "
-                    f"but got {what} with {value.ndim} dimension(s)."
-                )
-            value = value.item()
+            raise RuntimeError(
+                f"{name} only supports 0-dimensional start and end tensors, "
+                f"but got {what} with {value.ndim} dimension(s)."
+            )
         if isinstance(value, (bool, numpy.bool_)) or not isinstance(
             value, (int, float, numpy.integer, numpy.floating)
         ):
@@ -241,7 +243,16 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     if dtype.kind in "iu":
         for value in (start, end):
             _check_fits(value, dtype, "linspace: bound")
-    array = numpy.linspace(start, end, steps, dtype=numpy.float64)
+        # PyTorch: integer bounds (truncated), a float64 step, the second half counted
+        # back from the end, each value truncated
+        start, end = int(start), int(end)
+        if steps == 1:
+            end = start  # one value: start, as in PyTorch
+        step = (end - start) / (steps - 1) if steps > 1 else 0.0
+        i = numpy.arange(steps)
+        array = numpy.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
+    else:
+        array = numpy.linspace(start, end, steps, dtype=numpy.float64)
     return _new(array.astype(dtype), requires_grad, device)
 
 

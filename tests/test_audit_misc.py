@@ -69,6 +69,26 @@ def test_linspace_logspace_arguments():
     np.testing.assert_allclose(minidl.logspace(minidl.tensor(0.0), 2, 3).numpy(), [1, 10, 100])
 
 
+def test_linspace_with_an_integer_dtype_truncates_its_bounds_as_pytorch():
+    # bounds 0 and 10 (truncated), step 2.5: 0, 2.5, 5, then back from the end 7.5, 10
+    np.testing.assert_array_equal(
+        minidl.linspace(0.5, 10.5, 5, dtype="int64").numpy(), [0, 2, 5, 7, 10]
+    )
+    # bounds -3 and 4, step 1.4: -3, -1.6, -0.2 | 4 - 2.8, 4 - 1.4, 4
+    np.testing.assert_array_equal(
+        minidl.linspace(-3.7, 4.2, 6, dtype="int32").numpy(), [-3, -1, 0, 1, 2, 4]
+    )
+    assert minidl.linspace(3.5, 9, 1, dtype="int64").numpy().tolist() == [3]
+
+
+def test_zero_dim_tensors_count_as_numbers():
+    assert minidl.full((2,), minidl.tensor(np.float64(1.5))).dtype == np.float32
+    assert minidl.full((2,), minidl.tensor(3)).dtype == np.int64
+    np.testing.assert_array_equal(minidl.arange(minidl.tensor(3)).numpy(), [0, 1, 2])
+    with pytest.raises(TypeError, match="must be numbers"):
+        minidl.arange(minidl.tensor([3]))
+
+
 def test_randint_checks_its_bounds_against_the_dtype():
     with pytest.raises(TypeError, match="high must be an int"):
         minidl.randint(0, 2.5, (3,))
