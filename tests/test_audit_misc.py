@@ -327,3 +327,16 @@ def test_samplers_draw_what_they_promise():
     assert len(s.BatchSampler(range(7), 3, drop_last=True)) == 2
     loader = minidl.data.DataLoader(_dataset(7), batch_sampler=s.BatchSampler(range(7), 3, True))
     assert [b[1].numpy().tolist() for b in loader] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_dataloader_batch_size_none_yields_single_samples():
+    loader = minidl.data.DataLoader(_dataset(3), batch_size=None, sampler=[2, 0])
+    assert len(loader) == 2
+    samples = list(loader)
+    assert [(x.shape, x.item(), y.item()) for x, y in samples] == [((), 2.0, 2), ((), 0.0, 0)]
+    doubled = minidl.data.DataLoader(
+        _dataset(3), batch_size=None, collate_fn=lambda s: 2 * int(s[1])
+    )
+    assert list(doubled) == [0, 2, 4]
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        minidl.data.DataLoader(_dataset(3), batch_size=None, drop_last=True)

@@ -46,6 +46,8 @@ class DataLoader:
     batch_sampler: an iterable of lists of indices with ``__len__``, one list per batch;
         as in PyTorch it excludes ``batch_size`` (other than 1), ``shuffle``, ``sampler``
         and ``drop_last``.
+    batch_size None: no batching, as in PyTorch: each sample (passed through ``collate_fn``
+        when given) with its arrays as Tensors, no batch axis.
     drop_last: drop the final batch when it is smaller than ``batch_size`` (a bool).
     num_workers, pin_memory: accepted for PyTorch compatibility (num_workers >= 0); batches
         are always loaded in the calling process, which gives the same batches.
@@ -85,7 +87,13 @@ class DataLoader:
             )
         if not isinstance(drop_last, (bool, np.bool_)):
             raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
-        if (
+        if batch_size is None:
+            if drop_last:
+                raise ValueError(
+                    "batch_size=None option disables auto-batching and is mutually "
+                    "exclusive with drop_last"
+                )
+        elif (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, numbers.Integral)
             or batch_size <= 0
@@ -114,7 +122,7 @@ class DataLoader:
             if device == "gpu":
                 backend.get_cupy()  # fail now, with the reason, rather than at the first batch
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.seed = fresh_seed() if seed is None else seed
@@ -140,6 +148,8 @@ class DataLoader:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
@@ -152,6 +162,9 @@ class DataLoader:
         else:
             n = len(self.dataset)
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.batch_size is None:  # no batching: the samples themselves, as Tensors
+            convert = self.collate_fn or (lambda sample: sample)
+            return (self._place(convert(self.dataset[i])) for i in order.tolist())
         n = len(order)
         if self.drop_last:
             order = order[: n - n % self.batch_size]
