@@ -313,6 +313,10 @@ def _check_conv(name, x, weight, bias, groups, in_channels_axis, spatial):
             f"shape {tuple(weight.shape)} with groups={groups} expects {expected} (and both "
             "channel counts must divide by groups)"
         )
+    if 0 in weight.shape[2:]:
+        raise ValueError(
+            f"{name}: the kernel size must be positive, got weight {tuple(weight.shape)}"
+        )
     out_channels = weight.shape[0] if in_channels_axis == 1 else weight.shape[1] * groups
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"{name}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")

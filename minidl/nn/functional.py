@@ -81,6 +81,8 @@ class Linear(Function):
                 f"linear: input has {x.shape[-1]} features (shape {x.shape})"
                 f" but the weight expects {weight.shape[-1]} (shape {weight.shape})"
             )
+        if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not x.dtype):
+            _check_same_dtype("linear", x, weight, bias)
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:
@@ -97,6 +99,17 @@ class Linear(Function):
         dw = g.T @ x if need_w else None
         db = g.sum(axis=0) if need_b else None
         return dx, dw, db
+
+
+def _check_same_dtype(name, x, weight, bias=None):
+    """PyTorch's layers refuse an input, weight and bias of different dtypes (no
+    promotion): raise naming them. Called only when a quick identity test of the dtypes
+    fails, so that the common case pays one comparison."""
+    dtypes = [x.dtype, weight.dtype] + ([] if bias is None else [bias.dtype])
+    if any(d != dtypes[0] for d in dtypes):
+        names = ("input", "weight", "bias")
+        found = ", ".join(f"{n} {d}" for n, d in zip(names, dtypes))
+        raise TypeError(f"{name}: expected the input, weight and bias in one dtype, got {found}")
 
 
 def linear(input, weight, bias=None):

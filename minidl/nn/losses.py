@@ -64,8 +64,8 @@ def _refuse_string(weight, name):
         )
 
 
-def _check_weight(weight, classes, name):
-    """``weight`` (one per class) as a constant array, or None."""
+def _check_weight(weight, classes, name, dtype):
+    """``weight`` (one per class, of the input's ``dtype``) as a constant array, or None."""
     _refuse_string(weight, name)
     if weight is None:
         return None
@@ -76,7 +76,34 @@ def _check_weight(weight, classes, name):
             f" classes or no classes but got weight tensor of shape "
             f"{tuple(data.shape)}"
         )
+    if data.dtype != dtype:
+        raise TypeError(f"{name}: the weight's dtype {data.dtype} differs from the input's {dtype}")
     return data
+
+
+def _check_floating(name, *tensors):
+    """PyTorch's losses refuse integer and boolean inputs: raise unless every one of
+    ``tensors`` (Tensors or arrays) holds floating point numbers."""
+    for t in tensors:
+        if t.dtype.kind != "f":
+            raise TypeError(f"{name}: expected floating point tensors, got dtype {t.dtype}")
+
+
+def _check_broadcasts_to(value, shape, what, name):
+    """``value`` (a weight, a Tensor or an array) must broadcast to the loss's ``shape``
+    without enlarging it (PyTorch's element weights scale the loss in place)."""
+    if value is None:
+        return
+    value_shape = tuple(numpy.shape(value.data if isinstance(value, Tensor) else value))
+    try:
+        ok = numpy.broadcast_shapes(value_shape, tuple(shape)) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name}: {what} of shape {value_shape} does not broadcast to the input's "
+            f"shape {tuple(shape)}"
+        )
 
 
 def _array_on_device_of(target, like):
@@ -97,6 +124,9 @@ def _classes_last(input):
     return input.reshape(-1, input.shape[-1])
 
 
+_CLASS_INDEX_DTYPES = (numpy.dtype(numpy.int64), numpy.dtype(numpy.uint8))
+
+
 def _check_class_targets(input, target, ignore_index, name):
     """PyTorch's checks of class-index targets; True when some target is ignore_index."""
     if input.ndim == 0:
@@ -108,8 +138,13 @@ def _check_class_targets(input, target, ignore_index, name):
             f"shape {tuple(input.shape)} (classes in dim 1), got "
             f"{tuple(target.shape)}"
         )
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
+    if target.dtype not in _CLASS_INDEX_DTYPES:
+        raise TypeError(
+            f"{name}: target must hold integer class indices of dtype int64 or uint8 "
+            f"(PyTorch's Long or Byte), got dtype {target.dtype}"
+        )
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, numpy.integer)):
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     if not target.size:
         return False
@@ -165,7 +200,8 @@ def nll_loss(
     _check_reduction(reduction)
     target = _array_on_device_of(target, input)
     _check_class_targets(input, target, ignore_index, "nll_loss")
-    weight = _check_weight(weight, input.shape[1 if input.ndim > 1 else 0], "nll_loss")
+    _check_floating("nll_loss", input)
+    weight = _check_weight(weight, input.shape[1 if input.ndim > 1 else 0], "nll_loss", input.dtype)
     if weight is not None:
         weight = to_device(weight, input.device)
     return _nll(input, target, weight, ignore_index, reduction)
@@ -183,6 +219,8 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction, smoothing):
+        if logits.dtype.kind != "f":
+            _check_floating("cross_entropy", logits)
         xp = array_module(logits)
         n = logits.shape[0]
         rows = xp.arange(n)
@@ -240,12 +278,18 @@ def cross_entropy(
     smoothing = float(label_smoothing)
     target_data = _array_on_device_of(target, input)
     if target_data.dtype.kind == "f":  # class probabilities
+        if ignore_index != -100:
+            raise ValueError(
+                "cross_entropy: ignore_index is not supported for floating point "
+                "(class-probability) targets"
+            )
         return _cross_entropy_with_probabilities(input, target, weight, reduction, smoothing)
     ignored = _check_class_targets(input, target_data, ignore_index, "cross_entropy")
     if input.ndim == 2 and weight is None and not ignored:
         return CrossEntropy.apply(input, target_data, reduction, smoothing)
+    _check_floating("cross_entropy", input)
     classes = input.shape[1] if input.ndim > 1 else input.shape[0]
-    weight = _check_weight(weight, classes, "cross_entropy")
+    weight = _check_weight(weight, classes, "cross_entropy", input.dtype)
     if weight is not None:
         weight = to_device(weight, input.device)
     log_probs = ops.log_softmax(input, dim=1 if input.ndim > 1 else 0)
@@ -262,9 +306,10 @@ def _cross_entropy_with_probabilities(input, target, weight, reduction, smoothin
             f"cross_entropy: class-probability targets must have the input's "
             f"shape {tuple(input.shape)}, got {tuple(target.shape)}"
         )
+    _check_floating("cross_entropy", input, target)
     class_dim = 1 if input.ndim > 1 else 0
     classes = input.shape[class_dim]
-    weight = _check_weight(weight, classes, "cross_entropy")
+    weight = _check_weight(weight, classes, "cross_entropy", input.dtype)
     log_probs = ops.log_softmax(input, dim=class_dim)
     if smoothing:
         target = target * (1 - smoothing) + smoothing / classes
@@ -339,6 +384,8 @@ def mse_loss(input, target, reduction="mean"):
     target = _check_same_shape(input, target, "mse_loss")
     if input.dtype == target.dtype and input.dtype.kind == "f":
         return MSE.apply(input, target, reduction)
+    if input.dtype.kind != "f" and target.dtype.kind != "f":
+        _check_floating("mse_loss", input)
     diff = input - target  # mixed dtypes: the operators promote as PyTorch does
     return _reduce(diff * diff, reduction)
 
@@ -347,6 +394,8 @@ def l1_loss(input, target, reduction="mean"):
     """loss = |input - target|, reduced."""
     _check_reduction(reduction)
     target = _check_same_shape(input, target, "l1_loss")
+    if input.dtype.kind != "f" and target.dtype.kind != "f":
+        _check_floating("l1_loss", input)
     return _reduce(ops.abs(input - target), reduction)
 
 
@@ -357,6 +406,8 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     target = _check_same_shape(input, target, "smooth_l1_loss")
+    if input.dtype.kind != "f" and target.dtype.kind != "f":
+        _check_floating("smooth_l1_loss", input)
     size = ops.abs(input - target)
     if beta == 0:
         return _reduce(size, reduction)
@@ -373,6 +424,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
             f"huber_loss does not support non-positive values for delta, got {delta}"
         )
     target = _check_same_shape(input, target, "huber_loss")
+    _check_floating("huber_loss", input)  # PyTorch writes the loss in the input's dtype
     size = ops.abs(input - target)
     losses = ops.where(size < delta, size * size * 0.5, (size - 0.5 * delta) * delta)
     return _reduce(losses, reduction)
@@ -389,9 +441,19 @@ def binary_cross_entropy(
     _check_reduction(reduction)
     _refuse_string(weight, "binary_cross_entropy")
     target = _check_same_shape(input, target, "binary_cross_entropy")
-    data = input.data
-    if data.size and (float(data.min()) < 0 or float(data.max()) > 1):
-        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    _check_floating("binary_cross_entropy", input)
+    if target.dtype != input.dtype:
+        raise TypeError(
+            f"binary_cross_entropy: target dtype {target.dtype} differs from the "
+            f"input's {input.dtype}"
+        )
+    _check_broadcasts_to(weight, input.shape, "weight", "binary_cross_entropy")
+    for what, data in (("input", input.data), ("target", target.data)):
+        # written so that NaN fails too, as in PyTorch
+        if data.size and not (float(data.min()) >= 0 and float(data.max()) <= 1):
+            raise RuntimeError(
+                f"binary_cross_entropy: all elements of {what} should be between 0 and 1"
+            )
     losses = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     if weight is not None:
         losses = losses * weight
@@ -454,6 +516,9 @@ def binary_cross_entropy_with_logits(
     _check_reduction(reduction)
     _refuse_string(weight, "binary_cross_entropy_with_logits")
     target = _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    _check_floating("binary_cross_entropy_with_logits", input, target)
+    for what, value in (("weight", weight), ("pos_weight", pos_weight)):
+        _check_broadcasts_to(value, input.shape, what, "binary_cross_entropy_with_logits")
     if pos_weight is not None and not isinstance(pos_weight, Tensor):
         pos_weight = Tensor(_array_on_device_of(pos_weight, input))
     losses = BCEWithLogits.apply(input, target, pos_weight)
@@ -472,6 +537,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
     target = _check_same_shape(input, target, "kl_div")
+    _check_floating("kl_div", input, target)
     if log_target:
         losses = ops.exp(target) * (target - input)
     else:
