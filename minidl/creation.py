@@ -54,6 +54,14 @@ def _shape(shape):
     return tuple(int(n) for n in shape)
 
 
+def _sizes(size, name):
+    """The shape given as ``*size`` to ``name``: none at all is an error, as in PyTorch
+    (a 0-d tensor is ``name(())``)."""
+    if not size:
+        raise TypeError(f"{name}() missing 1 required positional argument: 'size'")
+    return _shape(size)
+
+
 def _new(array, requires_grad, device):
     """A leaf from a host array, moved to ``device`` (default: the current backend's)."""
     return Tensor(
@@ -129,17 +137,17 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return full(_shape(size), 0, dtype or _FLOAT, requires_grad, device)
+    return full(_sizes(size, "zeros"), 0, dtype or _FLOAT, requires_grad, device)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return full(_shape(size), 1, dtype or _FLOAT, requires_grad, device)
+    return full(_sizes(size, "ones"), 1, dtype or _FLOAT, requires_grad, device)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
     """Like PyTorch's ``empty``, but zero-filled: uninitialised memory would make runs
     irreproducible for no measurable gain here."""
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
+    return full(_sizes(size, "empty"), 0, dtype or _FLOAT, requires_grad, device)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
@@ -268,14 +276,18 @@ def rand(*size, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1) from minidl's seeded generator."""
     dtype = _float_dtype(dtype, "rand")
     return _new(
-        generator().random(_shape(size), dtype=numpy.float64).astype(dtype), requires_grad, device
+        generator().random(_sizes(size, "rand"), dtype=numpy.float64).astype(dtype),
+        requires_grad,
+        device,
     )
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None):
     """Standard normal samples from minidl's seeded generator."""
     dtype = _float_dtype(dtype, "randn")
-    return _new(generator().standard_normal(_shape(size)).astype(dtype), requires_grad, device)
+    return _new(
+        generator().standard_normal(_sizes(size, "randn")).astype(dtype), requires_grad, device
+    )
 
 
 def rand_like(input, dtype=None, requires_grad=False, device=None):

@@ -89,6 +89,13 @@ def test_zero_dim_tensors_count_as_numbers():
         minidl.arange(minidl.tensor([3]))
 
 
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_star_size_factories_need_a_size(name):
+    with pytest.raises(TypeError, match=f"{name}\\(\\) missing 1 required positional argument"):
+        getattr(minidl, name)()
+    assert getattr(minidl, name)(()).shape == ()
+
+
 def test_randint_checks_its_bounds_against_the_dtype():
     with pytest.raises(TypeError, match="high must be an int"):
         minidl.randint(0, 2.5, (3,))
