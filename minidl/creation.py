@@ -310,6 +310,8 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False, device=N
     for name, value in (("low", low), ("high", high)):
         if not _is_int(value):
             raise TypeError(f"randint: {name} must be an int, got {value!r}")
+        if not -(2**63) <= value < 2**63:
+            raise ValueError(f"randint: {name} = {value} overflows int64")
     if not low < high:
         raise RuntimeError(
             f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"

@@ -107,6 +107,8 @@ def test_randint_checks_its_bounds_against_the_dtype():
         minidl.randint(0, 300, (3,), dtype="uint8")
     with pytest.raises(RuntimeError, match="out of bounds for bool"):
         minidl.randint(0, 5, (3,), dtype="bool")
+    with pytest.raises(ValueError, match="overflows int64"):
+        minidl.randint(2**63, (2,))
     assert minidl.randint(0, 2, (4,), dtype="bool").dtype == np.bool_
     assert minidl.randint(0, 128, (4,), dtype="int8").numpy().max() < 128
 
