@@ -115,3 +115,76 @@ def test_linear_refuses_mixed_dtypes():
 def test_convolutions_refuse_an_empty_kernel(conv):
     with pytest.raises(ValueError, match="kernel size must be positive"):
         conv(f32(2, 4, 6, 6), f32(4, 4, 0, 3))
+
+
+def test_kl_div_of_a_negative_target_is_nan():
+    losses = F.kl_div(minidl.zeros(3), minidl.tensor([-1.0, 0.0, 1.0]), reduction="none")
+    assert np.isnan(losses.numpy()[0]) and (losses.numpy()[1:] == 0).all()
+
+
+# ---- normalization, embedding, padding, resampling ----------------------------------------
+def test_batch_norm_checks_eps_and_dtypes():
+    x, stats = f32(4, 3), (minidl.zeros(3), minidl.ones(3))
+    with pytest.raises(ValueError, match="eps must be non-negative, but got -1"):
+        F.batch_norm(x, *stats, eps=-1.0)
+    with pytest.raises(TypeError, match="floating point input, got dtype int64"):
+        F.batch_norm(minidl.tensor(np.ones((4, 3), np.int64)), *stats)
+    with pytest.raises(TypeError, match="running_mean has dtype float64 and the input float32"):
+        F.batch_norm(x, stats[0].double(), stats[1].double())
+    with pytest.raises(TypeError, match="weight has dtype float64"):
+        F.batch_norm(x, *stats, weight=minidl.ones(3).double(), training=True)
+
+
+def test_layer_norm_refuses_integer_input():
+    with pytest.raises(TypeError, match="floating point input, got dtype int64"):
+        F.layer_norm(minidl.tensor(np.ones((4, 5), np.int64)), (5,))
+
+
+def test_embedding_indices_must_be_int64_or_int32():
+    weight = f32(10, 4)
+    with pytest.raises(TypeError, match="int64 or int32.*uint8"):
+        F.embedding(minidl.tensor(np.array([1, 2], np.uint8)), weight)
+    rows = F.embedding(minidl.tensor(np.array([1, 2], np.int32)), weight)
+    np.testing.assert_array_equal(rows.numpy(), weight.numpy()[[1, 2]])
+
+
+def test_pad_refuses_float_amounts():
+    with pytest.raises(TypeError, match=r"must be ints, got \(1.5, 1.0\)"):
+        F.pad(f32(1, 2, 5), (1.5, 1.0))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_interpolate_refuses_integer_input(mode):
+    with pytest.raises(TypeError, match="floating point input.*int64"):
+        F.interpolate(minidl.tensor(np.ones((1, 1, 3, 3), np.int64)), size=5, mode=mode)
+    image = minidl.tensor(np.arange(9, dtype=np.uint8).reshape(1, 1, 3, 3))
+    assert F.interpolate(image, size=6).dtype == np.uint8  # torch: uint8 for nearest only
+
+
+# ---- attention --------------------------------------------------------------------------
+def test_attention_checks_dtypes_and_the_mask():
+    q, k, v = f32(2, 3, 4), f32(2, 5, 4, seed=1), f32(2, 5, 6, seed=2)
+    with pytest.raises(TypeError, match="one floating point dtype, got float64, float32"):
+        F.scaled_dot_product_attention(q.double(), k, v)
+    ints = [minidl.tensor(np.ones(t.shape, np.int64)) for t in (q, k, v)]
+    with pytest.raises(TypeError, match="one floating point dtype, got int64"):
+        F.scaled_dot_product_attention(*ints)
+    for dtype in ("int64", "float64"):
+        mask = minidl.zeros(3, 5, dtype=dtype)
+        with pytest.raises(TypeError, match=f"bool or to match.*got {dtype}"):
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    with pytest.raises(RuntimeError, match=r"attn_mask of shape \(7, 2, 3, 5\) does not"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=minidl.zeros(7, 2, 3, 5))
+
+
+def test_attention_of_a_query_with_no_key_allowed_is_zero():
+    q = f32(1, 2, 4)
+    q.requires_grad = True
+    k, v = f32(1, 3, 4, seed=1), f32(1, 3, 2, seed=2)
+    mask = minidl.tensor(np.array([[True, False, True], [False, False, False]]))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert np.isfinite(out.numpy()).all() and (out.numpy()[0, 1] == 0).all()
+    alone = F.scaled_dot_product_attention(q[:, :1], k, v, attn_mask=mask[:1])
+    np.testing.assert_allclose(out.numpy()[:, :1], alone.numpy(), rtol=1e-6)
+    out.sum().backward()
+    assert np.isfinite(q.grad.numpy()).all() and (q.grad.numpy()[0, 1] == 0).all()

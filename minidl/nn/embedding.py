@@ -20,14 +20,20 @@ from .module import Module, Parameter
 __all__ = ["embedding", "Embedding"]
 
 
+_INDEX_DTYPES = (numpy.dtype(numpy.int64), numpy.dtype(numpy.int32))
+
+
 def _indices(input, weight):
     """``input`` as an integer array on ``weight``'s device, its range checked."""
     index = input.data if isinstance(input, Tensor) else input
     if not hasattr(index, "dtype"):
         index = numpy.asarray(index)
     index = to_device(index, device_of(weight.data))
-    if index.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
+    if index.dtype not in _INDEX_DTYPES:
+        raise TypeError(
+            f"embedding: indices must be integers of dtype int64 or int32 (PyTorch's Long "
+            f"or Int), got dtype {index.dtype}"
+        )
     rows = weight.shape[0]
     if index.size and (int(index.min()) < 0 or int(index.max()) >= rows):
         raise IndexError(

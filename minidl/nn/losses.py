@@ -530,7 +530,8 @@ def binary_cross_entropy_with_logits(
 # ---- divergences and embeddings -------------------------------------------------------
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with ``input`` the log-probabilities of the model:
-    loss = t (log t - input) (0 where t = 0), or exp(t) (t - input) with ``log_target``;
+    loss = t (log t - input) (0 where t = 0, nan where t < 0 as PyTorch), or
+    exp(t) (t - input) with ``log_target``;
     "batchmean" divides the sum by the batch size (the KL divergence proper). The
     target's gradient at t = 0, where t log t has an infinite slope, leaves that term out
     (PyTorch gives nan there)."""
@@ -543,7 +544,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     else:
         positive = target > 0
         safe_log = ops.log(ops.where(positive, target, 1.0))
-        losses = ops.where(positive, target * safe_log, 0.0) - target * input
+        outside = 0.0
+        negative = target.data < 0
+        if negative.any():  # t log t of a negative t: nan, as PyTorch's xlogy
+            nan = array_module(negative).where(negative, math.nan, 0.0)
+            outside = Tensor._make(nan.astype(target.dtype), None)
+        losses = ops.where(positive, target * safe_log, outside) - target * input
     if reduction == "batchmean":
         return losses.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(losses, reduction)

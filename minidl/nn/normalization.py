@@ -38,6 +38,8 @@ class Normalize(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, axes, eps, running):
+        if x.dtype.kind != "f":
+            raise TypeError(f"normalization: expected a floating point input, got dtype {x.dtype}")
         xp = array_module(x)
         mean = x.mean(axis=axes, keepdims=True)
         centred = x - mean
@@ -117,25 +119,36 @@ def batch_norm(
         raise ValueError(
             f"batch_norm: expected an input of shape (N, C, ...), got shape {tuple(input.shape)}"
         )
+    if eps < 0:
+        raise ValueError(f"batch_norm: eps must be non-negative, but got {eps}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"batch_norm: expected a floating point input, got dtype {input.dtype}")
     c = input.shape[1]
-    for name, t in (
+    parameters = (
         ("running_mean", running_mean),
         ("running_var", running_var),
         ("weight", weight),
         ("bias", bias),
-    ):
+    )
+    for name, t in parameters:
         if t is not None and tuple(t.shape) != (c,):
             raise ValueError(
                 f"batch_norm: {name} must have shape ({c},) for an input with "
                 f"{c} channels, got {tuple(t.shape)}"
             )
     axes = (0,) + tuple(range(2, input.ndim))
-    if training:
-        if input.numel() // c <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when "
-                f"training, got input size {tuple(input.shape)}"
+    if training and input.numel() // c <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when "
+            f"training, got input size {tuple(input.shape)}"
+        )
+    for name, t in parameters:
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(
+                f"batch_norm: {name} has dtype {t.dtype} and the input {input.dtype}: "
+                f"they must be the same"
             )
+    if training:
         running = None
         if running_mean is not None and running_var is not None:
             running = (running_mean.data, running_var.data, momentum)

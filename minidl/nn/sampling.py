@@ -43,6 +43,8 @@ def pad(input, pad, mode="constant", value=None):
     "reflect" (mirror without the edge), "replicate" (repeat the edge), "circular" (wrap)."""
     if mode not in _PAD_MODES:
         raise NotImplementedError(f"pad: mode {mode!r} is not one of {_PAD_MODES}")
+    if not all(isinstance(p, (int, numpy.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"pad: the padding amounts must be ints, got {tuple(pad)!r}")
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(
@@ -184,6 +186,11 @@ def interpolate(
     else:
         raise NotImplementedError(
             f"interpolate: mode {mode!r} is not supported (nearest, linear, bilinear, trilinear)"
+        )
+    if input.dtype.kind != "f" and not (mode == "nearest" and input.dtype == numpy.uint8):
+        raise TypeError(
+            f"interpolate: mode {mode!r} needs a floating point input (or uint8 for "
+            f"'nearest'), got dtype {input.dtype}"
         )
     sizes, factors = _output_sizes(input, size, scale_factor, spatial)
     if recompute_scale_factor:
