@@ -2,11 +2,14 @@
 Each backward moves the gradient back the same way, so each is linear in ``g`` and
 supports create_graph for free."""
 
+from operator import index as _int
+
 import numpy
 
 from ..autograd import Function
 from ..backend import array_module
-from .base import check_dim, normalize_dims, unbroadcast
+from ..tensor import Tensor
+from .base import category, check_dim, normalize_dims, unbroadcast
 
 
 class Reshape(Function):
@@ -16,12 +19,16 @@ class Reshape(Function):
     def forward(ctx, a, shape):
         ctx.shape = a.shape
         try:
-            return a.reshape(shape)
+            out = a.reshape(shape)
         except ValueError:
             raise ValueError(
                 f"reshape: cannot view a tensor of shape {a.shape} "
                 f"({a.size} elements) as shape {tuple(shape)}"
             ) from None
+        # NumPy takes any one negative size as -1; checked only when the shape changed
+        if out.shape != shape and -1 not in shape and shape and min(shape) < 0:
+            raise RuntimeError(f"reshape: invalid shape dimension {min(shape)} in {tuple(shape)}")
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -35,9 +42,9 @@ def reshape(a, *shape):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
+    start, end = check_dim(start_dim, a.ndim), check_dim(end_dim, a.ndim)
     if a.ndim == 0:
         return reshape(a, 1)
-    start, end = check_dim(start_dim, a.ndim), check_dim(end_dim, a.ndim)
     if start > end:
         raise ValueError(
             f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
@@ -49,9 +56,8 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 def unsqueeze(a, dim=None, **numpy_names):
     dim = dim_alias(dim, numpy_names, "unsqueeze")
-    shape = list(a.shape)
-    shape.insert(check_dim(dim, a.ndim + 1), 1)
-    return reshape(a, shape)
+    d = check_dim(dim, a.ndim + 1)
+    return reshape(a, a.shape[:d] + (1,) + a.shape[d:])
 
 
 def squeeze(a, dim=None, **numpy_names):
@@ -81,6 +87,8 @@ class Permute(Function):
 def permute(a, *dims):
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
+    elif not dims:
+        raise TypeError('permute() missing 1 required positional argument: "dims"')
     axes = [check_dim(d, a.ndim) for d in dims]
     if sorted(axes) != list(range(a.ndim)):
         raise ValueError(
@@ -92,9 +100,10 @@ def permute(a, *dims):
 
 def transpose(a, dim0=0, dim1=1):
     """Swap two axes (PyTorch's meaning; for a full reordering use :func:`permute`)."""
-    dims = list(range(a.ndim))
     d0, d1 = check_dim(dim0, a.ndim), check_dim(dim1, a.ndim)
-    dims[d0], dims[d1] = dims[d1], dims[d0]
+    dims = list(range(a.ndim))
+    if dims:  # a 0-d tensor: dims 0 and -1 are the tensor itself
+        dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(a, tuple(dims))
 
 
@@ -107,7 +116,11 @@ class BroadcastTo(Function):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
-        return array_module(a).broadcast_to(a, shape)
+        xp = array_module(a)
+        try:
+            return xp.broadcast_to(a, shape)
+        except ValueError:  # PyTorch's error, or the -1s that keep a dim resolved
+            return xp.broadcast_to(a, _expanded_shape(a.shape, shape))
 
     @staticmethod
     def backward(ctx, g):
@@ -133,25 +146,58 @@ class Concatenate(Function):
         return tuple(array_module(g).split(g, ctx.splits, axis=ctx.axis))
 
 
-def cat(tensors, dim=0, **numpy_names):
+def _tensor_list(tensors, name):
+    """``tensors`` (a sequence of Tensors, not one Tensor) as a non-empty list."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{name}(): expected a sequence of tensors, got a single Tensor")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
+        raise ValueError(f"{name}: expected a non-empty sequence of tensors")
+    return tensors
+
+
+def _not_a_tensor(i, item, name):
+    raise TypeError(f"{name}(): expected Tensor as element {i}, but got {type(item).__name__}")
+
+
+def _joined(tensors):
+    """``tensors`` cast to PyTorch's result dtype of joining them: the highest category
+    (bool < integer < float) decides, so float32 with int64 stays float32."""
+    top = max(category(t.dtype) for t in tensors)
+    dtype = numpy.result_type(*[t.dtype for t in tensors if category(t.dtype) == top])
+    return [t if t.dtype == dtype else t.to(dtype=dtype) for t in tensors]
+
+
+def cat(tensors, dim=0, **numpy_names):
+    tensors = _tensor_list(tensors, "cat")
     if "axis" in numpy_names:
         dim = numpy_names.pop("axis")
     if numpy_names:
         raise TypeError(f"cat: unexpected keyword arguments {sorted(numpy_names)}")
-    ndim = tensors[0].ndim
+    first = tensors[0]
+    if not isinstance(first, Tensor):
+        _not_a_tensor(0, first, "cat")
+    if first.ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    ndim, shape, dtype = first.ndim, first.shape, first.dtype
     axis = check_dim(dim, ndim)
+    mixed = False
     for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            _not_a_tensor(i, t, "cat")
         if t.ndim != ndim or any(
-            n != m for k, (n, m) in enumerate(zip(t.shape, tensors[0].shape)) if k != axis
+            n != m for k, (n, m) in enumerate(zip(t.shape, shape)) if k != axis
         ):
+            if any(t.shape == (0,) for t in tensors):  # PyTorch skips 1-D empty tensors
+                return cat([t for t in tensors if t.shape != (0,)] or tensors[:1], dim)
             raise RuntimeError(
                 f"cat: sizes of tensors must match except in dimension {axis}"
-                f": tensor 0 has shape {tuple(tensors[0].shape)}, tensor {i} "
+                f": tensor 0 has shape {tuple(shape)}, tensor {i} "
                 f"has shape {tuple(t.shape)}"
             )
+        mixed = mixed or t.dtype != dtype
+    if mixed:
+        tensors = _joined(tensors)
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -173,21 +219,27 @@ class Stack(Function):
 
 
 def stack(tensors, dim=0, **numpy_names):
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
+    tensors = _tensor_list(tensors, "stack")
     if "axis" in numpy_names:
         dim = numpy_names.pop("axis")
     if numpy_names:
         raise TypeError(f"stack: unexpected keyword arguments {sorted(numpy_names)}")
+    if not isinstance(tensors[0], Tensor):
+        _not_a_tensor(0, tensors[0], "stack")
+    shape, dtype = tensors[0].shape, tensors[0].dtype
+    mixed = False
     for i, t in enumerate(tensors):
-        if t.shape != tensors[0].shape:
+        if not isinstance(t, Tensor):
+            _not_a_tensor(i, t, "stack")
+        if t.shape != shape:
             raise RuntimeError(
                 f"stack expects each tensor to be equal size, but got "
-                f"{tuple(tensors[0].shape)} at entry 0 and {tuple(t.shape)} "
-                f"at entry {i}"
+                f"{tuple(shape)} at entry 0 and {tuple(t.shape)} at entry {i}"
             )
-    return Stack.apply(*tensors, axis=check_dim(dim, tensors[0].ndim + 1))
+        mixed = mixed or t.dtype != dtype
+    if mixed:
+        tensors = _joined(tensors)
+    return Stack.apply(*tensors, axis=check_dim(dim, len(shape) + 1))
 
 
 def dim_alias(dim, numpy_names, name):
@@ -199,40 +251,51 @@ def dim_alias(dim, numpy_names, name):
 
 
 def _sizes(sizes):
-    """``f(2, 3)`` and ``f((2, 3))`` alike, as a tuple of ints."""
+    """``f(2, 3)`` and ``f((2, 3))`` alike, as a tuple of ints (a float is a TypeError,
+    as in PyTorch, not truncated)."""
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = sizes[0]
-    return tuple(int(n) for n in sizes)
+    try:
+        return tuple(_int(n) for n in sizes)
+    except TypeError:
+        raise TypeError(f"sizes must be a tuple of ints, got {tuple(sizes)}") from None
 
 
 # ---- views made of the ops above (so each is differentiable to any order) --------------
-def expand(a, *sizes):
-    """``a`` broadcast to ``sizes``; -1 keeps a dimension, new ones go in front."""
-    sizes = _sizes(sizes)
-    if len(sizes) < a.ndim:
+def _expanded_shape(shape, sizes):
+    """``shape`` expanded to ``sizes`` by PyTorch's rule (-1 keeps a dimension, new ones
+    go in front), or PyTorch's error."""
+    if len(sizes) < len(shape):
         raise RuntimeError(
             f"expand: the number of sizes provided ({len(sizes)}) must be "
             f"greater or equal to the number of dimensions in the tensor "
-            f"({a.ndim})"
+            f"({len(shape)})"
         )
-    lead = len(sizes) - a.ndim
-    shape = []
+    lead = len(sizes) - len(shape)
+    out = []
     for d, n in enumerate(sizes):
-        old = a.shape[d - lead] if d >= lead else None
+        old = shape[d - lead] if d >= lead else None
         if n == -1:
             if old is None:
                 raise RuntimeError(
                     f"expand: -1 is not allowed in a leading, non-existing dimension {d}"
                 )
             n = old
+        elif n < 0:
+            raise RuntimeError(f"expand: invalid size {n} at dimension {d}")
         elif old is not None and old != 1 and old != n:
             raise RuntimeError(
                 f"The expanded size of the tensor ({n}) must match the "
                 f"existing size ({old}) at non-singleton dimension {d}.  "
-                f"Target sizes: {list(sizes)}.  Tensor sizes: {list(a.shape)}"
+                f"Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}"
             )
-        shape.append(n)
-    return broadcast_to(a, shape)
+        out.append(n)
+    return tuple(out)
+
+
+def expand(a, *sizes):
+    """``a`` broadcast to ``sizes``; -1 keeps a dimension, new ones go in front."""
+    return broadcast_to(a, _expanded_shape(a.shape, _sizes(sizes)))
 
 
 def expand_as(a, other):
@@ -249,12 +312,16 @@ reshape_as = view_as
 def repeat(a, *sizes):
     """``a`` repeated ``sizes[d]`` times along each dim d (PyTorch's repeat, NumPy's tile
     with at least ``a.ndim`` sizes)."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional argument: "repeats"')
     sizes = _sizes(sizes)
     if len(sizes) < a.ndim:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than "
             f"number of dimensions of tensor ({len(sizes)} < {a.ndim})"
         )
+    if min(sizes, default=0) < 0:
+        raise RuntimeError(f"repeat: negative repeat count in {sizes}")
     shape = (1,) * (len(sizes) - a.ndim) + tuple(a.shape)
     interleaved = [n for s in shape for n in (1, s)]
     tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
@@ -264,7 +331,7 @@ def repeat(a, *sizes):
 
 def tile(a, dims):
     """NumPy's tile: like :func:`repeat`, with missing leading counts taken as 1."""
-    dims = _sizes((dims,)) if isinstance(dims, (tuple, list)) else (int(dims),)
+    dims = _sizes((dims,))  # an int or a sequence of ints
     return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
 
 
@@ -290,6 +357,8 @@ def flip(a, dims):
 def roll(a, shifts, dims=None):
     """Entries shifted by ``shifts`` along ``dims``, wrapping around (without ``dims``:
     along the flattened tensor, shape kept)."""
+    if isinstance(shifts, (tuple, list)) and not shifts:
+        raise RuntimeError("roll: `shifts` required")
     if dims is None:
         if isinstance(shifts, (tuple, list)) and len(shifts) != 1:
             raise RuntimeError("roll: shifts without dims must be a single number")
@@ -303,7 +372,7 @@ def roll(a, shifts, dims=None):
         )
     out = a
     for shift, dim in zip(shifts, dims):
-        dim = check_dim(dim, a.ndim)
+        dim, shift = _dim_of_1d(dim, a, "roll"), _int(shift)
         n = a.shape[dim]
         if n == 0 or shift % n == 0:
             continue
@@ -328,10 +397,11 @@ def _triangle(a, diagonal, lower):
         )
     xp = array_module(a.data)
     rows, cols = a.shape[-2:]
+    diagonal = _int(diagonal)
     keep = xp.tri(rows, cols, diagonal, dtype=bool)
     if not lower:
         keep = ~xp.tri(rows, cols, diagonal - 1, dtype=bool)
-    return Where.apply(keep, a, 0)
+    return Where.apply(keep, a, a.data.dtype.type(0))  # a zero of a's dtype: bool stays bool
 
 
 def tril(a, diagonal=0):
@@ -390,6 +460,8 @@ def unfold(a, dimension, size, step):
         raise RuntimeError(
             f"maximum size for tensor at dimension {dim} is {length} but size is {size}"
         )
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
     if a.ndim == 0:
@@ -414,12 +486,14 @@ def movedim(a, source, destination):
     dst = [check_dim(d, a.ndim) for d in destination]
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise RuntimeError(f"movedim: repeated dim in source {source} or destination {destination}")
+    if a.ndim == 0:
+        return a
     order = [None] * a.ndim
     for s, d in zip(src, dst):
         order[d] = s
     rest = iter(d for d in range(a.ndim) if d not in src)
     order = [next(rest) if o is None else o for o in order]
-    return permute(a, order) if a.ndim else a
+    return permute(a, order)
 
 
 moveaxis = movedim
@@ -430,14 +504,18 @@ def narrow(a, dim=None, start=None, length=None, **numpy_names):
     dim = dim_alias(dim, numpy_names, "narrow")
     if dim is None or start is None or length is None:
         raise TypeError("narrow() needs dim, start and length")
-    dim = check_dim(dim, a.ndim)
+    if a.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    dim, start, length = check_dim(dim, a.ndim), _int(start), _int(length)
     n = a.shape[dim]
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
     if not -n <= start <= n:
         raise IndexError(
             f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
         )
     start %= n if n else 1
-    if length < 0 or start + length > n:
+    if start + length > n:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
     return _take(a, _slices(a.ndim, dim, slice(start, start + length)))
 
@@ -445,18 +523,23 @@ def narrow(a, dim=None, start=None, length=None, **numpy_names):
 def split(a, split_size_or_sections, dim=0, **numpy_names):
     """Pieces of ``a`` along ``dim``: of ``split_size`` each (the last may be smaller), or
     of the given list of sizes (which must add up to the dim's length)."""
-    dim = check_dim(dim_alias(dim, numpy_names, "split"), a.ndim)
+    dim = _dim_of_1d(dim_alias(dim, numpy_names, "split"), a, "split")
     n = a.shape[dim]
     if isinstance(split_size_or_sections, (tuple, list)):
-        sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != n or any(s < 0 for s in sizes):
+        sizes = list(_sizes((split_size_or_sections,)))
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes have only non-negative entries, "
+                f"but got split_sizes={sizes}"
+            )
+        if sum(sizes) != n:
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes to sum exactly to {n} "
                 f"(input tensor's size at dimension {dim}), but got "
                 f"split_sizes={sizes}"
             )
     else:
-        size = int(split_size_or_sections)
+        size = _int(split_size_or_sections)
         if size <= 0 and not (size == 0 and n == 0):
             raise RuntimeError(
                 f"split expects split_size be non-negative, but got split_size={size}"
@@ -469,15 +552,27 @@ def split(a, split_size_or_sections, dim=0, **numpy_names):
 
 
 def chunk(a, chunks, dim=0, **numpy_names):
-    """``a`` split into at most ``chunks`` pieces of ceil(n / chunks) along ``dim``."""
-    if chunks <= 0:
+    """``a`` split into at most ``chunks`` pieces of ceil(n / chunks) along ``dim`` (an
+    empty dim: ``chunks`` empty pieces)."""
+    if _int(chunks) <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    dim = check_dim(dim_alias(dim, numpy_names, "chunk"), a.ndim)
+    dim = _dim_of_1d(dim_alias(dim, numpy_names, "chunk"), a, "chunk")
     n = a.shape[dim]
-    return split(a, max(-(-n // chunks), 1), dim)
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return split(a, [0] * chunks, dim)
+    return split(a, -(-n // chunks), dim)
 
 
 def unbind(a, dim=0, **numpy_names):
     """The slices of ``a`` along ``dim``, that dim removed."""
-    dim = check_dim(dim_alias(dim, numpy_names, "unbind"), a.ndim)
+    dim = _dim_of_1d(dim_alias(dim, numpy_names, "unbind"), a, "unbind")
     return tuple(_take(a, _slices(a.ndim, dim, i)) for i in range(a.shape[dim]))
+
+
+def _dim_of_1d(dim, a, name):
+    """``dim`` checked as a dim of ``a``, which must have at least one dimension (a 0-d
+    tensor's dim 0 is itself, and ``name`` cannot cut it)."""
+    dim = check_dim(dim, a.ndim)
+    if a.ndim == 0:
+        raise IndexError(f"{name}: dimension specified as {dim} but tensor has no dimensions")
+    return dim

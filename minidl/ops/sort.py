@@ -27,10 +27,9 @@ def _order(data, axis, descending):
 
 def argsort(a, dim=-1, descending=False, stable=False, **numpy_names):
     """Indices that sort ``a`` along ``dim`` (int64; equal entries keep their order)."""
-    dim = dim_alias(dim, numpy_names, "argsort")
+    axis = check_dim(dim_alias(dim, numpy_names, "argsort"), a.ndim)
     if a.ndim == 0:
         return Tensor._make(array_module(a.data).zeros((), dtype=numpy.int64), None)
-    axis = check_dim(dim, a.ndim)
     return Tensor._make(_order(a.data, axis, descending).astype(numpy.int64), None)
 
 
@@ -46,8 +45,9 @@ def sort(a, dim=-1, descending=False, stable=False, **numpy_names):
 def topk(a, k, dim=-1, largest=True, sorted=True, **numpy_names):
     """``(values, indices)`` of the ``k`` largest (or smallest) entries along ``dim``,
     in order; values are differentiable."""
-    dim = dim_alias(dim, numpy_names, "topk")
-    axis = check_dim(dim, a.ndim) if a.ndim else 0
+    axis = check_dim(dim_alias(dim, numpy_names, "topk"), a.ndim)
+    if a.dtype == numpy.bool_:
+        raise RuntimeError("topk does not support bool dtypes")
     n = a.shape[axis] if a.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: selected index k ({k}) out of range for a dimension of size {n}")

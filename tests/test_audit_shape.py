@@ -1,0 +1,131 @@
+"""Where PyTorch raises, minidl raises (shape, indexing, gather/scatter, sorting, linear
+algebra, conversions): each case here once returned a silent wrong result, a raw NumPy
+error, or refused what PyTorch accepts. Expected values are worked out by hand."""
+
+import numpy as np
+import pytest
+
+import minidl
+
+F32, I64 = minidl.float32, minidl.int64
+
+
+def arange(*shape, dtype=F32):
+    return minidl.tensor(np.arange(int(np.prod(shape))).reshape(shape), dtype=dtype)
+
+
+def check(tensor, expected, dtype=None):
+    expected = np.asarray(expected)
+    assert tensor.shape == expected.shape
+    if dtype is not None:
+        assert tensor.dtype == dtype
+    np.testing.assert_array_equal(tensor.numpy(), expected)
+
+
+# ---- shape ops ---------------------------------------------------------------------------
+def test_reshape_refuses_negative_sizes_other_than_minus_one():
+    with pytest.raises(RuntimeError, match="invalid shape dimension -6"):
+        arange(2, 3).reshape(-6)
+    check(arange(2, 3).reshape(-1), np.arange(6))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x.expand(2.0, 3),
+        lambda x: x.repeat(2.5, 1),
+        lambda x: x.tile((2.5,)),
+        lambda x: x.split(1.5),
+        lambda x: x.chunk(2.5),
+        lambda x: x.tril(0.5),
+        lambda x: x.narrow(1, 1.0, 2),
+        lambda x: x.roll(1.5, 1),
+    ],
+)
+def test_float_sizes_are_type_errors_not_truncated(call):
+    with pytest.raises(TypeError):
+        call(arange(1, 3))
+
+
+def test_dims_of_a_0d_tensor_are_checked():
+    x = minidl.tensor(2.0)
+    for call in (
+        lambda: x.flatten(1),
+        lambda: minidl.sort(x, 1),
+        lambda: minidl.argsort(x, 1),
+        lambda: minidl.topk(x, 1, 1),
+    ):
+        with pytest.raises(IndexError, match="Dimension out of range"):
+            call()
+    check(x.flatten(0, -1), [2.0])
+    check(x.transpose(0, -1), 2.0)
+    check(x.movedim(0, -1), 2.0)
+    for call in (lambda: x.split(1), lambda: x.chunk(1), lambda: x.unbind(0), lambda: x.roll(1, 0)):
+        with pytest.raises(IndexError, match="no dimensions"):
+            call()
+    with pytest.raises(RuntimeError, match="0-dim"):
+        x.narrow(0, 0, 1)
+    with pytest.raises(TypeError, match="dims"):
+        x.permute()
+    with pytest.raises(TypeError, match="repeats"):
+        x.repeat()
+
+
+def test_expand_and_broadcast_to_errors_and_minus_one():
+    x = arange(2, 3)
+    with pytest.raises(RuntimeError, match="must match the existing size"):
+        minidl.broadcast_to(x, (3, 3))
+    with pytest.raises(RuntimeError, match="number of sizes provided"):
+        minidl.broadcast_to(x, (3,))
+    with pytest.raises(RuntimeError, match="invalid size -5"):
+        arange(1, 3).expand(-5, 3)
+    check(
+        minidl.broadcast_to(x, (2, -1, 3)), np.broadcast_to(np.arange(6.0).reshape(2, 3), (2, 2, 3))
+    )
+    with pytest.raises(RuntimeError, match="negative"):
+        x.repeat(-1, 2)
+
+
+def test_cat_and_stack_promote_like_pytorch():
+    f, i = minidl.tensor([0.5, 1.5]), minidl.tensor([1, 2])
+    check(minidl.cat([f, i]), [0.5, 1.5, 1.0, 2.0], F32)  # NumPy would give float64
+    check(minidl.stack([i, f]), [[1.0, 2.0], [0.5, 1.5]], F32)
+    b = minidl.tensor([True])
+    check(minidl.cat([b, i]), [1, 1, 2], I64)
+    y = minidl.tensor([1.0, 2.0], requires_grad=True)
+    minidl.cat([y.double(), minidl.tensor([3.0])]).sum().backward()
+    check(y.grad, [1.0, 1.0], F32)
+
+
+def test_cat_and_stack_argument_errors():
+    x = arange(2, 3)
+    with pytest.raises(TypeError, match="single Tensor"):
+        minidl.cat(x)  # would have joined x's rows
+    with pytest.raises(TypeError, match="single Tensor"):
+        minidl.stack(x)
+    with pytest.raises(TypeError, match="element 1"):
+        minidl.cat([x, [[1.0, 2.0, 3.0]]])
+    with pytest.raises(RuntimeError, match="zero-dimensional"):
+        minidl.cat([minidl.tensor(1.0), minidl.tensor(2.0)])
+    # PyTorch skips 1-D empty tensors in cat
+    check(minidl.cat([minidl.tensor([]), x, minidl.tensor([])]), np.arange(6.0).reshape(2, 3))
+
+
+def test_split_chunk_narrow_messages_and_empty_chunks():
+    x = arange(4)
+    with pytest.raises(RuntimeError, match="non-negative entries"):
+        x.split([5, -1])
+    with pytest.raises(RuntimeError, match="length must be non-negative"):
+        x.narrow(0, 1, -1)
+    pieces = minidl.zeros(0, 3).chunk(2)
+    assert [p.shape for p in pieces] == [(0, 3), (0, 3)]
+
+
+def test_roll_needs_shifts_tril_keeps_bool_unfold_size():
+    with pytest.raises(RuntimeError, match="shifts"):
+        arange(2, 3).roll((), ())
+    b = minidl.tensor([[True, True], [True, True]])
+    check(b.tril(), [[True, False], [True, True]], minidl.bool_)
+    check(arange(2, 2, dtype=I64).triu(), [[0, 1], [0, 3]], I64)
+    with pytest.raises(RuntimeError, match="size is -1"):
+        arange(4).unfold(0, -1, 1)
