@@ -188,3 +188,38 @@ def test_attention_of_a_query_with_no_key_allowed_is_zero():
     np.testing.assert_allclose(out.numpy()[:, :1], alone.numpy(), rtol=1e-6)
     out.sum().backward()
     assert np.isfinite(q.grad.numpy()).all() and (q.grad.numpy()[0, 1] == 0).all()
+
+
+# ---- activations and pooling ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "fn",
+    [F.gelu, F.silu, F.elu, F.selu, F.celu, F.mish, F.softplus, F.softsign, F.hardtanh,
+     F.relu6, F.hardsigmoid, F.hardswish, F.logsigmoid],
+)  # fmt: skip
+def test_activations_refuse_booleans(fn):
+    with pytest.raises(TypeError, match="boolean inputs are not supported"):
+        fn(minidl.tensor([True, False]))
+
+
+def test_leaky_relu_refuses_integers_and_hardtanh_keeps_them():
+    with pytest.raises(TypeError, match="leaky_relu: expected a floating point.*int64"):
+        F.leaky_relu(minidl.tensor([1, -2]))
+    clipped = F.hardtanh(minidl.tensor([-3, 0, 3]))
+    assert clipped.dtype == np.int64 and clipped.tolist() == [-1, 0, 1]
+    assert F.relu6(minidl.tensor([-3, 9])).tolist() == [0, 6]
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+def test_pooling_refuses_empty_channels(pool):
+    with pytest.raises(ValueError, match=r"only the batch may be empty.*\(2, 0, 7, 7\)"):
+        pool(minidl.zeros(2, 0, 7, 7), 3)
+    assert pool(minidl.zeros(0, 2, 7, 7), 3).shape == (0, 2, 2, 2)
+
+
+def test_adaptive_avg_pool_refuses_integers_it_would_average_to_zero():
+    x = minidl.tensor(np.arange(49).reshape(1, 1, 7, 7))
+    with pytest.raises(TypeError, match="floating point input, got dtype int64"):
+        F.adaptive_avg_pool2d(x, 2)
+    np.testing.assert_array_equal(
+        F.adaptive_avg_pool2d(x.float(), 2).numpy(), [[[[12, 15], [33, 36]]]]
+    )

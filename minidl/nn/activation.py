@@ -90,6 +90,18 @@ def relu(input):
     return ops.relu(input)
 
 
+def _numeric(input, name):
+    """``input`` in floating point (integers promoted, as torch.sigmoid does); booleans
+    raise, as in every PyTorch activation."""
+    _refuse_bool(input, name)
+    return floating(input)  # (which refuses what is not a Tensor)
+
+
+def _refuse_bool(input, name):
+    if isinstance(input, Tensor) and input.dtype == bool:
+        raise TypeError(f"{name}: boolean inputs are not supported")
+
+
 def _sigmoid(xp, a):
     """1 / (1 + exp(-a)) without overflow for any a (tanh form), arrays or Tensors."""
     return 0.5 + 0.5 * xp.tanh(0.5 * a)
@@ -134,7 +146,7 @@ class SiLUFn(_Pointwise):
 
 @_with_inplace
 def silu(input):
-    return SiLUFn.apply(floating(input))
+    return SiLUFn.apply(_numeric(input, "silu"))
 
 
 class ELUFn(_Pointwise):
@@ -152,7 +164,7 @@ class ELUFn(_Pointwise):
 
 @_with_inplace
 def elu(input, alpha=1.0):
-    return ELUFn.apply(floating(input), float(alpha), 1.0)
+    return ELUFn.apply(_numeric(input, "elu"), float(alpha), 1.0)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -162,7 +174,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 @_with_inplace
 def selu(input):
     """scale * elu(a, alpha) with the self-normalising constants of Klambauer et al."""
-    return ELUFn.apply(floating(input), _SELU_ALPHA, _SELU_SCALE)
+    return ELUFn.apply(_numeric(input, "selu"), _SELU_ALPHA, _SELU_SCALE)
 
 
 class CELUFn(_Pointwise):
@@ -182,7 +194,7 @@ class CELUFn(_Pointwise):
 def celu(input, alpha=1.0):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (ZeroDivisionError in exp(a / alpha))")
-    return CELUFn.apply(floating(input), float(alpha))
+    return CELUFn.apply(_numeric(input, "celu"), float(alpha))
 
 
 class SoftplusFn(_Pointwise):
@@ -201,7 +213,7 @@ class SoftplusFn(_Pointwise):
 def softplus(input, beta=1.0, threshold=20.0):
     if beta == 0:
         raise ValueError("softplus: beta must not be 0")
-    return SoftplusFn.apply(floating(input), float(beta), float(threshold))
+    return SoftplusFn.apply(_numeric(input, "softplus"), float(beta), float(threshold))
 
 
 class SoftsignFn(_Pointwise):
@@ -218,6 +230,7 @@ class SoftsignFn(_Pointwise):
 
 
 def softsign(input):
+    _refuse_bool(input, "softsign")
     return SoftsignFn.apply(floating(input))
 
 
@@ -236,7 +249,7 @@ class MishFn(_Pointwise):
 
 @_with_inplace
 def mish(input):
-    return MishFn.apply(floating(input))
+    return MishFn.apply(_numeric(input, "mish"))
 
 
 class LogSigmoidFn(_Pointwise):
@@ -252,7 +265,7 @@ class LogSigmoidFn(_Pointwise):
 
 
 def logsigmoid(input):
-    return LogSigmoidFn.apply(floating(input))
+    return LogSigmoidFn.apply(_numeric(input, "logsigmoid"))
 
 
 class HardtanhFn(_Pointwise):
@@ -260,6 +273,8 @@ class HardtanhFn(_Pointwise):
 
     @staticmethod
     def f(xp, a, low, high):
+        if a.dtype.kind != "f":  # integers stay integers, as in PyTorch
+            return xp.clip(a, low, high).astype(a.dtype)
         return xp.clip(a, low, high)
 
     @staticmethod
@@ -271,6 +286,7 @@ class HardtanhFn(_Pointwise):
 def hardtanh(input, min_val=-1.0, max_val=1.0):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
+    _refuse_bool(input, "hardtanh")
     return HardtanhFn.apply(input, min_val, max_val)
 
 
@@ -294,7 +310,7 @@ class HardsigmoidFn(_Pointwise):
 
 @_with_inplace
 def hardsigmoid(input):
-    return HardsigmoidFn.apply(floating(input))
+    return HardsigmoidFn.apply(_numeric(input, "hardsigmoid"))
 
 
 class HardswishFn(_Pointwise):
@@ -312,7 +328,7 @@ class HardswishFn(_Pointwise):
 
 @_with_inplace
 def hardswish(input):
-    return HardswishFn.apply(floating(input))
+    return HardswishFn.apply(_numeric(input, "hardswish"))
 
 
 # ---- leaky ReLU and GELU (fused: they run in training loops) -----------------------------
@@ -321,6 +337,8 @@ class LeakyReLUFn(Function):
 
     @staticmethod
     def forward(ctx, x, slope):
+        if x.dtype.kind != "f":
+            raise TypeError(f"leaky_relu: expected a floating point input, got dtype {x.dtype}")
         positive = x > 0
         ctx.save_for_backward(positive)
         ctx.slope = slope
@@ -379,7 +397,7 @@ class GELUFn(Function):
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELUFn.apply(floating(input), approximate)
+    return GELUFn.apply(_numeric(input, "gelu"), approximate)
 
 
 # ---- made of differentiable ops -----------------------------------------------------------

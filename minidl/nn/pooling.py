@@ -53,6 +53,11 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
             f"{name}: expected a 4-D input (batch, channels, height, width), "
             f"got shape {tuple(x.shape)}"
         )
+    if 0 in x.shape[1:]:
+        raise ValueError(
+            f"{name}: expected non-empty channel, height and width dims (only the "
+            f"batch may be empty), got shape {tuple(x.shape)}"
+        )
     kernel = ntuple(kernel_size, 2, "kernel_size")
     stride = kernel if stride is None or stride == () else ntuple(stride, 2, "stride")
     pads, dilation = ntuple(padding, 2, "padding"), ntuple(dilation, 2, "dilation")
@@ -256,6 +261,10 @@ def adaptive_avg_pool2d(input, output_size):
     if not all(isinstance(s, int) and s >= 1 for s in (ho, wo)):
         raise ValueError(
             f"adaptive_avg_pool2d: output_size must be positive ints, got {output_size!r}"
+        )
+    if input.dtype.kind != "f":  # its averaging matrices would round to integers
+        raise TypeError(
+            f"adaptive_avg_pool2d: expected a floating point input, got dtype {input.dtype}"
         )
     h, w = input.shape[2:]
     rows = _averaging_matrix(h, ho, input.dtype, input.device)
