@@ -223,3 +223,27 @@ def test_adaptive_avg_pool_refuses_integers_it_would_average_to_zero():
     np.testing.assert_array_equal(
         F.adaptive_avg_pool2d(x.float(), 2).numpy(), [[[[12, 15], [33, 36]]]]
     )
+
+
+# ---- module constructors -------------------------------------------------------------------
+@pytest.mark.parametrize("conv", [minidl.nn.Conv1d, minidl.nn.Conv2d, minidl.nn.ConvTranspose2d])
+def test_conv_modules_refuse_a_kernel_size_of_zero(conv):
+    with pytest.raises(ValueError, match="kernel_size must be positive, got 0"):
+        conv(4, 6, 0)
+
+
+@pytest.mark.parametrize("conv", [minidl.nn.Conv1d, minidl.nn.Conv2d])
+def test_conv_modules_check_a_padding_string_at_construction(conv):
+    with pytest.raises(ValueError, match="'same' is not supported for strided"):
+        conv(4, 6, 3, padding="same", stride=2)
+    with pytest.raises(ValueError, match="'valid' or 'same', got 'bogus'"):
+        conv(4, 6, 3, padding="bogus")
+    assert conv(4, 6, 3, padding="same").padding == "same"
+
+
+def test_hardtanh_module_checks_its_bounds_and_prelu_keeps_a_0d_shape():
+    with pytest.raises(ValueError, match=r"max_val \(-1.0\) must be greater than min_val"):
+        minidl.nn.Hardtanh(1.0, -1.0)
+    assert repr(minidl.nn.Hardtanh(-2.0, 2.0)) == "Hardtanh(min_val=-2.0, max_val=2.0)"
+    out = minidl.nn.PReLU()(minidl.tensor(-2.0))
+    assert out.shape == () and out.item() == -0.5

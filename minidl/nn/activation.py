@@ -426,6 +426,8 @@ def prelu(input, weight):
                 f"{channels} (input shape {tuple(input.shape)})"
             )
         weight = weight.reshape((count,) + (1,) * (input.ndim - 2))
+    elif input.ndim == 0:
+        weight = weight.reshape(())  # a 0-d input gives a 0-d output, not (1,)
     return ops.where(input > 0, input, weight * input)
 
 
@@ -507,9 +509,19 @@ Softplus = _module("Softplus", softplus, "log(1 + exp(beta x)) / beta", beta=1.0
 Softsign = _module("Softsign", softsign, "x / (1 + |x|)")
 Sigmoid = _module("Sigmoid", sigmoid, "1 / (1 + exp(-x))")
 Tanh = _module("Tanh", tanh, "tanh(x)")
-Hardtanh = _module(
-    "Hardtanh", hardtanh, "clamp(x, min_val, max_val)", min_val=-1.0, max_val=1.0, inplace=False
-)
+
+
+class Hardtanh(_module("Hardtanh", hardtanh, "", min_val=-1.0, max_val=1.0, inplace=False)):
+    """clamp(x, min_val, max_val); min_val > max_val raises at construction, as in torch."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.min_val > self.max_val:
+            raise ValueError(
+                f"Hardtanh: max_val ({self.max_val}) must be greater than min_val ({self.min_val})"
+            )
+
+
 Hardsigmoid = _module("Hardsigmoid", hardsigmoid, "relu6(x + 3) / 6", inplace=False)
 Hardswish = _module("Hardswish", hardswish, "x relu6(x + 3) / 6", inplace=False)
 LogSigmoid = _module("LogSigmoid", logsigmoid, "log sigmoid(x)")

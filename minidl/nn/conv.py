@@ -438,9 +438,13 @@ class _ConvNd(Module):
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = ntuple(kernel_size, n, "kernel_size")
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size!r}")
         self.stride = ntuple(stride, n, "stride")
         self.padding = padding if isinstance(padding, str) else ntuple(padding, n, "padding")
         self.dilation = ntuple(dilation, n, "dilation")
+        if isinstance(padding, str):  # torch checks a padding string at construction
+            _padding_pairs(padding, self.kernel_size, self.stride, self.dilation, n, name)
         self.padding_mode = padding_mode
         shape = (
             (in_channels, out_channels // groups)
