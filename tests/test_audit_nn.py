@@ -247,3 +247,25 @@ def test_hardtanh_module_checks_its_bounds_and_prelu_keeps_a_0d_shape():
     assert repr(minidl.nn.Hardtanh(-2.0, 2.0)) == "Hardtanh(min_val=-2.0, max_val=2.0)"
     out = minidl.nn.PReLU()(minidl.tensor(-2.0))
     assert out.shape == () and out.item() == -0.5
+
+
+# ---- dropout's inplace argument (torch's fourth) -------------------------------------------
+@pytest.mark.parametrize("fn", [F.dropout, F.dropout2d])
+def test_dropout_inplace_writes_into_the_input(fn):
+    minidl.manual_seed(0)
+    x = minidl.ones(4, 3, 2, 2)
+    memory = x.data
+    assert fn(x, 0.5, True, True) is x and x.data is memory and x._version == 1
+    assert set(np.unique(x.numpy())) == {0.0, 2.0}
+    leaf = minidl.ones(3, requires_grad=True)
+    y = leaf * 1  # a non-leaf: recorded, gradients follow the kept elements
+    F.dropout(y, 0.5, inplace=True)
+    y.sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), y.detach().numpy())
+
+
+def test_dropout_modules_take_inplace():
+    minidl.manual_seed(0)
+    x = minidl.ones(4, 3)
+    assert minidl.nn.Dropout(0.5, inplace=True)(x) is x and (x.numpy() != 1).all()
+    assert repr(minidl.nn.Dropout(0.25, inplace=True)) == "Dropout(p=0.25, inplace=True)"

@@ -10,7 +10,7 @@ import numpy
 from ..autograd import Function
 from ..backend import array_module
 from ..random import generator
-from ..tensor import Tensor
+from ..tensor import Tensor, _in_place
 
 __all__ = [
     "linear",
@@ -142,22 +142,24 @@ def _keep_mask(shape, p, like):
     return mask
 
 
-def dropout(input, p=0.5, training=True):
+def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) while training;
-    identity otherwise."""
+    identity otherwise. ``inplace=True`` writes the result into ``input``."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
+    if inplace:
+        return _in_place(input, dropout, p)
     if p == 1:
         return input * 0.0
     return Dropout.apply(input, p)
 
 
-def dropout2d(input, p=0.5, training=True):
+def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels: each (sample, channel) plane of an (N, C, H, W) input (or row
     of an (N, C, L) one) is dropped with probability p, the rest scaled by 1/(1-p), while
-    training; identity otherwise."""
+    training; identity otherwise. ``inplace=True`` writes the result into ``input``."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (3, 4):
@@ -167,6 +169,8 @@ def dropout2d(input, p=0.5, training=True):
         )
     if not training or p == 0:
         return input
+    if inplace:
+        return _in_place(input, dropout2d, p)
     if p == 1:
         return input * 0.0
     mask = _keep_mask(tuple(input.shape[:2]) + (1,) * (input.ndim - 2), p, input.data)
