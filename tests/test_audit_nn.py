@@ -269,3 +269,19 @@ def test_dropout_modules_take_inplace():
     x = minidl.ones(4, 3)
     assert minidl.nn.Dropout(0.5, inplace=True)(x) is x and (x.numpy() != 1).all()
     assert repr(minidl.nn.Dropout(0.25, inplace=True)) == "Dropout(p=0.25, inplace=True)"
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_convolutions_of_an_empty_batch(groups):
+    x = minidl.zeros(0, 4, 6, 6, requires_grad=True)
+    w = minidl.ones(6, 4 // groups, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, groups=groups)
+    assert y.shape == (0, 6, 4, 4)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and (w.grad.numpy() == 0).all()
+    up = minidl.ones(4, 6 // groups, 3, 3, requires_grad=True)
+    z = F.conv_transpose2d(x, up, stride=2, groups=groups)
+    assert z.shape == (0, 6, 13, 13)
+    z.sum().backward()
+    assert (up.grad.numpy() == 0).all()
+    assert F.conv1d(minidl.zeros(0, 4, 8), minidl.ones(6, 4, 3)).shape == (0, 6, 6)

@@ -178,7 +178,8 @@ def _conv(x, weight, bias, stride, padding, dilation, groups):
     n, o = x.shape[0], weight.shape[0]
     cols = unfold_windows(x, weight.shape[2:], stride, padding, dilation)
     ho, wo = cols.shape[3:5]
-    y = weight.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, ho * wo * n)
+    rows = math.prod(cols.shape[:3]) // groups  # (not -1: an empty batch leaves it open)
+    y = weight.reshape(groups, o // groups, rows) @ cols.reshape(groups, rows, ho * wo * n)
     y = array_module(y).transpose(y.reshape(o, ho, wo, n), (3, 0, 1, 2))
     if bias is not None:
         y = y + bias.reshape(o, 1, 1)
@@ -207,7 +208,7 @@ class Conv2dFunction(Function):
         gy = xp.transpose(g, (1, 2, 3, 0)).reshape(groups, o // groups, ho * wo * n)
         dx = dw = db = None
         if need_w:
-            cols_g = cols.reshape(groups, -1, ho * wo * n)
+            cols_g = cols.reshape(groups, math.prod(cols.shape[:3]) // groups, ho * wo * n)
             dw = (gy @ xp.swapaxes(cols_g, -1, -2)).reshape(weight.shape)
         if need_x:
             w_g = weight.reshape(groups, o // groups, -1)
@@ -256,7 +257,8 @@ class ConvTranspose2dFunction(Function):
         n, c, h, w = x.shape
         gcols = unfold_windows(g, weight.shape[2:], stride, padding, dilation)
         # output_padding >= stride (allowed when < dilation) leaves extra windows: drop them
-        gcols = gcols[:, :, :, :h, :w].reshape(groups, -1, h * w * n)
+        gcols = gcols[:, :, :, :h, :w]
+        gcols = gcols.reshape(groups, math.prod(gcols.shape[:3]) // groups, h * w * n)
         x_g = xp.transpose(x, (1, 2, 3, 0)).reshape(groups, c // groups, h * w * n)
         dx = dw = db = None
         if need_x:
