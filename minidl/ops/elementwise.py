@@ -233,11 +233,13 @@ class Pow(Function):
 
 def pow(input, exponent):
     """input ** exponent; either may be a tensor (or a number, or an array constant).
-    Booleans to boolean powers stay boolean, as in PyTorch."""
-    out = binary(Pow, input, exponent)
+    A boolean tensor to the power True or False stays boolean; a boolean tensor as the
+    exponent of a boolean is refused, as in PyTorch."""
     if is_bool(input) and is_bool(exponent):
-        return out.to(dtype=bool)
-    return out
+        if isinstance(exponent, Tensor):
+            raise TypeError("pow: not implemented for a bool base with a bool tensor exponent")
+        return binary(Pow, input, exponent).to(dtype=bool)
+    return binary(Pow, input, exponent)
 
 
 class Clamp(Function):
@@ -303,8 +305,25 @@ clip = clamp
 
 def lerp(input, end, weight):
     """input + weight (end - input): linear interpolation (weight a number or a tensor);
-    made of differentiable ops, so every gradient and higher derivative follows."""
+    made of differentiable ops, so every gradient and higher derivative follows. As in
+    PyTorch, ``input`` and ``end`` are floating point tensors of one dtype, and so is a
+    ``weight`` tensor with dimensions (a 0-d one acts as a number)."""
+    dtype = input.data.dtype
+    if not (isinstance(end, Tensor) and end.data.dtype == dtype and dtype.kind in "fc"):
+        _refuse_lerp(input, end)
+    if isinstance(weight, Tensor) and weight.ndim and weight.data.dtype != dtype:
+        raise RuntimeError(
+            f"lerp: expected dtype {input.dtype} for `weight` but got dtype {weight.dtype}"
+        )
     return input + weight * (end - input)
+
+
+def _refuse_lerp(input, end):
+    if not isinstance(end, Tensor):
+        raise TypeError(f"lerp(): argument 'end' must be Tensor, not {type(end).__name__}")
+    if input.dtype.kind not in "fc":
+        raise TypeError(f"lerp: expected a floating point tensor, got {input.dtype}")
+    raise RuntimeError(f"lerp: expected dtype {input.dtype} for `end` but got dtype {end.dtype}")
 
 
 class Maximum(Function):
@@ -362,7 +381,10 @@ def clamp_max(input, max):
 
 
 def addcmul(input, tensor1, tensor2, value=1):
-    """input + value * tensor1 * tensor2 (broadcasting; made of differentiable ops)."""
+    """input + value * tensor1 * tensor2 (broadcasting; made of differentiable ops); two
+    boolean factors are refused, as in PyTorch."""
+    if is_bool(tensor1) and is_bool(tensor2):
+        raise TypeError("addcmul: not implemented for bool tensors")
     return input + value * tensor1 * tensor2
 
 
@@ -391,6 +413,8 @@ class Clone(Function):
 
 
 def clone(input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"clone(): argument 'input' must be Tensor, not {type(input).__name__}")
     return Clone.apply(input)
 
 

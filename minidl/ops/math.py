@@ -362,7 +362,13 @@ class Round(Function):
 
 
 def round(input, decimals=0):
-    return Round.apply(integral(input, "round", "keep-int"), int(decimals))
+    """Halves to even; ``decimals`` an int (integer tensors only with 0), as in PyTorch."""
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    input = integral(input, "round", "keep-int")
+    if decimals and input.dtype.kind in "iu":
+        raise TypeError(f"round: decimals={decimals} is not implemented for {input.dtype}")
+    return Round.apply(input, decimals)
 
 
 class Frac(Function):
@@ -511,6 +517,7 @@ class Hypot(_Binary):
 
 
 def hypot(input, other):
+    _refuse_integers(input, other, "hypot")
     return binary(Hypot, input, other, floating=True)
 
 
@@ -545,7 +552,14 @@ class Logaddexp(_Binary):
 
 
 def logaddexp(input, other):
+    _refuse_integers(input, other, "logaddexp")
     return binary(Logaddexp, input, other, floating=True)
+
+
+def _refuse_integers(input, other, name):
+    """PyTorch has no integer kernel for hypot and logaddexp: one operand must be a float."""
+    if _is_integral(input) and _is_integral(other):
+        raise TypeError(f"{name}: not implemented for integer or bool operands; use .float()")
 
 
 def _is_integral(x):

@@ -7,7 +7,28 @@ import numpy
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import dim_args, expand_reduced, normalize_dims
+from .base import check_dim, dim_args, expand_reduced, normalize_dims
+
+
+def _axes(dim, ndim):
+    """The axes a reduction over ``dim`` covers: :func:`normalize_dims`, except that an
+    empty list or tuple means every dim, as in PyTorch (``x.sum(dim=[])`` is ``x.sum()``)."""
+    axes = normalize_dims(dim, ndim)
+    if not axes and ndim:  # only an empty dim list gets here
+        return tuple(range(ndim))
+    return axes
+
+
+def _one_dim(a, dim):
+    """The single axis ``dim`` of ``a`` for argmax, softmax, ...: an int in range (PyTorch's
+    IndexError or TypeError otherwise); None for a 0-d tensor."""
+    axis = check_dim(dim, a.ndim)
+    return axis if a.ndim else None
+
+
+def _require_float(a, name):
+    if a.dtype.kind not in "fc":
+        raise TypeError(f"{name}: expected a floating point tensor, got {a.dtype}")
 
 
 class Sum(Function):
@@ -23,9 +44,12 @@ class Sum(Function):
         return expand_reduced(g, ctx.axes, ctx.keepdim, ctx.shape), None, None
 
 
-def sum(a, dim=None, keepdim=False, **numpy_names):
+def sum(a, dim=None, keepdim=False, *, dtype=None, **numpy_names):
+    """The sum over ``dim`` (every dim without it), computed in ``dtype`` if given."""
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    return Sum.apply(a, normalize_dims(dim, a.ndim), keepdim)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    return Sum.apply(a, _axes(dim, a.ndim), keepdim)
 
 
 class Mean(Function):
@@ -33,6 +57,11 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
+        if a.dtype.kind not in "fc":  # NumPy would give float64, PyTorch refuses
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a "
+                f"floating point or complex dtype. Got: {a.dtype}"
+            )
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         return a.mean(axis=axes, keepdims=keepdim)
 
@@ -44,9 +73,13 @@ class Mean(Function):
         return expand_reduced(g / count, ctx.axes, ctx.keepdim, ctx.shape), None, None
 
 
-def mean(a, dim=None, keepdim=False, **numpy_names):
+def mean(a, dim=None, keepdim=False, *, dtype=None, **numpy_names):
+    """The mean over ``dim``, computed in ``dtype`` if given; floating point only, as in
+    PyTorch (integers and booleans need ``dtype=`` or ``.float()``)."""
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    return Mean.apply(a, normalize_dims(dim, a.ndim), keepdim)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    return Mean.apply(a, _axes(dim, a.ndim), keepdim)
 
 
 class Amax(Function):
@@ -73,7 +106,7 @@ class Amax(Function):
 
 def amax(a, dim=None, keepdim=False, **numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    return Amax.apply(a, normalize_dims(dim, a.ndim), keepdim)
+    return Amax.apply(a, _axes(dim, a.ndim), keepdim)
 
 
 class Amin(Amax):
@@ -84,7 +117,7 @@ class Amin(Amax):
 
 def amin(a, dim=None, keepdim=False, **numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    return Amin.apply(a, normalize_dims(dim, a.ndim), keepdim)
+    return Amin.apply(a, _axes(dim, a.ndim), keepdim)
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -96,7 +129,7 @@ def max(a, dim=None, keepdim=False, **numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if dim is None:
         return amax(a)
-    return MaxResult(amax(a, dim, keepdim), argmax(a, dim, keepdim))
+    return MaxResult(amax(a, dim, keepdim), _indices("argmax", a, dim, keepdim))
 
 
 def min(a, dim=None, keepdim=False, **numpy_names):
@@ -104,25 +137,33 @@ def min(a, dim=None, keepdim=False, **numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if dim is None:
         return amin(a)
-    return MaxResult(amin(a, dim, keepdim), argmin(a, dim, keepdim))
+    return MaxResult(amin(a, dim, keepdim), _indices("argmin", a, dim, keepdim))
+
+
+def _indices(name, a, dim, keepdim):
+    """``a.data.argmax`` / ``argmin`` along the one dim ``dim`` (None: overall)."""
+    if dim is not None:
+        dim = _one_dim(a, dim)
+    out = getattr(a.data, name)(axis=dim, keepdims=keepdim if dim is not None else False)
+    return Tensor(array_module(a.data).asarray(out))
 
 
 def argmax(a, dim=None, keepdim=False, **numpy_names):
-    """Indices of the maxima (not differentiable)."""
+    """Indices of the maxima (not differentiable); ``dim`` one int or None (overall).
+    Booleans are refused, as in PyTorch (``max(dim=)`` takes them)."""
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    if dim is not None:
-        (dim,) = normalize_dims(dim, a.ndim) or (None,)
-    out = a.data.argmax(axis=dim, keepdims=keepdim if dim is not None else False)
-    return Tensor(array_module(a.data).asarray(out))
+    if a.dtype.kind == "b":
+        raise RuntimeError("argmax(): does not support bool input")
+    return _indices("argmax", a, dim, keepdim)
 
 
 def argmin(a, dim=None, keepdim=False, **numpy_names):
-    """Indices of the minima (not differentiable)."""
+    """Indices of the minima (not differentiable); ``dim`` one int or None (overall).
+    Booleans are refused, as in PyTorch (``max(dim=)`` takes them)."""
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    if dim is not None:
-        (dim,) = normalize_dims(dim, a.ndim) or (None,)
-    out = a.data.argmin(axis=dim, keepdims=keepdim if dim is not None else False)
-    return Tensor(array_module(a.data).asarray(out))
+    if a.dtype.kind == "b":
+        raise RuntimeError("argmin(): does not support bool input")
+    return _indices("argmin", a, dim, keepdim)
 
 
 # ---- softmax along one axis -------------------------------------------------------------
@@ -145,10 +186,14 @@ class LogSoftmax(Function):
         return g - array_module(g).exp(out) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
-def log_softmax(a, dim=-1, **numpy_names):
+def log_softmax(a, dim=-1, *, dtype=None, **numpy_names):
+    """Along the one dim ``dim`` (an int), of a floating point tensor (cast to ``dtype``
+    first if given), as in PyTorch."""
     dim, _ = dim_args(dim, False, numpy_names)
-    (axis,) = normalize_dims(dim, a.ndim) or (None,)
-    return LogSoftmax.apply(a, axis)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    _require_float(a, "log_softmax")
+    return LogSoftmax.apply(a, _one_dim(a, dim))
 
 
 class Softmax(Function):
@@ -169,10 +214,14 @@ class Softmax(Function):
         return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True)), None
 
 
-def softmax(a, dim=-1, **numpy_names):
+def softmax(a, dim=-1, *, dtype=None, **numpy_names):
+    """Along the one dim ``dim`` (an int), of a floating point tensor (cast to ``dtype``
+    first if given), as in PyTorch."""
     dim, _ = dim_args(dim, False, numpy_names)
-    (axis,) = normalize_dims(dim, a.ndim) or (None,)
-    return Softmax.apply(a, axis)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    _require_float(a, "softmax")
+    return Softmax.apply(a, _one_dim(a, dim))
 
 
 # ---- products, spreads, norms ----------------------------------------------------------
@@ -243,7 +292,7 @@ def prod(a, dim=None, keepdim=False, dtype=None, **numpy_names):
         a = a.to(dtype=dtype)
     elif a.dtype.kind in "biu":
         a = Tensor._make(a.data.astype(numpy.int64), None)
-    return Prod.apply(a, normalize_dims(dim, a.ndim), keepdim)
+    return Prod.apply(a, _axes(dim, a.ndim), keepdim)
 
 
 def _correction(unbiased, correction):
@@ -260,7 +309,7 @@ def _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if a.dtype.kind not in "fc":
         raise RuntimeError(f"var/std only support floating point and complex dtypes, got {a.dtype}")
-    axes = normalize_dims(dim, a.ndim)
+    axes = _axes(dim, a.ndim)
     count = 1
     for ax in axes:
         count *= a.shape[ax]
@@ -305,7 +354,7 @@ def logsumexp(a, dim=None, keepdim=False, **numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if a.dtype.kind not in "fc":
         a = a.to(dtype=numpy.float32)
-    axes = normalize_dims(dim, a.ndim)
+    axes = _axes(dim, a.ndim)
     xp = array_module(a.data)
     shift = a.data.max(axis=axes, keepdims=True) if a.numel() else xp.zeros((1,) * a.ndim)
     shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(a.dtype), None)
@@ -357,7 +406,11 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None, **numpy_names):
         p = 2
     if isinstance(p, str):
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf, -inf or 'fro')")
-    axes = normalize_dims(dim, a.ndim)
+    axes = _axes(dim, a.ndim)
+    if p < 0 and 0 in (a.shape[ax] for ax in axes):
+        raise RuntimeError(
+            f"norm: cannot compute the {p} norm over an empty dimension (no identity)"
+        )
     if p in (numpy.inf, -numpy.inf):
         from .. import ops
 
@@ -390,6 +443,6 @@ def all(a, dim=None, keepdim=False, **numpy_names):
 def count_nonzero(a, dim=None, **numpy_names):
     """The number of non-zero entries over ``dim`` (int64)."""
     dim, _ = dim_args(dim, False, numpy_names)
-    axes = normalize_dims(dim, a.ndim)
+    axes = _axes(dim, a.ndim)
     out = (a.data != 0).sum(axis=axes).astype(numpy.int64)
     return Tensor._make(array_module(a.data).asarray(out), None)

@@ -67,7 +67,8 @@ def _scan_dim(a, dim, numpy_names, name):
     dim = dim_alias(dim, numpy_names, name)
     if dim is None:
         raise TypeError(f"{name}() missing 1 required argument: 'dim'")
-    return check_dim(dim, a.ndim) if a.ndim else None
+    axis = check_dim(dim, a.ndim)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
+    return axis if a.ndim else None
 
 
 def _scan_input(a, dtype):
@@ -165,8 +166,12 @@ def _cumulative_extreme(a, dim, numpy_names, name, better):
     shape = [1] * a.ndim
     shape[axis] = a.shape[axis]
     positions = xp.arange(a.shape[axis]).reshape(shape)
-    # the latest position where the running extreme was reached (PyTorch's tie rule)
-    reached = xp.where(data == running, positions, 0)
+    # the latest position where the running extreme was reached (PyTorch's tie rule); a
+    # NaN is an extreme that stays (NumPy's running max propagates it), as in PyTorch
+    reached = data == running
+    if data.dtype.kind in "fc":
+        reached |= xp.isnan(data)
+    reached = xp.where(reached, positions, 0)
     indices = _accumulate("maximum", reached, axis).astype(numpy.int64)
     values = Gather.apply(a, axis, indices)
     return CumResult(values, Tensor._make(indices, None))
@@ -218,6 +223,6 @@ class LogCumSumExp(Function):
 def logcumsumexp(a, dim=None, **numpy_names):
     """log(cumsum(exp(a))) along ``dim``, computed without overflow or underflow."""
     axis = _scan_dim(a, dim, numpy_names, "logcumsumexp")
-    if a.dtype.kind not in "fc":
-        a = a.to(dtype=numpy.float32)
+    if a.dtype.kind not in "fc":  # as PyTorch, which has no integer kernel for it
+        raise TypeError(f"logcumsumexp: expected a floating point tensor, got {a.dtype}")
     return LogCumSumExp.apply(a, axis) if axis is not None else a.reshape(())
