@@ -285,3 +285,21 @@ def test_convolutions_of_an_empty_batch(groups):
     z.sum().backward()
     assert (up.grad.numpy() == 0).all()
     assert F.conv1d(minidl.zeros(0, 4, 8), minidl.ones(6, 4, 3)).shape == (0, 6, 6)
+
+
+def test_argument_types_torch_refuses():
+    with pytest.raises(ValueError, match="eps must be non-negative, got -1"):
+        F.cosine_similarity(f32(3, 4), f32(3, 4, seed=1), eps=-1.0)
+    with pytest.raises(TypeError, match="padding_idx must be an int, got 2.0"):
+        F.embedding(minidl.tensor([1, 2]), f32(10, 4), padding_idx=2.0)
+    with pytest.raises(TypeError, match="training must be a bool, got None"):
+        F.dropout(f32(3, 4), 0.0, training=None)
+    assert F.dropout(f32(3, 4), 0.5, training=np.bool_(False)).shape == (3, 4)
+
+
+def test_layer_norm_weight_and_bias_must_have_the_input_dtype():
+    x = f32(2, 5)
+    with pytest.raises(TypeError, match="weight has dtype float64 and the input float32"):
+        F.layer_norm(x, (5,), minidl.ones(5).double())
+    with pytest.raises(TypeError, match="bias has dtype int64"):
+        F.layer_norm(x, (5,), None, minidl.tensor(np.zeros(5, np.int64)))

@@ -26,6 +26,8 @@ def _clamped_norm(x, dim, eps):
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (the inputs
     broadcast together), PyTorch's formula: each input divided by its norm first."""
+    if eps < 0:
+        raise ValueError(f"cosine_similarity: eps must be non-negative, got {eps}")
     shape = numpy.broadcast_shapes(x1.shape, x2.shape)
     x1, x2 = ops.broadcast_to(x1, shape), ops.broadcast_to(x2, shape)
     return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(dim)

@@ -47,6 +47,8 @@ def _indices(input, weight):
 def _padding_row(padding_idx, rows):
     if padding_idx is None:
         return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, numpy.integer)):
+        raise TypeError(f"padding_idx must be an int, got {padding_idx!r}")
     if not -rows <= padding_idx < rows:
         raise ValueError(f"padding_idx must be within num_embeddings ({rows}), got {padding_idx}")
     return padding_idx % rows

@@ -142,11 +142,17 @@ def _keep_mask(shape, p, like):
     return mask
 
 
+def _check_dropout(p, training):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if training is not True and training is not False and not isinstance(training, numpy.bool_):
+        raise TypeError(f"dropout: training must be a bool, got {training!r}")
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) while training;
     identity otherwise. ``inplace=True`` writes the result into ``input``."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_dropout(p, training)
     if not training or p == 0:
         return input
     if inplace:
@@ -160,8 +166,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels: each (sample, channel) plane of an (N, C, H, W) input (or row
     of an (N, C, L) one) is dropped with probability p, the rest scaled by 1/(1-p), while
     training; identity otherwise. ``inplace=True`` writes the result into ``input``."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_dropout(p, training)
     if input.ndim not in (3, 4):
         raise ValueError(
             f"dropout2d: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, "

@@ -192,6 +192,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(
+                f"layer_norm: {name} has dtype {t.dtype} and the input {input.dtype}: "
+                f"they must be the same"
+            )
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     return Normalize.apply(input, weight, bias, axes, eps, None)
 
