@@ -65,7 +65,7 @@ def scaled_dot_product_attention(
     dead = None
     if attn_mask is not None:
         # a query that may attend to no key gets weights 0, not 0/0 (PyTorch's safe softmax)
-        dead = xp.isneginf(scores.data).all(axis=-1, keepdims=True)
+        dead = (scores.data == -numpy.inf).all(axis=-1, keepdims=True)
         if dead.any():
             dead = Tensor._make(dead, None)
             scores = ops.where(dead, 0.0, scores)  # finite, so that gradients stay finite
