@@ -66,6 +66,15 @@ def test_softmax_dtype_argument():
     assert out.dtype == np.float64 and out.tolist() == [[0.5, 0.5]]
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_along_an_empty_dim_is_empty(name):
+    """As PyTorch (it raised NumPy's 'zero-size array to reduction operation maximum')."""
+    x = minidl.zeros(0, 3, requires_grad=True)
+    out = getattr(minidl, name)(x, dim=0)
+    out.sum().backward()
+    assert out.shape == (0, 3) and x.grad.shape == (0, 3)
+
+
 @pytest.mark.parametrize("data", [[1, 2], [True, False]])
 def test_mean_refuses_integers_and_booleans(data):
     with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype"):

@@ -174,8 +174,12 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
         xp = array_module(a)
-        shifted = a - a.max(axis=axis, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        try:
+            shifted = a - a.max(axis=axis, keepdims=True)
+        except ValueError:  # an empty axis (no max): nothing to normalise, as PyTorch
+            out = a.copy()
+        else:
+            out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -202,8 +206,12 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
         xp = array_module(a)
-        out = xp.exp(a - a.max(axis=axis, keepdims=True))
-        out /= out.sum(axis=axis, keepdims=True)
+        try:
+            out = xp.exp(a - a.max(axis=axis, keepdims=True))
+        except ValueError:  # an empty axis (no max): nothing to normalise, as PyTorch
+            out = a.copy()
+        else:
+            out /= out.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
