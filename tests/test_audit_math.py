@@ -182,3 +182,12 @@ def test_clone_refuses_a_non_tensor():
     """It used to return a bare NumPy array."""
     with pytest.raises(TypeError, match="must be Tensor"):
         minidl.clone([1.0, 2.0])
+
+
+@pytest.mark.parametrize("std", [minidl.std, lambda x, d: minidl.std_mean(x, d)[0]])
+def test_std_of_equal_entries_has_a_zero_gradient(std):
+    """As PyTorch; it was 0 * inf = nan, which poisons every gradient upstream."""
+    x = t([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], dtype=minidl.float64)
+    x.requires_grad_(True)
+    std(x, 1).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5]]

@@ -339,9 +339,26 @@ def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_n
     return _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0]
 
 
+class StdOfVar(Function):
+    """out = var^(1/2) ;  dvar = g var^(-1/2) / 2, and 0 where var = 0 (as PyTorch's std:
+    an input whose entries are all equal gets a zero gradient, not 0 * inf = nan)"""
+
+    @staticmethod
+    def forward(ctx, var_):
+        ctx.save_for_backward(var_)
+        return var_**0.5
+
+    @staticmethod
+    def backward(ctx, g):
+        (var_,) = ctx.saved_tensors
+        xp = array_module(g)
+        zero = var_ == 0
+        return xp.where(zero, 0, g * (0.5 * xp.where(zero, 1, var_) ** -0.5))
+
+
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
     """sqrt of :func:`var`."""
-    return _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0] ** 0.5
+    return StdOfVar.apply(_var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0])
 
 
 def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
@@ -352,7 +369,7 @@ def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **nu
 def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
     """``(std, mean)`` over ``dim`` in one pass."""
     var_, mean_ = _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)
-    return var_**0.5, mean_
+    return StdOfVar.apply(var_), mean_
 
 
 def logsumexp(a, dim=None, keepdim=False, **numpy_names):
