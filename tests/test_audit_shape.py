@@ -129,3 +129,100 @@ def test_roll_needs_shifts_tril_keeps_bool_unfold_size():
     check(arange(2, 2, dtype=I64).triu(), [[0, 1], [0, 3]], I64)
     with pytest.raises(RuntimeError, match="size is -1"):
         arange(4).unfold(0, -1, 1)
+
+
+# ---- indexing, masks, gather/scatter ----------------------------------------------------
+@pytest.mark.parametrize("value", [None, [1.0, 2.0, 3.0], "a"])
+def test_setitem_refuses_what_is_not_a_number_or_tensor(value):
+    x = arange(3)
+    with pytest.raises(TypeError, match="can't assign"):
+        x[:] = value  # None used to write nan
+    check(x, [0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "dtype, value",
+    [(I64, float("nan")), (I64, float("inf")), (minidl.int32, 2**40), (F32, 1e40)],
+)
+def test_numbers_that_overflow_the_dtype_raise(dtype, value):
+    x, mask = arange(3, dtype=dtype), minidl.tensor([True, False, True])
+    index = minidl.tensor([0])
+    for write in (
+        lambda: x.__setitem__(0, value),
+        lambda: x.masked_fill(mask, value),
+        lambda: x.scatter(0, index, value=value),
+    ):
+        with pytest.raises(RuntimeError, match="overflow"):
+            write()
+    check(x, [0, 1, 2])
+
+
+def test_numbers_that_fit_still_write():
+    x = arange(3, dtype=I64)
+    x[0] = 7.9  # truncated toward zero, as PyTorch
+    check(x, [7, 1, 2], I64)
+    f = arange(3)
+    f[1] = float("inf")
+    check(f.masked_fill(minidl.tensor([True, False, False]), float("nan"))[1:], [np.inf, 2.0])
+    u = minidl.tensor([0, 1], dtype=np.uint8)
+    u[0] = -1  # PyTorch wraps (NumPy raises)
+    check(u, [255, 1])
+
+
+def test_masked_fill_broadcasts_and_names_bad_shapes():
+    out = arange(3).masked_fill(minidl.tensor([[True, False, True], [False] * 3]), 9.0)
+    check(out, [[9.0, 1.0, 9.0], [0.0, 1.0, 2.0]])
+    with pytest.raises(RuntimeError, match="broadcast"):
+        arange(2, 3).masked_fill(minidl.tensor([True, False]), 9.0)
+    with pytest.raises(RuntimeError, match="broadcast"):
+        minidl.where(minidl.tensor([True, False]), arange(3), arange(2))
+
+
+def test_one_hot_of_nothing_needs_num_classes():
+    empty = minidl.tensor(np.zeros(0, np.int64))
+    with pytest.raises(RuntimeError, match="infer"):
+        minidl.nn.functional.one_hot(empty)
+    assert minidl.nn.functional.one_hot(empty, 3).shape == (0, 3)
+
+
+def test_gather_scatter_index_select_refuse_negative_indices():
+    x, neg = arange(3, 4), minidl.tensor([[0, -1]])
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
+        x.gather(1, neg)  # NumPy would read the last column
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
+        x.scatter(1, neg, arange(1, 2))
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
+        x.index_select(1, minidl.tensor([-1]))
+    with pytest.raises(RuntimeError, match="index 4 is out of bounds"):
+        x.index_select(1, minidl.tensor([4]))
+    # take_along_dim counts from the end, as PyTorch
+    check(minidl.take_along_dim(x, minidl.tensor([[-1]]), 1), [[3.0], [7.0], [11.0]])
+    with pytest.raises(RuntimeError, match="broadcast"):
+        minidl.take_along_dim(x, minidl.tensor([[0], [1]]), 1)
+
+
+def test_gather_index_types_and_0d_input():
+    x = arange(3, 4)
+    with pytest.raises(TypeError, match="must be Tensor"):
+        minidl.gather(x, 1, [[0, 1]])
+    with pytest.raises(RuntimeError, match="dtype"):
+        arange(3, dtype=I64).scatter(0, minidl.tensor([0]), minidl.tensor([1.5]))
+    s = minidl.tensor(5.0)
+    check(s.gather(0, minidl.tensor(0)), 5.0)
+    check(s.gather(0, minidl.tensor([0, 0])), [5.0, 5.0])
+
+
+# ---- linear algebra -------------------------------------------------------------------
+def test_products_promote_like_pytorch_and_refuse_bool_and_lists():
+    i, f = arange(2, 2, dtype=I64), arange(2, 2)
+    check(i @ f, [[2.0, 3.0], [6.0, 11.0]], F32)  # NumPy: float64
+    check(minidl.dot(arange(2, dtype=I64), arange(2)), 1.0, F32)
+    check(minidl.einsum("ij,jk->ik", i, f), [[2.0, 3.0], [6.0, 11.0]], F32)
+    check(minidl.outer(arange(2, dtype=I64), arange(2)), [[0.0, 0.0], [0.0, 1.0]], F32)
+    b = minidl.tensor([[True]])
+    for call in (lambda: b @ b, lambda: minidl.trace(b), lambda: minidl.einsum("ij->", b)):
+        with pytest.raises(RuntimeError, match="bool"):
+            call()
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        arange(3) @ [1.0, 2.0, 3.0]
+    check(minidl.trace(arange(2, 2, dtype=minidl.int32)), 3, I64)

@@ -42,3 +42,41 @@ def cast(a, dtype):
     if a.requires_grad and numpy.dtype(dtype).kind in "fc":
         return Cast.apply(a, dtype)
     return Tensor._make(a.data.astype(dtype), None)
+
+
+_RANGES = {}  # dtype.char -> (low, high): the Python numbers PyTorch converts to it
+
+
+def _limits(dtype):
+    kind = dtype.kind
+    if kind == "f":
+        high = float(numpy.finfo(dtype).max)
+        return (-high, high)
+    if kind in "iu":
+        info = numpy.iinfo(dtype)
+        return (int(info.min) if kind == "i" else -int(info.max), int(info.max))
+    return (-numpy.inf, numpy.inf)
+
+
+def check_scalar(value, dtype, name):
+    """``value`` (a number written into a tensor of ``dtype`` by ``x[i] = value``,
+    ``masked_fill``, ``scatter(value=)``), or PyTorch's error: only numbers, and none
+    outside the dtype's range (nan or inf into an integer, 1e40 into float32). As in
+    PyTorch, any number fits a bool, inf and nan fit a float, and uint8 takes -255..255
+    (negatives wrap around)."""
+    limits = _RANGES.get(dtype.char) or _RANGES.setdefault(dtype.char, _limits(dtype))
+    try:
+        fits = limits[0] <= value <= limits[1]  # False for nan too
+    except (TypeError, ValueError):  # None, a string, a list, an array: not a number
+        fits = None
+    if not fits:
+        kind = dtype.kind
+        if fits is None or isinstance(value, numpy.ndarray):
+            raise TypeError(f"{name}: can't assign a {type(value).__name__} to a tensor of {dtype}")
+        if kind in "iu" or (kind == "f" and value == value and abs(value) != numpy.inf):
+            raise RuntimeError(
+                f"{name}: value {value} cannot be converted to {dtype} without overflow"
+            )
+    if value < 0 and dtype.kind == "u":
+        return int(value) + limits[1] + 1  # two's complement, as PyTorch (NumPy raises)
+    return value

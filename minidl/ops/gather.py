@@ -3,13 +3,12 @@
 and scatter-add's is a gather, so each differentiates the other, to any order.
 """
 
-import numpy
-
 from .. import backend
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import check_dim
+from .base import category, check_dim
+from .conversion import check_scalar
 from .index import getitem
 from .shape import broadcast_to, reshape
 
@@ -94,7 +93,7 @@ class Scatter(Function):
 def _index_array(index, like, name):
     data = index.data if isinstance(index, Tensor) else index
     if not hasattr(data, "dtype"):
-        data = numpy.asarray(data)
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if data.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {data.dtype}")
     return backend.to_device(data, like.device) if like.device != "cpu" else data
@@ -102,7 +101,8 @@ def _index_array(index, like, name):
 
 def _check_along(a, dim, index, name, src=None):
     """PyTorch's shape rules for gather/scatter: same ndim, index no larger than ``a``
-    (and than ``src``) in every dim but ``dim``; values in range."""
+    (and than ``src``) in every dim but ``dim``; values in [0, size) (no negative
+    indices, unlike NumPy)."""
     dim = check_dim(dim, a.ndim)
     if index.ndim != max(a.ndim, 1) and not (a.ndim == 0 and index.ndim == 0):
         raise RuntimeError(
@@ -121,17 +121,26 @@ def _check_along(a, dim, index, name, src=None):
                 f"{name}(): index {tuple(index.shape)} is larger than src "
                 f"{tuple(src.shape)} at dimension {d}"
             )
-    if index.size and (int(index.min()) < -a.shape[dim] or int(index.max()) >= a.shape[dim]):
-        raise RuntimeError(
-            f"{name}(): index {int(index.max())} is out of bounds for "
-            f"dimension {dim} with size {a.shape[dim]}"
-        )
+    _check_range(index, a.shape[dim], dim, name)
     return dim
+
+
+def _check_range(index, n, dim, name):
+    if index.size:
+        low, high = int(index.min()), int(index.max())
+        if low < 0 or high >= n:
+            raise RuntimeError(
+                f"{name}(): index {low if low < 0 else high} is out of bounds for "
+                f"dimension {dim} with size {n}"
+            )
 
 
 def gather(input, dim, index):
     """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on for other dims)."""
     index = _index_array(index, input, "gather")
+    if input.ndim == 0 and index.ndim <= 1:  # a 0-d input is its own dim 0
+        check_dim(dim, 0)
+        return reshape(gather(reshape(input, 1), 0, index.reshape(-1)), index.shape)
     dim = _check_along(input, dim, index, "gather")
     return Gather.apply(input, dim, index)
 
@@ -140,10 +149,17 @@ def _scatter(op, name, input, dim, index, src):
     index = _index_array(index, input, name)
     dim = _check_along(input, dim, index, name, src if isinstance(src, Tensor) else None)
     if isinstance(src, Tensor):
+        if src.dtype != input.dtype:
+            if category(src.dtype) > category(input.dtype):  # float into int: truncated
+                raise RuntimeError(
+                    f"{name}(): Expected self.dtype to be equal to src.dtype "
+                    f"({input.dtype} vs {src.dtype})"
+                )
+            src = src.to(dtype=input.dtype)  # PyTorch raises; minidl casts within a category
         if src.shape != index.shape:
             src = getitem(src, tuple(slice(0, n) for n in index.shape))
-        if src.dtype != input.dtype:
-            src = src.to(dtype=input.dtype)
+    else:
+        src = check_scalar(src, input.dtype, name)
     return op.apply(input, src, dim, index)
 
 
@@ -175,10 +191,23 @@ def take_along_dim(input, indices, dim=None):
             f"take_along_dim(): input and indices should have the same number "
             f"of dimensions, but got {input.ndim} and {index.ndim}"
         )
-    shape = [max(n, m) for n, m in zip(input.shape, index.shape)]
-    input = broadcast_to(input, [n if d != dim else input.shape[d] for d, n in enumerate(shape)])
     xp = array_module(index)
-    index = xp.broadcast_to(index, [n if d != dim else index.shape[d] for d, n in enumerate(shape)])
+    try:
+        shape = list(
+            xp.broadcast_shapes(
+                input.shape[:dim] + input.shape[dim + 1 :],
+                index.shape[:dim] + index.shape[dim + 1 :],
+            )
+        )
+    except ValueError:
+        raise RuntimeError(
+            f"take_along_dim(): input {tuple(input.shape)} and indices "
+            f"{tuple(index.shape)} do not broadcast apart from dimension {dim}"
+        ) from None
+    input = broadcast_to(input, shape[:dim] + [input.shape[dim]] + shape[dim:])
+    index = xp.broadcast_to(index, shape[:dim] + [index.shape[dim]] + shape[dim:])
+    if index.size and int(index.min()) < 0:  # PyTorch's take_along_dim counts from the end
+        index = index + (index < 0) * input.shape[dim]
     return gather(input, dim, index)
 
 
@@ -190,6 +219,7 @@ def index_select(input, dim, index):
             f"index_select(): Index is supposed to be a vector, got shape {tuple(index.shape)}"
         )
     dim = check_dim(dim, input.ndim)
+    _check_range(index, input.shape[dim] if input.ndim else 1, dim, "index_select")
     if input.ndim == 0:
         return getitem(input.reshape(1), index.reshape(-1)).reshape(())
     return getitem(input, (slice(None),) * dim + (index.reshape(-1),))

@@ -18,6 +18,7 @@ from ..autograd import Function, is_grad_enabled, note_in_place_write
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import operand, promote, result_type, unbroadcast
+from .conversion import check_scalar
 
 
 # ---- an index in PyTorch's two steps ---------------------------------------------------
@@ -223,6 +224,8 @@ def setitem(a, index, value):
             )
         if value.dtype != a.dtype:
             value = value.to(dtype=a.dtype)
+    else:  # a number: None, lists, strings and out-of-range numbers raise, as in PyTorch
+        value = check_scalar(value, a.dtype, "setitem")
     recorded = is_grad_enabled() and (
         a.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
     )
@@ -313,7 +316,14 @@ def where(condition, input=None, other=None):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._make(array_module(condition.data).asarray(input, dtype=dtype), None)
     input, other = promote((input, other), dtype)
-    return Where.apply(condition, input, other)
+    try:
+        return Where.apply(condition, input, other)
+    except ValueError:
+        raise RuntimeError(
+            "where: condition, input and other of shapes "
+            f"{', '.join(str(tuple(getattr(x, 'shape', ()))) for x in (condition, input, other))}"
+            " do not broadcast together"
+        ) from None
 
 
 def masked_fill(input, mask, value):
@@ -331,14 +341,15 @@ def masked_fill(input, mask, value):
             )
         value = value if value.dtype == input.dtype else value.to(dtype=input.dtype)
     else:
+        value = check_scalar(value, input.dtype, "masked_fill")
         value = numpy.asarray(value).astype(input.dtype).item()
-    out = Where.apply(mask, value, input)
-    if out.shape != input.shape:
+    try:
+        return Where.apply(mask, value, input)  # broadcast together, as PyTorch
+    except ValueError:
         raise RuntimeError(
             f"masked_fill: mask of shape {tuple(mask.shape)} does not "
-            f"broadcast to the input's shape {tuple(input.shape)}"
-        )
-    return out
+            f"broadcast with the input's shape {tuple(input.shape)}"
+        ) from None
 
 
 def masked_select(input, mask):
@@ -376,7 +387,9 @@ def one_hot(tensor, num_classes=-1):
     if data.size and int(data.min()) < 0:
         raise RuntimeError("one_hot: Class values must be non-negative.")
     if num_classes == -1:
-        num_classes = int(data.max()) + 1 if data.size else 0
+        if not data.size:
+            raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
+        num_classes = int(data.max()) + 1
     elif data.size and int(data.max()) >= num_classes:
         raise RuntimeError(
             f"one_hot: Class values must be smaller than num_classes "

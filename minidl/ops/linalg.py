@@ -5,7 +5,7 @@ import numpy
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import Tensor
-from .base import operand, shape_of, unbroadcast
+from .base import operand, promote, result_type, shape_of, unbroadcast
 from .shape import broadcast_to
 
 
@@ -46,9 +46,28 @@ class MatMul(Function):
 
 
 def matmul(a, b):
+    """``a @ b`` of Tensors (or NumPy arrays, made constants); not bool. Mixed dtypes
+    promote by PyTorch's rule (int64 @ float32 is float32), where PyTorch raises."""
     if not isinstance(a, Tensor):
-        a = operand(a, b)
-    return MatMul.apply(a, operand(b, a))
+        a = _matrix_operand(a, b)
+    b = _matrix_operand(b, a)
+    if a.dtype != b.dtype or a.dtype.kind == "b":
+        a, b = _same_dtype("matmul", (a, b))
+    return MatMul.apply(a, b)
+
+
+def _matrix_operand(x, like):
+    if isinstance(x, (Tensor, numpy.ndarray)) or type(x).__module__ == "cupy":
+        return operand(x, like)
+    raise TypeError(f"matmul(): argument must be a Tensor, not {type(x).__name__}")
+
+
+def _same_dtype(name, tensors):
+    """``tensors`` in one dtype, PyTorch's promotion of theirs (NumPy's would make
+    int64 @ float32 float64); bool refused, as PyTorch."""
+    if any(t.dtype.kind == "b" for t in tensors):
+        raise RuntimeError(f"{name}: not implemented for bool tensors")
+    return promote(tensors, result_type(*tensors))
 
 
 # ---- einsum ------------------------------------------------------------------------------
@@ -175,6 +194,11 @@ def einsum(equation, *operands):
     """Einstein summation, as ``torch.einsum`` (``...`` and implicit outputs included)."""
     if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
         operands = tuple(operands[0])
+    for x in operands:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"einsum(): operands must be Tensors, got {type(x).__name__}")
+    if any(x.dtype != operands[0].dtype for x in operands) or operands[0].dtype.kind == "b":
+        operands = _same_dtype("einsum", operands)
     equation, operands = _einsum_equation(equation, operands)
     return Einsum.apply(*operands, equation=equation)
 
@@ -234,5 +258,8 @@ def outer(input, vec2):
 def trace(input):
     """The sum of the main diagonal of a 2-D tensor (square or not)."""
     _check_ranks("trace", (input,), (2,), "a matrix")
+    if input.dtype.kind in "biu":  # a sum: integers give int64, as PyTorch
+        _same_dtype("trace", (input,))
+        input = input.to(dtype=numpy.int64)
     n = min(input.shape)
     return einsum("ii->", input[:n, :n])
