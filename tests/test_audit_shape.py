@@ -226,3 +226,8 @@ def test_products_promote_like_pytorch_and_refuse_bool_and_lists():
     with pytest.raises(TypeError, match="must be a Tensor"):
         arange(3) @ [1.0, 2.0, 3.0]
     check(minidl.trace(arange(2, 2, dtype=minidl.int32)), 3, I64)
+
+
+def test_outer_of_bools_is_their_and():
+    out = minidl.outer(minidl.tensor([True, False]), minidl.tensor([True, True]))
+    check(out, [[True, True], [False, False]], minidl.bool_)

@@ -252,7 +252,7 @@ def dot(input, other):
 def outer(input, vec2):
     """out[i, j] = input[i] * vec2[j] for 1-D tensors."""
     _check_ranks("outer", (input, vec2), (1, 1), "1D tensors")
-    return einsum("i,j->ij", input, vec2)
+    return input.reshape(-1, 1) * vec2  # a product: PyTorch's promotion, bools included
 
 
 def trace(input):
