@@ -231,3 +231,9 @@ def test_products_promote_like_pytorch_and_refuse_bool_and_lists():
 def test_outer_of_bools_is_their_and():
     out = minidl.outer(minidl.tensor([True, False]), minidl.tensor([True, True]))
     check(out, [[True, True], [False, False]], minidl.bool_)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.uint16, np.uint32])
+def test_index_tensors_of_small_or_unsigned_ints_raise(dtype):
+    with pytest.raises(IndexError, match="long, int, byte or bool"):
+        arange(3)[minidl.tensor(np.array([1, 0], dtype))]

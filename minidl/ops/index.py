@@ -88,7 +88,8 @@ def _as_index_item(item, device):
         if not item.size:
             item = item.astype(numpy.int64)
     if hasattr(item, "dtype"):
-        if item.dtype.kind not in "biu":
+        kind = item.dtype.kind  # int64, int32, bool; uint8 as integers (PyTorch: a mask)
+        if kind != "b" and (kind != "i" or item.dtype.itemsize < 4) and item.dtype != numpy.uint8:
             raise IndexError(
                 f"tensors used as indices must be long, int, byte or bool tensors, got {item.dtype}"
             )
