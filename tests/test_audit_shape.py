@@ -237,3 +237,8 @@ def test_outer_of_bools_is_their_and():
 def test_index_tensors_of_small_or_unsigned_ints_raise(dtype):
     with pytest.raises(IndexError, match="long, int, byte or bool"):
         arange(3)[minidl.tensor(np.array([1, 0], dtype))]
+
+
+def test_view_with_a_dtype_says_it_is_not_supported():
+    with pytest.raises(TypeError, match=r"view\(dtype\)"):
+        arange(2).view(minidl.int32)

@@ -25,6 +25,11 @@ class Reshape(Function):
                 f"reshape: cannot view a tensor of shape {a.shape} "
                 f"({a.size} elements) as shape {tuple(shape)}"
             ) from None
+        except TypeError:
+            raise TypeError(
+                f"reshape/view: sizes must be ints, got {tuple(shape)} (view(dtype), "
+                f"a reinterpretation of the bytes, is not supported)"
+            ) from None
         # NumPy takes any one negative size as -1; checked only when the shape changed
         if out.shape != shape and -1 not in shape and shape and min(shape) < 0:
             raise RuntimeError(f"reshape: invalid shape dimension {min(shape)} in {tuple(shape)}")
