@@ -242,3 +242,8 @@ def test_index_tensors_of_small_or_unsigned_ints_raise(dtype):
 def test_view_with_a_dtype_says_it_is_not_supported():
     with pytest.raises(TypeError, match=r"view\(dtype\)"):
         arange(2).view(minidl.int32)
+
+
+def test_sort_of_a_0d_tensor_keeps_its_dtype():
+    check(minidl.sort(minidl.tensor(True)).values, True, minidl.bool_)  # a * 1 gave int64
+    check(minidl.topk(minidl.tensor(2.5, dtype=minidl.float64), 1).values, 2.5, minidl.float64)

@@ -9,6 +9,7 @@ import numpy
 from ..backend import array_module
 from ..tensor import Tensor
 from .base import check_dim
+from .elementwise import clone
 from .gather import Gather
 from .shape import dim_alias
 
@@ -37,7 +38,7 @@ def sort(a, dim=-1, descending=False, stable=False, **numpy_names):
     """``(values, indices)`` of ``a`` sorted along ``dim``; values are differentiable."""
     indices = argsort(a, dim, descending, stable, **numpy_names)
     if a.ndim == 0:
-        return SortResult(a * 1, indices)
+        return SortResult(clone(a), indices)
     axis = check_dim(dim_alias(dim, numpy_names, "sort"), a.ndim)
     return SortResult(Gather.apply(a, axis, indices.data), indices)
 
@@ -53,7 +54,7 @@ def topk(a, k, dim=-1, largest=True, sorted=True, **numpy_names):
         raise RuntimeError(f"topk: selected index k ({k}) out of range for a dimension of size {n}")
     if a.ndim == 0:
         return TopKResult(
-            a * 1, Tensor._make(array_module(a.data).zeros((), dtype=numpy.int64), None)
+            clone(a), Tensor._make(array_module(a.data).zeros((), dtype=numpy.int64), None)
         )
     order = _order(a.data, axis, largest)
     index = (slice(None),) * axis + (slice(0, k),)
