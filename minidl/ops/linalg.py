@@ -50,8 +50,10 @@ def matmul(a, b):
     promote by PyTorch's rule (int64 @ float32 is float32), where PyTorch raises."""
     if not isinstance(a, Tensor):
         a = _matrix_operand(a, b)
-    b = _matrix_operand(b, a)
-    if a.dtype != b.dtype or a.dtype.kind == "b":
+    if not isinstance(b, Tensor):
+        b = _matrix_operand(b, a)
+    dtype = a.dtype
+    if dtype is not b.dtype or dtype.kind == "b":  # rare: the check costs ~nothing
         a, b = _same_dtype("matmul", (a, b))
     return MatMul.apply(a, b)
 
