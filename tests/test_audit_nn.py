@@ -113,7 +113,7 @@ def test_linear_refuses_mixed_dtypes():
 
 @pytest.mark.parametrize("conv", [F.conv2d, F.conv_transpose2d])
 def test_convolutions_refuse_an_empty_kernel(conv):
-    with pytest.raises(ValueError, match="kernel size must be positive"):
+    with pytest.raises(ValueError, match="kernel size .*must be positive"):
         conv(f32(2, 4, 6, 6), f32(4, 4, 0, 3))
 
 

@@ -178,8 +178,9 @@ def _conv(x, weight, bias, stride, padding, dilation, groups):
     n, o = x.shape[0], weight.shape[0]
     cols = unfold_windows(x, weight.shape[2:], stride, padding, dilation)
     ho, wo = cols.shape[3:5]
-    rows = math.prod(cols.shape[:3]) // groups  # (not -1: an empty batch leaves it open)
-    y = weight.reshape(groups, o // groups, rows) @ cols.reshape(groups, rows, ho * wo * n)
+    w_g = weight.reshape(groups, o // groups, -1)
+    # cols' rows named, not -1, which an empty batch (n = 0) would leave open
+    y = w_g @ cols.reshape(groups, w_g.shape[2], ho * wo * n)
     y = array_module(y).transpose(y.reshape(o, ho, wo, n), (3, 0, 1, 2))
     if bias is not None:
         y = y + bias.reshape(o, 1, 1)
@@ -208,7 +209,8 @@ class Conv2dFunction(Function):
         gy = xp.transpose(g, (1, 2, 3, 0)).reshape(groups, o // groups, ho * wo * n)
         dx = dw = db = None
         if need_w:
-            cols_g = cols.reshape(groups, math.prod(cols.shape[:3]) // groups, ho * wo * n)
+            rows = weight.shape[1] * kernel[0] * kernel[1]  # not -1: n may be 0
+            cols_g = cols.reshape(groups, rows, ho * wo * n)
             dw = (gy @ xp.swapaxes(cols_g, -1, -2)).reshape(weight.shape)
         if need_x:
             w_g = weight.reshape(groups, o // groups, -1)
@@ -315,10 +317,6 @@ def _check_conv(name, x, weight, bias, groups, in_channels_axis, spatial):
             f"shape {tuple(weight.shape)} with groups={groups} expects {expected} (and both "
             "channel counts must divide by groups)"
         )
-    if 0 in weight.shape[2:]:
-        raise ValueError(
-            f"{name}: the kernel size must be positive, got weight {tuple(weight.shape)}"
-        )
     out_channels = weight.shape[0] if in_channels_axis == 1 else weight.shape[1] * groups
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"{name}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
@@ -337,6 +335,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     kernel = tuple(weight.shape[2:])
     pads = _padding_pairs(padding, kernel, stride, dilation, 2, "conv2d")
     for size, k, s, (p, q), d in zip(input.shape[2:], kernel, stride, pads, dilation):
+        if k < 1:
+            raise ValueError(f"conv2d: the kernel size must be positive, got {kernel}")
         if output_size(size, k, s, p, q, d) < 1:
             raise ValueError(
                 f"conv2d: the kernel {kernel} (dilation {dilation}) is larger "
@@ -391,8 +391,11 @@ def conv_transpose2d(
             input.shape[2:], stride, pads, dilation, weight.shape[2:], extra
         )
     )
-    if min(size) < 1:
-        raise ValueError(f"conv_transpose2d: the output size {size} is not positive")
+    if min(size) < 1 or 0 in weight.shape[2:]:
+        raise ValueError(
+            f"conv_transpose2d: the kernel size {tuple(weight.shape[2:])} and the output "
+            f"size {size} must be positive"
+        )
     return ConvTranspose2dFunction.apply(
         input, weight, bias, stride, tuple((p, p) for p in pads), dilation, groups, size
     )
