@@ -22,6 +22,15 @@ def resolve_dtype(dtype):
     return None if dtype is None else numpy.dtype(dtype)
 
 
+def _is_dtype_name(name):
+    """True for a string NumPy reads as a dtype ("float64", "int32"), False for "cpu"."""
+    try:
+        numpy.dtype(name)
+    except TypeError:
+        return False
+    return True
+
+
 def _is_array(x):
     """True for a NumPy or CuPy array (not for a Tensor, a list or a number)."""
     return isinstance(x, numpy.ndarray) or (
@@ -313,7 +322,13 @@ class Tensor:
         return self
 
     def to(self, device=None, dtype=None):
-        """This tensor on ``device`` ("cpu"/"gpu") and/or as ``dtype``; differentiable."""
+        """This tensor on ``device`` ("cpu"/"gpu") and/or as ``dtype``; differentiable.
+        As in PyTorch, the first argument may also be a dtype (``x.to(numpy.float64)``)
+        or a Tensor, whose device and dtype are taken (``x.to(other)``)."""
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        elif device is not None and (not isinstance(device, str) or _is_dtype_name(device)):
+            device, dtype = None, device if dtype is None else dtype  # a dtype, a type, a name
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
             out = ops.to_device(out, backend.normalize_device(device))
@@ -399,6 +414,11 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an index, "
+                f"got a {self.dtype} tensor"
+            )
         return int(self.item())
 
     # ---- operators (PyTorch's type promotion: see minidl.ops.base.result_type) ---------
@@ -547,9 +567,10 @@ class Tensor:
             raise TypeError(
                 f"fill_: value must be a number or a 0-d tensor, got {type(value).__name__}"
             )
-        return self.copy_(
-            value if isinstance(value, Tensor) else Tensor._make(numpy.asarray(value), None)
-        )
+        if not isinstance(value, Tensor):
+            value = ops.conversion.check_scalar(value, self.dtype, "fill_")
+            value = Tensor._make(numpy.asarray(value), None)
+        return self.copy_(value)
 
     def zero_(self):
         return self.fill_(0)

@@ -322,3 +322,26 @@ def test_contains_looks_at_every_element():
     assert 3 in t and 5 not in t and 2.0 in t and minidl.tensor(4) in t
     with pytest.raises(RuntimeError, match="only supports Tensor or scalar"):
         "a" in t  # noqa: B015
+
+
+def test_to_takes_a_dtype_or_a_tensor_first_as_pytorch():
+    x = minidl.tensor([1.5, 2.5])
+    assert x.to(np.float64).dtype == np.float64
+    assert x.to("float16").dtype == np.float16
+    assert x.to(minidl.tensor([1, 2])).dtype == np.int64  # the other tensor's dtype
+    assert x.to("cpu") is x and x.to("cpu", np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match="Unknown device 'tpu'"):
+        x.to("tpu")
+
+
+def test_only_integer_tensors_are_indices_and_fill_refuses_overflow():
+    items = [10, 11, 12]
+    assert items[minidl.tensor(2)] == 12
+    with pytest.raises(TypeError, match="only integer tensors"):
+        items[minidl.tensor(1.0)]  # torch: TypeError too (int() would truncate 1.7)
+    ints = minidl.zeros(3, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="cannot be converted to int64"):
+        ints.fill_(float("nan"))  # NumPy would write -2**63
+    with pytest.raises(RuntimeError, match="cannot be converted to float32"):
+        minidl.zeros(2).fill_(1e40)
+    assert minidl.zeros(2, dtype=np.uint8).fill_(-1).tolist() == [255, 255]  # wraps, as torch
