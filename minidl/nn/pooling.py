@@ -48,15 +48,16 @@ __all__ = [
 def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
     """(kernel, stride, ((top, bottom), (left, right)), dilation, (Ho, Wo)) of a pooling,
     with torch's output size rule and its checks."""
-    if x.ndim != 4:
+    shape = x.shape
+    if len(shape) != 4:
         raise ValueError(
             f"{name}: expected a 4-D input (batch, channels, height, width), "
-            f"got shape {tuple(x.shape)}"
+            f"got shape {tuple(shape)}"
         )
-    if 0 in x.shape[1:]:
+    if not (shape[1] and shape[2] and shape[3]):
         raise ValueError(
             f"{name}: expected non-empty channel, height and width dims (only the "
-            f"batch may be empty), got shape {tuple(x.shape)}"
+            f"batch may be empty), got shape {tuple(shape)}"
         )
     kernel = ntuple(kernel_size, 2, "kernel_size")
     stride = kernel if stride is None or stride == () else ntuple(stride, 2, "stride")
@@ -72,7 +73,7 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
             f"pad={pads} and kernel_size={kernel}"
         )
     pairs, out = [], []
-    for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation):
+    for size, k, s, p, d in zip(shape[2:], kernel, stride, pads, dilation):
         span = size + 2 * p - d * (k - 1) - 1
         n = (span + (s - 1 if ceil_mode else 0)) // s + 1
         if ceil_mode and (n - 1) * s >= size + p:
