@@ -291,7 +291,10 @@ def test_modules_match_the_functional_forms_and_load_by_name():
     assert repr(layer) == "Conv2d(2, 4, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))"
     up = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1).double()
     assert up(layer(x)).shape == (2, 2, 8, 8)
-    assert nn.Conv1d(2, 3, 3, padding="same", bias=False)(t(randn(1, 2, 5))).shape == (1, 3, 5)
+    conv1d = nn.Conv1d(2, 3, 3, padding="same", bias=False).double()
+    assert conv1d(t(randn(1, 2, 5))).shape == (1, 3, 5)
+    with pytest.raises(TypeError, match="input float32, weight float64"):
+        conv1d(minidl.randn(1, 2, 5))  # PyTorch refuses mixed dtypes rather than promote
 
 
 def test_a_conv_net_trains():

@@ -46,6 +46,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..creation import zeros
 from . import init
+from .functional import _check_same_dtype
 from .module import Module, Parameter
 
 __all__ = [
@@ -193,6 +194,8 @@ class Conv2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not x.dtype):
+            _check_same_dtype("conv", x, weight, bias)  # PyTorch does not promote here
         y, cols = _conv(x, weight, bias, stride, padding, dilation, groups)
         ctx.cols = cols  # first-order only; create_graph differentiates the composite
         ctx.save_for_backward(weight)
@@ -246,6 +249,8 @@ class ConvTranspose2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups, size):
+        if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not x.dtype):
+            _check_same_dtype("conv_transpose2d", x, weight, bias)
         ctx.save_for_backward(x, weight)
         ctx.geometry = stride, padding, dilation, groups
         return _conv_transpose(x, weight, bias, stride, padding, dilation, groups, size)
