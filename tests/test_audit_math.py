@@ -191,3 +191,27 @@ def test_std_of_equal_entries_has_a_zero_gradient(std):
     x.requires_grad_(True)
     std(x, 1).sum().backward()
     assert x.grad.tolist() == [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5]]
+
+
+def test_float16_var_and_cumsum_accumulate_in_float32():
+    """As PyTorch. Before, var of 80000 float16 values was 0 (n - 1 overflowed float16 to
+    inf) and a float16 running sum of ones stalled at 2048 (2048 + 1 rounds to 2048)."""
+    x = t(np.tile([0.0, 1.0], 40000), dtype=minidl.float16)
+    for out in (minidl.var(x), minidl.std(x) ** 2, minidl.var_mean(x)[0]):
+        assert out.dtype == np.float16 and out.item() == 0.25
+    ones = minidl.ones(4096, dtype=minidl.float16)
+    assert minidl.cumsum(ones, 0)[-1].item() == 4096
+    assert minidl.cumsum(ones, 0).dtype == np.float16
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "std"])
+def test_float16_softmax_and_std_are_computed_in_float32(name):
+    """As PyTorch: one rounding to float16 at the end (log_softmax of F was -0.1333 where
+    the float32 result rounds to -0.1328)."""
+    f = getattr(minidl, name)
+    rng = np.random.default_rng(0)
+    for data in (F, rng.standard_normal((8, 100)) * 3):
+        x = t(data, dtype=minidl.float16)
+        out = f(x, 1)
+        assert out.dtype == np.float16
+        assert np.array_equal(out.numpy(), f(x.float(), 1).half().numpy())

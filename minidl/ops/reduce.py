@@ -26,9 +26,20 @@ def _one_dim(a, dim):
     return axis if a.ndim else None
 
 
-def _require_float(a, name):
-    if a.dtype.kind not in "fc":
-        raise TypeError(f"{name}: expected a floating point tensor, got {a.dtype}")
+def _along_one_dim(fn, name, a, dim, dtype, numpy_names):
+    """``fn.apply(a, axis)`` for softmax and log_softmax, as in PyTorch: ``dim`` one int,
+    ``a`` floating point (cast to ``dtype`` first if given); float16 is computed in
+    float32 and rounded once at the end."""
+    dim, _ = dim_args(dim, False, numpy_names)
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    data_type = a.data.dtype
+    if data_type.kind not in "fc":
+        raise TypeError(f"{name}: expected a floating point tensor, got {data_type}")
+    axis = _one_dim(a, dim)
+    if data_type.char == "e":  # float16
+        return fn.apply(a.float(), axis).half()
+    return fn.apply(a, axis)
 
 
 class Sum(Function):
@@ -191,13 +202,7 @@ class LogSoftmax(Function):
 
 
 def log_softmax(a, dim=-1, *, dtype=None, **numpy_names):
-    """Along the one dim ``dim`` (an int), of a floating point tensor (cast to ``dtype``
-    first if given), as in PyTorch."""
-    dim, _ = dim_args(dim, False, numpy_names)
-    if dtype is not None:
-        a = a.to(dtype=dtype)
-    _require_float(a, "log_softmax")
-    return LogSoftmax.apply(a, _one_dim(a, dim))
+    return _along_one_dim(LogSoftmax, "log_softmax", a, dim, dtype, numpy_names)
 
 
 class Softmax(Function):
@@ -223,13 +228,7 @@ class Softmax(Function):
 
 
 def softmax(a, dim=-1, *, dtype=None, **numpy_names):
-    """Along the one dim ``dim`` (an int), of a floating point tensor (cast to ``dtype``
-    first if given), as in PyTorch."""
-    dim, _ = dim_args(dim, False, numpy_names)
-    if dtype is not None:
-        a = a.to(dtype=dtype)
-    _require_float(a, "softmax")
-    return Softmax.apply(a, _one_dim(a, dim))
+    return _along_one_dim(Softmax, "softmax", a, dim, dtype, numpy_names)
 
 
 # ---- products, spreads, norms ----------------------------------------------------------
@@ -317,6 +316,9 @@ def _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names):
     dim, keepdim = dim_args(dim, keepdim, numpy_names)
     if a.dtype.kind not in "fc":
         raise RuntimeError(f"var/std only support floating point and complex dtypes, got {a.dtype}")
+    if a.data.dtype.char == "e":  # float16: computed in float32, as PyTorch (n may not fit)
+        var_, mean_ = _var_and_mean(a.float(), dim, unbiased, keepdim, correction, {})
+        return var_.half(), mean_.half()
     axes = _axes(dim, a.ndim)
     count = 1
     for ax in axes:
@@ -358,7 +360,7 @@ class StdOfVar(Function):
 
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
     """sqrt of :func:`var`."""
-    return StdOfVar.apply(_var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0])
+    return _std_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)[0]
 
 
 def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
@@ -368,8 +370,17 @@ def var_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **nu
 
 def std_mean(a, dim=None, unbiased=None, keepdim=False, *, correction=None, **numpy_names):
     """``(std, mean)`` over ``dim`` in one pass."""
-    var_, mean_ = _var_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)
-    return StdOfVar.apply(var_), mean_
+    return _std_and_mean(a, dim, unbiased, keepdim, correction, numpy_names)
+
+
+def _std_and_mean(a, dim, unbiased, keepdim, correction, numpy_names):
+    """float16 takes its square root in float32 too, as PyTorch (one rounding, not two)."""
+    half = a.data.dtype.char == "e"  # float16
+    var_, mean_ = _var_and_mean(
+        a.float() if half else a, dim, unbiased, keepdim, correction, numpy_names
+    )
+    std_ = StdOfVar.apply(var_)
+    return (std_.half(), mean_.half()) if half else (std_, mean_)
 
 
 def logsumexp(a, dim=None, keepdim=False, **numpy_names):

@@ -80,11 +80,20 @@ def _scan_input(a, dtype):
     return a
 
 
+def _scan(fn, a, axis):
+    """``fn.apply(a, axis)``; float16 accumulates in float32 and rounds once at the end, as
+    PyTorch (float16 running sums stall: 2048 + 1 is 2048 in float16)."""
+    if axis is None:  # a 0-d tensor
+        return a.reshape(())
+    if a.data.dtype.char == "e":  # float16
+        return fn.apply(a.float(), axis).half()
+    return fn.apply(a, axis)
+
+
 def cumsum(a, dim=None, dtype=None, **numpy_names):
     """Running sums along ``dim``."""
     axis = _scan_dim(a, dim, numpy_names, "cumsum")
-    a = _scan_input(a, dtype)
-    return CumSum.apply(a, axis) if axis is not None else a.reshape(())
+    return _scan(CumSum, _scan_input(a, dtype), axis)
 
 
 class CumProd(Function):
@@ -147,8 +156,7 @@ def _cumprod_grad_with_zeros(a, out, g, axis):
 def cumprod(a, dim=None, dtype=None, **numpy_names):
     """Running products along ``dim`` (gradients exact with zeros in the input)."""
     axis = _scan_dim(a, dim, numpy_names, "cumprod")
-    a = _scan_input(a, dtype)
-    return CumProd.apply(a, axis) if axis is not None else a.reshape(())
+    return _scan(CumProd, _scan_input(a, dtype), axis)
 
 
 CumResult = namedtuple("CumResult", ["values", "indices"])
