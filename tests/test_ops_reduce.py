@@ -299,3 +299,10 @@ def test_fixed_rank_products():
         minidl.bmm(a, a)
     x, y = leaf(3, 4), leaf(4)
     assert gradgradcheck(lambda p, q: minidl.mv(p, q) * minidl.outer(q, q).trace(), [x, y])
+
+
+def test_a_0d_tensor_refuses_a_repeated_dim():
+    x = minidl.tensor(2.0)
+    assert x.sum(dim=0).item() == x.sum(dim=(-1,)).item() == 2.0
+    with pytest.raises(ValueError, match="repeats an axis"):
+        x.sum(dim=(0, 0))  # torch: "dim 0 appears multiple times"

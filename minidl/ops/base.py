@@ -33,6 +33,8 @@ def normalize_dims(dim, ndim):
         return tuple(range(ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     if ndim == 0 and all(d in (0, -1) for d in dims):
+        if len(dims) > 1:
+            raise ValueError(f"dim {dim} repeats an axis")
         return ()  # like PyTorch, dim 0 / -1 of a 0-d tensor is the tensor itself
     for d in dims:
         check_dim(d, ndim)
