@@ -152,7 +152,10 @@ def min(a, dim=None, keepdim=False, **numpy_names):
 
 
 def _indices(name, a, dim, keepdim):
-    """``a.data.argmax`` / ``argmin`` along the one dim ``dim`` (None: overall)."""
+    """``a.data.argmax`` / ``argmin`` along the one dim ``dim`` (None: overall). Booleans
+    are refused, as in PyTorch (``max(dim=)`` takes them)."""
+    if a.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is not None:
         dim = _one_dim(a, dim)
     out = getattr(a.data, name)(axis=dim, keepdims=keepdim if dim is not None else False)
@@ -160,21 +163,13 @@ def _indices(name, a, dim, keepdim):
 
 
 def argmax(a, dim=None, keepdim=False, **numpy_names):
-    """Indices of the maxima (not differentiable); ``dim`` one int or None (overall).
-    Booleans are refused, as in PyTorch (``max(dim=)`` takes them)."""
-    dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    if a.dtype.kind == "b":
-        raise RuntimeError("argmax(): does not support bool input")
-    return _indices("argmax", a, dim, keepdim)
+    """Indices of the maxima (not differentiable); ``dim`` one int or None (overall)."""
+    return _indices("argmax", a, *dim_args(dim, keepdim, numpy_names))
 
 
 def argmin(a, dim=None, keepdim=False, **numpy_names):
-    """Indices of the minima (not differentiable); ``dim`` one int or None (overall).
-    Booleans are refused, as in PyTorch (``max(dim=)`` takes them)."""
-    dim, keepdim = dim_args(dim, keepdim, numpy_names)
-    if a.dtype.kind == "b":
-        raise RuntimeError("argmin(): does not support bool input")
-    return _indices("argmin", a, dim, keepdim)
+    """Indices of the minima (not differentiable); ``dim`` one int or None (overall)."""
+    return _indices("argmin", a, *dim_args(dim, keepdim, numpy_names))
 
 
 # ---- softmax along one axis -------------------------------------------------------------
