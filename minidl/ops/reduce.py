@@ -152,24 +152,28 @@ def min(a, dim=None, keepdim=False, **numpy_names):
 
 
 def _indices(name, a, dim, keepdim):
-    """``a.data.argmax`` / ``argmin`` along the one dim ``dim`` (None: overall). Booleans
-    are refused, as in PyTorch (``max(dim=)`` takes them)."""
-    if a.dtype.kind == "b":
-        raise RuntimeError(f"{name}(): does not support bool input")
+    """``a.data.argmax`` / ``argmin`` along the one dim ``dim`` (None: overall)."""
     if dim is not None:
         dim = _one_dim(a, dim)
     out = getattr(a.data, name)(axis=dim, keepdims=keepdim if dim is not None else False)
     return Tensor(array_module(a.data).asarray(out))
 
 
+def _arg(name, a, dim, keepdim, numpy_names):
+    """argmax/argmin: booleans are refused, as in PyTorch (``max(dim=)`` takes them)."""
+    if a.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
+    return _indices(name, a, *dim_args(dim, keepdim, numpy_names))
+
+
 def argmax(a, dim=None, keepdim=False, **numpy_names):
     """Indices of the maxima (not differentiable); ``dim`` one int or None (overall)."""
-    return _indices("argmax", a, *dim_args(dim, keepdim, numpy_names))
+    return _arg("argmax", a, dim, keepdim, numpy_names)
 
 
 def argmin(a, dim=None, keepdim=False, **numpy_names):
     """Indices of the minima (not differentiable); ``dim`` one int or None (overall)."""
-    return _indices("argmin", a, *dim_args(dim, keepdim, numpy_names))
+    return _arg("argmin", a, dim, keepdim, numpy_names)
 
 
 # ---- softmax along one axis -------------------------------------------------------------
