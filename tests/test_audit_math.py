@@ -48,11 +48,24 @@ def test_any_and_all_with_an_empty_dim_list_reduce_nothing():
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-@pytest.mark.parametrize("dim", [[], (), (0, 1), None])
+@pytest.mark.parametrize("dim", [[], (), (0, 1)])
 def test_softmax_takes_one_int_dim(name, dim):
     """softmax(x, dim=[]) used to normalise over every element."""
     with pytest.raises(TypeError, match="dim must be an int"):
         getattr(minidl, name)(t(F), dim=dim)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_dim_takes_pytorchs_implicit_dim_and_warns(name):
+    x = minidl.tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10)
+    for shape, implicit in [((24,), 0), ((6, 4), 1), ((2, 3, 4), 0), ((2, 3, 4, 1), 1)]:
+        y = x.reshape(shape)
+        with pytest.warns(UserWarning, match=f"include dim={implicit}"):
+            got = getattr(minidl, name)(y)
+        np.testing.assert_array_equal(got.numpy(), getattr(minidl, name)(y, dim=implicit).numpy())
+    module = minidl.nn.Softmax() if name == "softmax" else minidl.nn.LogSoftmax()
+    with pytest.warns(UserWarning, match="include dim=0"):
+        module(x)  # nn.Softmax() too: dim 0 of a 3-d input, as PyTorch
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logcumsumexp"])

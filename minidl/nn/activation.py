@@ -529,8 +529,8 @@ GLU = _module("GLU", glu, "a sigmoid(b), the halves along dim", dim=-1)
 Threshold = _module(
     "Threshold", threshold, "x if x > threshold else value", threshold=0.0, value=0.0, inplace=False
 )
-Softmax = _module("Softmax", softmax, "exp(x) / sum exp(x) along dim", dim=-1)
-LogSoftmax = _module("LogSoftmax", log_softmax, "x - logsumexp(x) along dim", dim=-1)
+Softmax = _module("Softmax", softmax, "exp(x) / sum exp(x) along dim", dim=None)
+LogSoftmax = _module("LogSoftmax", log_softmax, "x - logsumexp(x) along dim", dim=None)
 
 
 class PReLU(Module):

@@ -1,5 +1,6 @@
 """Reductions over axes, and softmax along one: each Function with its wrapper below it."""
 
+import warnings
 from collections import namedtuple
 
 import numpy
@@ -29,8 +30,17 @@ def _one_dim(a, dim):
 def _along_one_dim(fn, name, a, dim, dtype, numpy_names):
     """``fn.apply(a, axis)`` for softmax and log_softmax, as in PyTorch: ``dim`` one int,
     ``a`` floating point (cast to ``dtype`` first if given); float16 is computed in
-    float32 and rounded once at the end."""
+    float32 and rounded once at the end. Without ``dim``, PyTorch's deprecated implicit
+    choice, with its warning: dim 0 of a 0-, 1- or 3-d input, else dim 1."""
     dim, _ = dim_args(dim, False, numpy_names)
+    if dim is None:
+        dim = 0 if a.ndim in (0, 1, 3) else 1
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+            f"include dim={dim} as an argument.",
+            UserWarning,
+            stacklevel=3,
+        )
     if dtype is not None:
         a = a.to(dtype=dtype)
     data_type = a.data.dtype
@@ -200,7 +210,7 @@ class LogSoftmax(Function):
         return g - array_module(g).exp(out) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
-def log_softmax(a, dim=-1, *, dtype=None, **numpy_names):
+def log_softmax(a, dim=None, *, dtype=None, **numpy_names):
     return _along_one_dim(LogSoftmax, "log_softmax", a, dim, dtype, numpy_names)
 
 
@@ -226,7 +236,7 @@ class Softmax(Function):
         return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True)), None
 
 
-def softmax(a, dim=-1, *, dtype=None, **numpy_names):
+def softmax(a, dim=None, *, dtype=None, **numpy_names):
     return _along_one_dim(Softmax, "softmax", a, dim, dtype, numpy_names)
 
 
