@@ -12,6 +12,7 @@ import math
 import numpy
 
 from . import backend
+from .ops.conversion import check_scalar
 from .random import generator
 from .tensor import Tensor, resolve_dtype
 
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 _FLOAT = numpy.dtype(numpy.float32)
-_FLOAT_MAX = {2: float(numpy.finfo(numpy.float16).max), 4: float(numpy.finfo(numpy.float32).max)}
 
 
 def _shape(shape):
@@ -81,23 +81,6 @@ def _is_int(value):
     return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
 
 
-def _check_fits(value, dtype, what="value"):
-    """Refuse a number that ``dtype`` cannot hold, as PyTorch does ("value cannot be
-    converted to type ... without overflow"): NaN/inf or an out-of-range value for an
-    integer dtype, a finite value beyond a float dtype's range. An integer in
-    [-max, max] may go to an unsigned dtype (it wraps, as in PyTorch)."""
-    if dtype.kind == "b":
-        return
-    if dtype.kind in "iu":
-        info = numpy.iinfo(dtype)
-        low = -info.max if dtype.kind == "u" and _is_int(value) else info.min
-        ok = math.isfinite(value) and low <= value <= info.max
-    else:
-        ok = not math.isfinite(value) or abs(value) <= _FLOAT_MAX.get(dtype.itemsize, math.inf)
-    if not ok:
-        raise RuntimeError(f"{what} {value!r} cannot be converted to type {dtype} without overflow")
-
-
 def _refuse_bool(dtype, name):
     if dtype.kind == "b":
         raise NotImplementedError(f"{name}: not implemented for dtype bool")
@@ -129,9 +112,7 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     fill_value = _scalar(fill_value)
     dtype = _fill_dtype(fill_value) if dtype is None else resolve_dtype(dtype)
     if fill_value != 0 and fill_value != 1 and dtype.kind in "iuf":  # 0, 1: zeros, ones
-        _check_fits(fill_value, dtype, "full: fill_value")
-        if dtype.kind == "u" and fill_value < 0:  # wraps, as in PyTorch
-            fill_value = numpy.int64(fill_value).astype(dtype)
+        fill_value = check_scalar(fill_value, dtype, "full")  # a negative int wraps into uint
     xp = numpy if backend.normalize_device(device) == "cpu" else backend.get_cupy()
     return Tensor(xp.full(size, fill_value, dtype=dtype), requires_grad=requires_grad)
 
@@ -250,7 +231,7 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     start, end, steps, dtype = _space_args("linspace", start, end, steps, dtype)
     if dtype.kind in "iu":
         for value in (start, end):
-            _check_fits(value, dtype, "linspace: bound")
+            check_scalar(value, dtype, "linspace")
         # PyTorch: integer bounds (truncated), a float64 step, the second half counted
         # back from the end, each value truncated
         start, end = int(start), int(end)
@@ -334,5 +315,5 @@ def randperm(n, dtype=None, requires_grad=False, device=None):
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     dtype = _refuse_bool(resolve_dtype(dtype or numpy.int64), "randperm")
     if dtype.kind in "iu" and n:
-        _check_fits(n - 1, dtype, "randperm: n - 1 =")
+        check_scalar(n - 1, dtype, "randperm")  # the largest value, n - 1
     return _new(generator().permutation(n).astype(dtype), requires_grad, device)

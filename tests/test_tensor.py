@@ -345,3 +345,7 @@ def test_only_integer_tensors_are_indices_and_fill_refuses_overflow():
     with pytest.raises(RuntimeError, match="cannot be converted to float32"):
         minidl.zeros(2).fill_(1e40)
     assert minidl.zeros(2, dtype=np.uint8).fill_(-1).tolist() == [255, 255]  # wraps, as torch
+    u = minidl.zeros(2, dtype=np.uint8)
+    for write in (lambda: u.fill_(-1.5), lambda: u.__setitem__(0, -1.0)):
+        with pytest.raises(RuntimeError, match="cannot be converted to uint8"):
+            write()  # a negative float into uint8: torch refuses it, as full() does

@@ -58,12 +58,16 @@ def _limits(dtype):
     return (-numpy.inf, numpy.inf)
 
 
+def _overflow(value, dtype, name):
+    raise RuntimeError(f"{name}: value {value} cannot be converted to {dtype} without overflow")
+
+
 def check_scalar(value, dtype, name):
     """``value`` (a number written into a tensor of ``dtype`` by ``x[i] = value``,
-    ``masked_fill``, ``scatter(value=)``), or PyTorch's error: only numbers, and none
-    outside the dtype's range (nan or inf into an integer, 1e40 into float32). As in
-    PyTorch, any number fits a bool, inf and nan fit a float, and uint8 takes -255..255
-    (negatives wrap around)."""
+    ``masked_fill``, ``scatter(value=)``, ``fill_``, ``full``, ...), or PyTorch's error:
+    only numbers, and none outside the dtype's range (nan or inf into an integer, 1e40 into
+    float32). As in PyTorch, any number fits a bool, inf and nan fit a float, and uint8
+    takes the integers -255..255 (negatives wrap around) but no negative float."""
     limits = _RANGES.get(dtype.char) or _RANGES.setdefault(dtype.char, _limits(dtype))
     try:
         fits = limits[0] <= value <= limits[1]  # False for nan too
@@ -74,9 +78,9 @@ def check_scalar(value, dtype, name):
         if fits is None or isinstance(value, numpy.ndarray):
             raise TypeError(f"{name}: can't assign a {type(value).__name__} to a tensor of {dtype}")
         if kind in "iu" or (kind == "f" and value == value and abs(value) != numpy.inf):
-            raise RuntimeError(
-                f"{name}: value {value} cannot be converted to {dtype} without overflow"
-            )
+            _overflow(value, dtype, name)
     if value < 0 and dtype.kind == "u":
+        if not isinstance(value, (int, numpy.integer)):
+            _overflow(value, dtype, name)
         return int(value) + limits[1] + 1  # two's complement, as PyTorch (NumPy raises)
     return value
