@@ -652,7 +652,7 @@ def _instrumented_backward(node, g, create_graph):
 def _seed_gradient(output, grad, create_graph):
     """The gradient backward starts from: ones for a scalar, else ``grad`` checked."""
     data = output.data
-    xp = numpy if type(data) is numpy.ndarray else backend.array_module(data)
+    xp = backend.array_module(data)
     if grad is None:
         if data.size != 1:
             raise RuntimeError(
